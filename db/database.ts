@@ -1,0 +1,76 @@
+/** Connection pool and database bootstrap. */
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema';
+
+// int8 counts (count(*), bigint ids) stay strings by default; parse timestamps as Date (default).
+export interface DbOptions {
+  url: string;
+  poolMax?: number;
+  /** Fail a checkout quickly when Postgres is down, so the API can answer 503 instead of hanging. */
+  connectionTimeoutMs?: number;
+  statementTimeoutMs?: number;
+}
+
+export function createPool(opts: DbOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.poolMax ?? 20,
+    connectionTimeoutMillis: opts.connectionTimeoutMs ?? 3000,
+    statement_timeout: opts.statementTimeoutMs ?? 15_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client losing its connection (Postgres restart) must not crash the process.
+  pool.on('error', () => {});
+  return pool;
+}
+
+export function createDb(opts: DbOptions): Kysely<Database> {
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPool(opts) }) });
+}
+
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+export function databaseName(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.replace(/^\//, '')) || 'postgres';
+}
+
+/** Creates the database named in `url` if it does not exist (connecting to the `postgres` one). */
+export async function ensureDatabase(url: string): Promise<boolean> {
+  const name = databaseName(url);
+  const client = new pg.Client({
+    connectionString: withDatabase(url, 'postgres'),
+    connectionTimeoutMillis: 5000,
+  });
+  await client.connect();
+  try {
+    const found = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (found.rowCount) return false;
+    await client.query(`create database ${pg.escapeIdentifier(name)}`);
+    return true;
+  } catch (err) {
+    // Another process created it between our check and our create.
+    if ((err as { code?: string }).code === '42P04') return false;
+    throw err;
+  } finally {
+    await client.end();
+  }
+}
+
+export async function dropDatabase(url: string): Promise<void> {
+  const name = databaseName(url);
+  const client = new pg.Client({
+    connectionString: withDatabase(url, 'postgres'),
+    connectionTimeoutMillis: 5000,
+  });
+  await client.connect();
+  try {
+    await client.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
+  } finally {
+    await client.end();
+  }
+}

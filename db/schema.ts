@@ -1,0 +1,13 @@
+/** The typed database: one interface per feature area, joined here. */
+import type { Kysely, Transaction } from 'kysely';
+import type { CoreTables } from './schema/core';
+import type { ModerationTables } from './schema/moderation';
+import type { WebhooksTables } from './schema/webhooks';
+import type { WorkspaceTables } from './schema/workspace';
+
+export interface Database extends CoreTables, ModerationTables, WorkspaceTables, WebhooksTables {}
+
+/** Repositories accept either the pool or a transaction. */
+export type Db = Kysely<Database> | Transaction<Database>;
+
+export * from './schema/core';

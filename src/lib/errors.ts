@@ -1,0 +1,119 @@
+/** The one application error type, and its mapping to RFC 9457 problem details. */
+
+import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+export type ErrorCode =
+  | 'bad_request'
+  | 'invalid_json'
+  | 'unsupported_media_type'
+  | 'payload_too_large'
+  | 'validation_failed'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'origin_not_allowed'
+  | 'not_found'
+  | 'article_closed'
+  | 'invalid_parent'
+  | 'conflict'
+  | 'already_decided'
+  | 'claimed_by_other'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'internal';
+
+export interface FieldIssue {
+  /** Dotted path of the offending field, e.g. `author.name`. */
+  path: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  constructor(
+    public readonly status: ContentfulStatusCode,
+    public readonly code: ErrorCode,
+    message: string,
+    public readonly extra: { errors?: FieldIssue[]; retryAfterSeconds?: number; [k: string]: unknown } = {},
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+
+  static notFound(what = 'Resource') {
+    return new AppError(404, 'not_found', `${what} not found`);
+  }
+
+  static validation(errors: FieldIssue[]) {
+    return new AppError(422, 'validation_failed', 'The request has invalid fields', { errors });
+  }
+
+  static unavailable(detail = 'A backing service is unavailable; try again shortly') {
+    return new AppError(503, 'unavailable', detail, { retryAfterSeconds: 2 });
+  }
+
+  toProblem() {
+    const { retryAfterSeconds: _r, ...rest } = this.extra;
+    return {
+      type: `https://parley.dev/problems/${this.code}`,
+      title: this.message,
+      status: this.status,
+      code: this.code,
+      ...rest,
+    };
+  }
+}
+
+export const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    code: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi('Problem');
+
+export function zodIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
+}
+
+/** Errors raised by pg / ioredis when the server is unreachable: answered 503, not 500. */
+function isConnectivityError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | null;
+  if (!e) return false;
+  const codes = [
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'ETIMEDOUT',
+    'EPIPE',
+    'ENOTFOUND',
+    '57P01',
+    '57P03',
+    '08006',
+    '08001',
+  ];
+  if (e.code && codes.includes(e.code)) return true;
+  const m = e.message ?? '';
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Stream isn't writeable|Connection is closed|the database system is (starting up|shutting down)/i.test(
+    m,
+  );
+}
+
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof HTTPException) {
+    if (err.status === 413) return new AppError(413, 'payload_too_large', 'The request body is too large');
+    return new AppError(err.status as ContentfulStatusCode, 'bad_request', err.message || 'Bad request');
+  }
+  if (isConnectivityError(err)) return AppError.unavailable();
+  return new AppError(500, 'internal', 'Internal server error');
+}
+
+/** The single place errors become HTTP responses. */
+export function problemResponse(c: Context, err: AppError) {
+  const headers: Record<string, string> = { 'content-type': 'application/problem+json' };
+  if (err.extra.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.extra.retryAfterSeconds);
+  return c.body(JSON.stringify(err.toProblem()), err.status, headers);
+}
