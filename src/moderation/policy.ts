@@ -1,6 +1,12 @@
 /** A site's moderation policy: validated JSON stored with the site, versioned on every change. */
 import { z } from 'zod';
 
+/** Defaults tuned on the dev split (scripts/eval.ts --tune); see docs/moderation.md. */
+export const DEFAULT_THRESHOLDS: Record<string, { hold: number; reject: number }> = {
+  spam: { hold: 0.6, reject: 0.95 },
+  toxicity: { hold: 0.69, reject: 0.99 },
+};
+
 const thresholds = z.object({
   /** Score at or above which a comment is held for a human. */
   hold: z.number().min(0).max(1),
@@ -17,9 +23,11 @@ export const ruleSwitchSchema = z.object({
 export const policySchema = z.object({
   /** Hold every comment for a human, whatever the rules say. */
   premoderate: z.boolean().default(false),
-  thresholds: z
-    .record(z.string(), thresholds)
-    .default({ spam: { hold: 0.5, reject: 0.98 }, toxicity: { hold: 0.5, reject: 0.98 } }),
+  /**
+   * Per category: a verdict's score at or above `hold` holds, at or above `reject` rejects.
+   * Defaults were chosen on the dev split only (see docs/moderation.md).
+   */
+  thresholds: z.record(z.string(), thresholds).default(DEFAULT_THRESHOLDS),
   rules: z.record(z.string(), ruleSwitchSchema.partial()).default({}),
   maxChars: z.number().int().min(1).max(100_000).default(5000),
   maxLines: z.number().int().min(1).default(60),
@@ -30,15 +38,59 @@ export const policySchema = z.object({
       holdAnyLink: z.boolean().default(false),
       blockedDomains: z.array(z.string()).default([]),
       allowedDomains: z.array(z.string()).default([]),
+      /** Hold links through URL shorteners (bit.ly, ...), which hide where they go. */
+      holdShorteners: z.boolean().default(true),
+      /** Hold comments that are nothing but links. */
+      holdLinkOnly: z.boolean().default(true),
     })
-    .default({ maxLinks: 2, holdAnyLink: false, blockedDomains: [], allowedDomains: [] }),
+    .default({
+      maxLinks: 2,
+      holdAnyLink: false,
+      blockedDomains: [],
+      allowedDomains: [],
+      holdShorteners: true,
+      holdLinkOnly: true,
+    }),
   words: z
     .object({
       banned: z.array(z.string()).default([]),
       suspect: z.array(z.string()).default([]),
       allowed: z.array(z.string()).default([]),
+      /** obscenity's English profanity list: off, held as suspect, or rejected as banned. */
+      builtin: z.enum(['off', 'suspect', 'banned']).default('off'),
     })
-    .default({ banned: [], suspect: [], allowed: [] }),
+    .default({ banned: [], suspect: [], allowed: [], builtin: 'off' }),
+  bot: z
+    .object({
+      /** A form filled in faster than this (ms since the form was served) is a bot. */
+      minFormMs: z.number().int().min(0).default(2000),
+      /** A form token older than this (ms) is stale: held, since the page sat open or was replayed. */
+      maxFormAgeMs: z
+        .number()
+        .int()
+        .min(0)
+        .default(24 * 3600 * 1000),
+      /** Spam score for a missing or invalid token (API clients may post without the embed). */
+      tokenProblemScore: z.number().min(0).max(1).default(0.3),
+    })
+    .default({ minFormMs: 2000, maxFormAgeMs: 24 * 3600 * 1000, tokenProblemScore: 0.3 }),
+  velocity: z
+    .object({
+      /** More recent comments than this from one IP hash (within the worker's window) holds. */
+      perIp: z.number().int().min(1).default(10),
+      perAuthor: z.number().int().min(1).default(6),
+      /** A burst on one article (a brigade or a bot run) holds its new comments. */
+      perArticle: z.number().int().min(1).default(300),
+    })
+    .default({ perIp: 10, perAuthor: 6, perArticle: 300 }),
+  duplicates: z
+    .object({
+      /** Near-duplicates of the same text seen on the site within the window before this holds. */
+      minCopies: z.number().int().min(1).default(1),
+      /** Reject instead of hold once this many copies exist (copy-paste spam runs). */
+      rejectCopies: z.number().int().min(1).default(5),
+    })
+    .default({ minCopies: 1, rejectCopies: 5 }),
   /** Hold an author's first N comments until a moderator has approved one of theirs. */
   newCommenterHold: z.number().int().min(0).default(0),
 });

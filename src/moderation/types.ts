@@ -1,5 +1,6 @@
 /** The moderation contract: what a rule sees, what it may say, and what the pipeline decides. */
 import type { SubmissionSignals } from '../../db/schema';
+import type { AdaptiveState } from './adaptive';
 import type { Policy } from './policy';
 
 export type Outcome = 'publish' | 'hold' | 'reject';
@@ -66,6 +67,11 @@ export interface ModerationContext {
     /** Near-duplicates of this text posted on the site within the window (other comment ids). */
     duplicates?: string[];
   };
+  /**
+   * The site's adaptive model (learned from its moderators' decisions, see adaptive.ts). The worker
+   * loads it per site and refreshes it after `update`; absent means the shipped model alone.
+   */
+  adaptive?: AdaptiveState;
   /** Free-form extras for rules that need more (e.g. scores from an external provider). */
   extra?: Record<string, unknown>;
 }

@@ -1,0 +1,56 @@
+/** Builds the HTTP app from its dependencies; entrypoints serve it, tests call it in-process. */
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { requestId } from 'hono/request-id';
+import type { AppDeps, AppEnv } from './deps';
+import { AppError, problemResponse, toAppError, zodIssues } from './lib/errors';
+import { withClientIp } from './lib/http';
+import { mountRoutes } from './routes';
+
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({
+    // Validation failures use the same problem shape as every other error.
+    defaultHook: (result) => {
+      if (!result.success) throw AppError.validation(zodIssues(result.error));
+    },
+  });
+
+  app.use(requestId({ limitLength: 64 }));
+  app.use(async (c, next) => {
+    const started = performance.now();
+    const log = deps.logger.child({ requestId: c.get('requestId') });
+    c.set('log', log);
+    await next();
+    const ms = Math.round((performance.now() - started) * 10) / 10;
+    const status = c.res.status;
+    if (status >= 500) log.error({ method: c.req.method, path: c.req.path, status, ms }, 'request failed');
+    else log.debug({ method: c.req.method, path: c.req.path, status, ms }, 'request');
+  });
+  app.use(
+    bodyLimit({
+      maxSize: deps.config.MAX_BODY_BYTES,
+      onError: () => {
+        throw new AppError(
+          413,
+          'payload_too_large',
+          `The request body is larger than ${deps.config.MAX_BODY_BYTES} bytes`,
+        );
+      },
+    }),
+  );
+  app.use(withClientIp(deps));
+
+  mountRoutes(app, deps);
+
+  app.notFound((c) => problemResponse(c, AppError.notFound('Route')));
+  app.onError((err, c) => {
+    const appErr = toAppError(err);
+    if (appErr.status >= 500) {
+      (c.get('log') ?? deps.logger).error({ err, path: c.req.path }, 'unhandled error');
+    }
+    return problemResponse(c, appErr);
+  });
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,76 @@
+/** Shared start-up and shutdown plumbing for the entrypoints (API, workers, all-in-one). */
+import { serve } from '@hono/node-server';
+import { createApp } from './app';
+import type { Config } from './config';
+import { ConfigError, loadConfig } from './config';
+import type { Logger } from './lib/logger';
+import type { Runtime } from './runtime';
+import { StartupError } from './runtime';
+
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+/** Prints a start-up failure as a sentence, not a stack trace, and exits. */
+export function exitOnStartupError(err: unknown): never {
+  if (err instanceof StartupError || err instanceof ConfigError) console.error(`parley: ${err.message}`);
+  else console.error('parley: failed to start:', err);
+  process.exit(1);
+}
+
+export function startHttp(rt: Runtime) {
+  const app = createApp(rt);
+  const server = serve({ fetch: app.fetch, port: rt.config.PORT, hostname: rt.config.HOST });
+  return {
+    app,
+    server,
+    /** Stops accepting connections and waits for in-flight requests. */
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Idle keep-alive sockets would otherwise hold close() open until they time out.
+        (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      }),
+  };
+}
+
+/**
+ * On SIGTERM or SIGINT run `stop` once, bounded by the grace period; a second signal or the
+ * deadline forces the exit.
+ */
+export function onShutdown(logger: Logger, graceMs: number, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal, graceMs }, 'shutting down');
+    const deadline = setTimeout(() => {
+      logger.error({ graceMs }, 'shutdown did not finish within the grace period; exiting');
+      process.exit(1);
+    }, graceMs + 2000);
+    deadline.unref();
+    stop().then(
+      () => {
+        logger.info('stopped cleanly');
+        process.exit(0);
+      },
+      (err) => {
+        logger.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => handler('SIGTERM'));
+  process.on('SIGINT', () => handler('SIGINT'));
+}

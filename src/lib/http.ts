@@ -1,0 +1,100 @@
+/** Request-level middleware shared by the routes: JSON bodies, per-site CORS, client address. */
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { MiddlewareHandler } from 'hono';
+import type { AppDeps, AppEnv } from '../deps';
+import { clientIp } from './client-ip';
+import { AppError } from './errors';
+
+const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Writes accept JSON only: a cross-origin JSON POST always needs a CORS preflight, so a page on
+ * another origin cannot post a comment in a reader's name with a plain form. Bodies must be valid
+ * UTF-8 and valid JSON; the parsed value is handed to the route's zod validator.
+ */
+export function jsonBody(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (
+      c.req.method === 'GET' ||
+      c.req.method === 'HEAD' ||
+      c.req.method === 'OPTIONS' ||
+      c.req.method === 'DELETE'
+    ) {
+      return next();
+    }
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim();
+    if (!JSON_TYPE.test(type)) {
+      throw new AppError(415, 'unsupported_media_type', 'Send the request body as application/json');
+    }
+    const buf = await c.req.arrayBuffer();
+    let text: string;
+    try {
+      text = utf8.decode(buf);
+    } catch {
+      throw new AppError(400, 'invalid_json', 'The request body is not valid UTF-8');
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new AppError(400, 'invalid_json', 'The request body is not valid JSON');
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw new AppError(400, 'invalid_json', 'The request body must be a JSON object');
+    }
+    (c.req.bodyCache as Record<string, unknown>).json = Promise.resolve(value);
+    return next();
+  };
+}
+
+export function withClientIp(deps: Pick<AppDeps, 'config'>): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    let peer: string | undefined;
+    try {
+      peer = getConnInfo(c).remote.address;
+    } catch {
+      peer = undefined; // in-process requests (tests) have no socket
+    }
+    c.set('clientIp', clientIp(peer, c.req.header('x-forwarded-for'), deps.config.TRUSTED_PROXIES));
+    return next();
+  };
+}
+
+/**
+ * Loads the site named in the path and applies its CORS rules. Reads are public data and any
+ * origin may make them; writes only from the site's registered origins. `Vary: Origin` keeps
+ * caches from serving one origin's answer to another.
+ */
+export function siteCors(deps: Pick<AppDeps, 'sites'>): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const siteId = c.req.param('siteId');
+    const site = siteId ? await deps.sites.get(siteId) : undefined;
+    if (!site) throw AppError.notFound('Site');
+    c.set('site', site);
+    const origin = c.req.header('origin');
+    const allowed = !origin || site.allowedOrigins.includes(origin);
+    const isRead = c.req.method === 'GET' || c.req.method === 'HEAD';
+    c.header('Vary', 'Origin', { append: true });
+
+    if (c.req.method === 'OPTIONS') {
+      const wantsWrite = (c.req.header('access-control-request-method') ?? 'GET').toUpperCase() !== 'GET';
+      if (origin && (allowed || !wantsWrite)) {
+        c.header('Access-Control-Allow-Origin', origin);
+        c.header('Access-Control-Allow-Methods', wantsWrite ? 'GET, POST' : 'GET');
+        c.header('Access-Control-Allow-Headers', 'content-type, idempotency-key, if-none-match');
+        c.header('Access-Control-Max-Age', '600');
+        return c.body(null, 204);
+      }
+      throw new AppError(403, 'origin_not_allowed', 'This origin may not post comments to this site');
+    }
+    if (!isRead && !allowed) {
+      throw new AppError(403, 'origin_not_allowed', 'This origin may not post comments to this site');
+    }
+    if (origin) {
+      c.header('Access-Control-Allow-Origin', isRead && !allowed ? '*' : origin);
+      c.header('Access-Control-Expose-Headers', 'etag, retry-after, location');
+    }
+    return next();
+  };
+}

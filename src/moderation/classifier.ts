@@ -1,0 +1,193 @@
+/**
+ * The shipped text classifier: two logistic-regression heads (spam, toxicity) over hashed word and
+ * character n-grams. Weights come from `npm run train` and are loaded once per process.
+ *
+ * Spam is scored on the whole comment. Toxicity is scored per sentence and the most toxic sentence
+ * counts, because news incivility is usually one insulting sentence inside an otherwise ordinary
+ * comment; averaging it with the rest would hide it. The same windows drive the explanation spans.
+ */
+import { readFileSync } from 'node:fs';
+import { extractFeatures, type FeatureOptions, type Features, MAX_TOKENS, type Token } from './features';
+import type { Span } from './types';
+
+export interface Head {
+  bias: number;
+  weights: Float32Array;
+}
+
+export interface Model {
+  options: FeatureOptions;
+  spam: Head;
+  toxicity: Head;
+}
+
+export interface ModelMeta {
+  format: 1;
+  bits: number;
+  charMin: number;
+  charMax: number;
+  heads: { spam: { bias: number; scale: number }; toxicity: { bias: number; scale: number } };
+  trainedOn: string[];
+}
+
+/** Window of tokens [start, end) and the feature range [fStart, fEnd) its tokens own. */
+export interface Window {
+  start: number;
+  end: number;
+  fStart: number;
+  fEnd: number;
+}
+
+export const MAX_WINDOW_TOKENS = 40;
+
+/**
+ * Sentence windows over the tokens: a window ends at . ! ? or a newline between two tokens, or
+ * after MAX_WINDOW_TOKENS tokens. Features are emitted in token order, so each window owns a
+ * contiguous feature range; whole-comment features (owner -1) sit after all token features.
+ */
+export function sentenceWindows(body: string, f: Features): Window[] {
+  const { tokens, owner, count } = f;
+  const last = Math.min(tokens.length, MAX_TOKENS);
+  const firstFeature = new Int32Array(last).fill(-1);
+  let tokenFeatures = 0;
+  for (let i = 0; i < count; i++) {
+    const o = owner[i]!;
+    if (o < 0) break;
+    if (firstFeature[o] === -1) firstFeature[o] = i;
+    tokenFeatures = i + 1;
+  }
+  // nextFeature[t]: first feature of token t or of the next token that has any (identity terms have none).
+  const nextFeature = new Int32Array(last + 1);
+  nextFeature[last] = tokenFeatures;
+  for (let t = last - 1; t >= 0; t--)
+    nextFeature[t] = firstFeature[t] !== -1 ? firstFeature[t]! : nextFeature[t + 1]!;
+  const windows: Window[] = [];
+  let start = 0;
+  for (let t = 0; t < last; t++) {
+    const next = tokens[t + 1];
+    const gap = next && t + 1 < last ? body.slice(tokens[t]!.end, next.start) : '';
+    if (t + 1 === last || /[.!?\n]/.test(gap) || t + 1 - start >= MAX_WINDOW_TOKENS) {
+      const fStart = nextFeature[start]!;
+      const fEnd = nextFeature[t + 1]!;
+      if (fEnd > fStart) windows.push({ start, end: t + 1, fStart, fEnd });
+      start = t + 1;
+    }
+  }
+  return windows;
+}
+
+/** Index of the first whole-comment feature. */
+export function globalStart(f: Features): number {
+  let i = f.count;
+  while (i > 0 && f.owner[i - 1]! < 0) i--;
+  return i;
+}
+
+/** Margin (log-odds) of one head over features [from, to) plus the whole-comment features. */
+export function margin(head: Head, f: Features, from: number, to: number, gStart: number): number {
+  const n = to - from + (f.count - gStart);
+  if (n <= 0) return head.bias;
+  const v = 1 / Math.sqrt(n);
+  let z = 0;
+  for (let i = from; i < to; i++) z += head.weights[f.buckets[i]!]!;
+  for (let i = gStart; i < f.count; i++) z += head.weights[f.buckets[i]!]!;
+  return head.bias + z * v;
+}
+
+export const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
+
+export interface TextScores {
+  spam: number;
+  toxicity: number;
+  /** Log-odds before the sigmoid, for combining with a site's adaptive model. */
+  spamMargin: number;
+  toxicityMargin: number;
+  /** Character spans of the words that pushed toxicity up most, in the most toxic sentence. */
+  toxicSpans: Span[];
+  /** The sentence window that scored highest for toxicity. */
+  window?: Window;
+  features: Features;
+}
+
+/** Scores a body with the shipped model; pure given the model. */
+export function scoreText(model: Model, body: string): TextScores {
+  const f = extractFeatures(body, model.options);
+  const g = globalStart(f);
+  const spamMargin = margin(model.spam, f, 0, g, g);
+  const windows = sentenceWindows(body, f);
+  let best = Number.NEGATIVE_INFINITY;
+  let bestWindow: Window | undefined;
+  for (const w of windows) {
+    const z = margin(model.toxicity, f, w.fStart, w.fEnd, g);
+    if (z > best) {
+      best = z;
+      bestWindow = w;
+    }
+  }
+  if (!bestWindow) best = margin(model.toxicity, f, 0, 0, g);
+  const toxicSpans = bestWindow ? topTokens(model.toxicity, f, bestWindow) : [];
+  return {
+    spam: sigmoid(spamMargin),
+    toxicity: sigmoid(best),
+    spamMargin,
+    toxicityMargin: best,
+    toxicSpans,
+    window: bestWindow,
+    features: f,
+  };
+}
+
+/** Words whose features add the most to the toxicity margin (at most 3, and only positive ones). */
+export function topTokens(head: Head, f: Features, w: Window, limit = 3): Span[] {
+  const contrib = new Map<number, number>();
+  for (let i = w.fStart; i < w.fEnd; i++) {
+    const t = f.owner[i]!;
+    contrib.set(t, (contrib.get(t) ?? 0) + head.weights[f.buckets[i]!]!);
+  }
+  const ranked = [...contrib].filter(([, c]) => c > 0.3).sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  return ranked
+    .slice(0, limit)
+    .map(([t]) => f.tokens[t] as Token)
+    .map((tok) => ({ start: tok.start, end: tok.end }))
+    .sort((a, b) => a.start - b.start);
+}
+
+/** Builds a model from its committed files (int8 weights with one scale per head). */
+export function decodeModel(meta: ModelMeta, bin: Uint8Array): Model {
+  const size = 1 << meta.bits;
+  if (bin.length !== 2 * size)
+    throw new Error(`model weights: expected ${2 * size} bytes, got ${bin.length}`);
+  const head = (offset: number, h: { bias: number; scale: number }): Head => {
+    const weights = new Float32Array(size);
+    const q = new Int8Array(bin.buffer, bin.byteOffset + offset, size);
+    for (let i = 0; i < size; i++) weights[i] = q[i]! * h.scale;
+    return { bias: h.bias, weights };
+  };
+  return {
+    options: { bits: meta.bits, charMin: meta.charMin, charMax: meta.charMax },
+    spam: head(0, meta.heads.spam),
+    toxicity: head(size, meta.heads.toxicity),
+  };
+}
+
+/** Quantises float weights to int8 per head; the inverse of decodeModel. */
+export function encodeHead(weights: Float32Array): { scale: number; bytes: Int8Array } {
+  let max = 0;
+  for (const w of weights) max = Math.max(max, Math.abs(w));
+  const scale = max > 0 ? max / 127 : 1;
+  const bytes = new Int8Array(weights.length);
+  for (let i = 0; i < weights.length; i++) bytes[i] = Math.round(weights[i]! / scale);
+  return { scale, bytes };
+}
+
+const MODEL_DIR = new URL('./model/', import.meta.url);
+let loaded: Model | undefined;
+
+/** The shipped model, read from src/moderation/model/ on first use and kept for the process. */
+export function shippedModel(): Model {
+  if (!loaded) {
+    const meta = JSON.parse(readFileSync(new URL('meta.json', MODEL_DIR), 'utf8')) as ModelMeta;
+    loaded = decodeModel(meta, new Uint8Array(readFileSync(new URL('weights.bin', MODEL_DIR))));
+  }
+  return loaded;
+}

@@ -1,0 +1,220 @@
+/**
+ * Tokeniser and hashed n-gram features shared by the shipped classifier, the per-site adaptive
+ * model, the trainer and the near-duplicate fingerprint, so that all of them see a body the same way.
+ */
+
+/** A word of the body: normalised text plus its UTF-16 offsets (end exclusive) in the original. */
+export interface Token {
+  text: string;
+  start: number;
+  end: number;
+}
+
+// Letters, digits and combining marks form words; apostrophes inside words keep "don't" whole.
+const WORD_RE = /[\p{L}\p{N}\p{M}]+(?:['’][\p{L}\p{N}\p{M}]+)*/gu;
+const URL_RE =
+  /\b(?:https?:\/\/|www\.)[^\s<>"']+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|ly|co|io|info|biz|tk|ru|gl|me|tv)\b(?:\/[^\s<>"']*)?/giu;
+const MENTION_RE = /@[\p{L}\p{N}_]+/gu;
+
+/**
+ * Identity terms are replaced by one placeholder that yields no features. Why: the training sets
+ * mention identity groups far more often in toxic rows than in clean ones, so a model that sees the
+ * terms learns to hold harmless sentences about them. Blind to the term, "my gay neighbour" and
+ * "my christian neighbour" get exactly the same score; hate is still caught by what surrounds it.
+ */
+export const IDENTITY_TERMS: ReadonlySet<string> = new Set(
+  (
+    'gay gays lesbian lesbians bisexual bi queer lgbt lgbtq homosexual homosexuals heterosexual straight ' +
+    'trans transgender transgendered transsexual nonbinary ' +
+    'muslim muslims islam islamic jew jews jewish judaism christian christians christianity catholic ' +
+    'catholics protestant hindu hindus sikh sikhs buddhist buddhists atheist atheists mormon mormons ' +
+    'black blacks white whites asian asians latino latinos latina latinas hispanic hispanics african ' +
+    'africans arab arabs mexican mexicans chinese indian indians native natives aboriginal indigenous ' +
+    'immigrant immigrants migrant migrants refugee refugees foreigner foreigners ' +
+    'woman women female females girl girls lady ladies man men male males boy boys ' +
+    'disabled deaf blind elderly'
+  ).split(' '),
+);
+
+export const IDENTITY_PLACEHOLDER = '\u0001id';
+
+function lowerNormalise(word: string): string {
+  // NFKC folds full-width and stylised letters ("ｋ", "𝐟") to plain ones; lower-casing after it.
+  return word.normalize('NFKC').toLowerCase();
+}
+
+/**
+ * Splits a body into word tokens, with URLs and @mentions as single placeholder tokens.
+ * Offsets always point into the original string, whatever the normalisation did to the text.
+ */
+export function tokenize(body: string): Token[] {
+  const tokens: Token[] = [];
+  const covered: Array<[number, number]> = [];
+  for (const m of body.matchAll(URL_RE)) {
+    tokens.push({ text: '\u0001url', start: m.index, end: m.index + m[0].length });
+    covered.push([m.index, m.index + m[0].length]);
+  }
+  for (const m of body.matchAll(MENTION_RE)) {
+    if (isCovered(covered, m.index)) continue;
+    tokens.push({ text: '\u0001user', start: m.index, end: m.index + m[0].length });
+    covered.push([m.index, m.index + m[0].length]);
+  }
+  for (const m of body.matchAll(WORD_RE)) {
+    if (isCovered(covered, m.index)) continue;
+    const text = lowerNormalise(m[0]);
+    tokens.push({
+      text: IDENTITY_TERMS.has(text) ? IDENTITY_PLACEHOLDER : text,
+      start: m.index,
+      end: m.index + m[0].length,
+    });
+  }
+  if (covered.length) tokens.sort((a, b) => a.start - b.start);
+  return tokens;
+}
+
+function isCovered(ranges: Array<[number, number]>, at: number): boolean {
+  for (const [s, e] of ranges) if (at >= s && at < e) return true;
+  return false;
+}
+
+/** FNV-1a over UTF-16 code units from `from` to `to`, continuing from `h`. */
+export function fnv1a(s: string, h = 0x811c9dc5, from = 0, to = s.length): number {
+  let x = h >>> 0;
+  for (let i = from; i < to; i++) {
+    x ^= s.charCodeAt(i);
+    x = Math.imul(x, 0x01000193);
+  }
+  return x >>> 0;
+}
+
+/** A final avalanche so that nearby FNV values spread over the buckets (murmur3's fmix32). */
+export function mix32(h: number): number {
+  let x = h >>> 0;
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+// Distinct seeds per feature kind so that the word "abc" and the trigram "abc" never share a hash.
+const SEED_WORD = 0x811c9dc5;
+const SEED_BIGRAM = 0x2545f491;
+const SEED_CHAR = 0x9e3779b9;
+const SEED_SHAPE = 0x7f4a7c15;
+
+export interface FeatureOptions {
+  /** log2 of the number of buckets. */
+  bits: number;
+  /** Character n-gram lengths, inclusive (code points, inside a word padded with spaces). */
+  charMin: number;
+  charMax: number;
+}
+
+export const DEFAULT_FEATURE_OPTIONS: FeatureOptions = { bits: 18, charMin: 3, charMax: 5 };
+
+/**
+ * Hashed features of a body: for each, the bucket and the token it came from (so scores can be
+ * explained as character spans). Features are word unigrams, word bigrams, character n-grams of
+ * each word and a few shape features (shouting, long digit runs). Deterministic and pure.
+ */
+export interface Features {
+  tokens: Token[];
+  /** Bucket per feature. */
+  buckets: Uint32Array;
+  /** Index into `tokens` per feature (-1 for whole-comment features). */
+  owner: Int32Array;
+  count: number;
+}
+
+// Reused scratch space: the pipeline is synchronous inside a rule, so one buffer per process is safe.
+let scratchBuckets = new Uint32Array(4096);
+let scratchOwner = new Int32Array(4096);
+
+function push(bucket: number, owner: number, n: number): number {
+  if (n >= scratchBuckets.length) {
+    const b = new Uint32Array(scratchBuckets.length * 2);
+    b.set(scratchBuckets);
+    scratchBuckets = b;
+    const o = new Int32Array(scratchOwner.length * 2);
+    o.set(scratchOwner);
+    scratchOwner = o;
+  }
+  scratchBuckets[n] = bucket;
+  scratchOwner[n] = owner;
+  return n + 1;
+}
+
+/** At most this many tokens are featurised; the rest of a very long body adds little and costs time. */
+export const MAX_TOKENS = 400;
+
+export function extractFeatures(body: string, opts: FeatureOptions = DEFAULT_FEATURE_OPTIONS): Features {
+  const tokens = tokenize(body);
+  const mask = (1 << opts.bits) - 1;
+  const limit = Math.min(tokens.length, MAX_TOKENS);
+  let n = 0;
+  let prev = fnv1a('\u0002bos', SEED_BIGRAM);
+  for (let t = 0; t < limit; t++) {
+    const word = tokens[t]!.text;
+    // Identity terms add no feature at all (not even in bigrams): the model is blind to which group
+    // a sentence names, and judges it only by what it says about them.
+    if (word === IDENTITY_PLACEHOLDER) continue;
+    n = push(mix32(fnv1a(word, SEED_WORD)) & mask, t, n);
+    // Bigram: hash of the previous word's hash and this word.
+    n = push(mix32(fnv1a(word, prev ^ SEED_BIGRAM)) & mask, t, n);
+    prev = fnv1a(word, SEED_BIGRAM);
+    if (word.charCodeAt(0) === 1) continue;
+    n = charGrams(word, t, n, opts, mask);
+  }
+  n = shapeFeatures(body, tokens, n, mask);
+  return {
+    tokens,
+    buckets: scratchBuckets.slice(0, n),
+    owner: scratchOwner.slice(0, n),
+    count: n,
+  };
+}
+
+/** Character n-grams over code points of " word ", so surrogate pairs are never split. */
+function charGrams(word: string, owner: number, n0: number, opts: FeatureOptions, mask: number): number {
+  let n = n0;
+  // Code-point start offsets of the padded word (in UTF-16 units).
+  const padded = ` ${word} `;
+  const starts: number[] = [];
+  for (let i = 0; i < padded.length; ) {
+    starts.push(i);
+    const c = padded.charCodeAt(i);
+    i += c >= 0xd800 && c <= 0xdbff && i + 1 < padded.length ? 2 : 1;
+  }
+  starts.push(padded.length);
+  const cps = starts.length - 1;
+  for (let len = opts.charMin; len <= opts.charMax; len++) {
+    for (let i = 0; i + len <= cps; i++) {
+      const h = fnv1a(padded, SEED_CHAR + len, starts[i], starts[i + len]);
+      n = push(mix32(h) & mask, owner, n);
+    }
+  }
+  return n;
+}
+
+function shapeFeatures(body: string, tokens: Token[], n0: number, mask: number): number {
+  let n = n0;
+  const shape = (name: string) => {
+    n = push(mix32(fnv1a(name, SEED_SHAPE)) & mask, -1, n);
+  };
+  shape('bias');
+  let upper = 0;
+  let letters = 0;
+  for (let i = 0; i < body.length && i < 2000; i++) {
+    const c = body.charCodeAt(i);
+    if (c >= 65 && c <= 90) upper++;
+    if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122)) letters++;
+  }
+  if (letters >= 12 && upper / letters > 0.6) shape('shouting');
+  const words = tokens.length;
+  shape(words <= 3 ? 'len:tiny' : words <= 12 ? 'len:short' : words <= 60 ? 'len:mid' : 'len:long');
+  if (/\d{5,}/.test(body)) shape('digits');
+  if (/!{3,}/.test(body)) shape('bangs');
+  return n;
+}

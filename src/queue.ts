@@ -1,0 +1,90 @@
+/** Redis connections and BullMQ queues, shared by the API (producer) and the workers. */
+import { type JobsOptions, Queue } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+
+export const QUEUE = {
+  moderate: 'moderate',
+  /** Domain events fanned out to webhook endpoints (see the webhooks feature). */
+  events: 'events',
+} as const;
+
+export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
+
+/** Job payloads carry ids only: BullMQ stores job data in clear text in Redis. */
+export interface ModerateJob {
+  commentId: string;
+  requestId?: string | null;
+}
+
+export type RedisRole = 'producer' | 'worker' | 'general';
+
+/**
+ * One client per role. Producers fail fast while Redis is away (the outbox keeps the work);
+ * workers block on commands and must retry forever (BullMQ requires maxRetriesPerRequest: null).
+ */
+export function createRedis(url: string, role: RedisRole, extra: RedisOptions = {}): Redis {
+  const base: RedisOptions = {
+    lazyConnect: false,
+    connectTimeout: 3000,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  };
+  const byRole: Record<RedisRole, RedisOptions> = {
+    producer: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+    worker: { maxRetriesPerRequest: null },
+    general: { maxRetriesPerRequest: 1, enableOfflineQueue: false },
+  };
+  const client = new Redis(url, { ...base, ...byRole[role], ...extra });
+  // Connection errors are reported by health checks and retried; they must not crash the process.
+  client.on('error', () => {});
+  return client;
+}
+
+export interface Queues {
+  prefix: string;
+  moderate: Queue<ModerateJob>;
+  events: Queue;
+  byName(name: QueueName): Queue;
+  close(): Promise<void>;
+}
+
+export const moderateJobOptions: JobsOptions = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 500 },
+  // Completed ids are kept for a while so a repeated add is ignored; after that a repeat is
+  // harmless anyway because the decision is a compare-and-set.
+  removeOnComplete: { age: 3600, count: 50_000 },
+  // A job that failed every attempt is dropped so the sweep can enqueue the comment again.
+  removeOnFail: true,
+};
+
+export function createQueues(connection: Redis, prefix: string): Queues {
+  const moderate = new Queue<ModerateJob>(QUEUE.moderate, {
+    connection,
+    prefix,
+    defaultJobOptions: moderateJobOptions,
+  });
+  const events = new Queue(QUEUE.events, {
+    connection,
+    prefix,
+    defaultJobOptions: {
+      attempts: 10,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: { age: 3600 },
+    },
+  });
+  const all = { moderate, events } as Record<QueueName, Queue>;
+  return {
+    prefix,
+    moderate,
+    events,
+    byName: (name) => all[name],
+    close: async () => {
+      await Promise.all(Object.values(all).map((q) => q.close()));
+    },
+  };
+}
+
+/** Job ids must not contain ':' nor be all digits (BullMQ). */
+export function moderateJobId(commentId: string): string {
+  return `mod-${commentId}`;
+}

@@ -1,0 +1,216 @@
+/** Comments: the submission, its moderation state and the published thread. */
+import { sql } from 'kysely';
+import type { CommentStatus, Db, NewComment } from '../../db/schema';
+
+export interface ParentInfo {
+  id: string;
+  articleId: string;
+  status: CommentStatus;
+  rootId: string | null;
+}
+
+export async function findParents(db: Db, siteId: string, ids: string[]): Promise<Map<string, ParentInfo>> {
+  const out = new Map<string, ParentInfo>();
+  if (!ids.length) return out;
+  const rows = await db
+    .selectFrom('comments')
+    .select(['id', 'article_id', 'status', 'root_id'])
+    .where('site_id', '=', siteId)
+    .where('id', 'in', ids)
+    .execute();
+  for (const r of rows)
+    out.set(r.id, { id: r.id, articleId: r.article_id, status: r.status, rootId: r.root_id });
+  return out;
+}
+
+/** Inserts many comments at once; rows whose idempotency key was seen before are skipped. */
+export async function insertComments(db: Db, rows: NewComment[]): Promise<Set<string>> {
+  if (!rows.length) return new Set();
+  const inserted = await db
+    .insertInto('comments')
+    .values(rows)
+    .onConflict((oc) =>
+      oc.columns(['site_id', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing(),
+    )
+    .returning('id')
+    .execute();
+  return new Set(inserted.map((r) => r.id));
+}
+
+export async function findByIdempotencyKeys(db: Db, siteId: string, keys: string[]) {
+  if (!keys.length) return [];
+  return db
+    .selectFrom('comments')
+    .select(['id', 'status', 'idempotency_key'])
+    .where('site_id', '=', siteId)
+    .where('idempotency_key', 'in', keys)
+    .execute();
+}
+
+/** What the moderation worker needs about each comment, in one query for a whole batch. */
+export async function loadForModeration(db: Db, ids: string[]) {
+  if (!ids.length) return [];
+  return db
+    .selectFrom('comments as c')
+    .innerJoin('articles as a', 'a.id', 'c.article_id')
+    .select([
+      'c.id',
+      'c.site_id',
+      'c.article_id',
+      'c.parent_id',
+      'c.author_name',
+      'c.author_email',
+      'c.email_hash',
+      'c.body',
+      'c.status',
+      'c.ip_hash',
+      'c.user_agent',
+      'c.referrer',
+      'c.signals',
+      'c.request_id',
+      'c.created_at',
+      'a.closed as article_closed',
+      'a.url as article_url',
+      'a.title as article_title',
+      'a.external_id as article_external_id',
+    ])
+    .where('c.id', 'in', ids)
+    .execute();
+}
+
+export type ModerationRow = Awaited<ReturnType<typeof loadForModeration>>[number];
+
+/**
+ * Compare-and-set: moves each comment from `from` to its new status only if it is still in `from`.
+ * Returns the ids that changed; the others were decided by someone else first.
+ */
+export async function transitionStatuses(
+  db: Db,
+  changes: Array<{ id: string; to: CommentStatus }>,
+  from: CommentStatus | CommentStatus[],
+): Promise<Array<{ id: string; article_id: string; status: CommentStatus }>> {
+  if (!changes.length) return [];
+  const froms = Array.isArray(from) ? from : [from];
+  const values = changes.map((c) => sql`(${c.id}::uuid, ${c.to}::text)`);
+  const res = await sql<{ id: string; article_id: string; status: CommentStatus }>`
+    update comments c set status = v.status, decided_at = now(), updated_at = now()
+    from (values ${sql.join(values)}) as v(id, status)
+    where c.id = v.id and c.status in (${sql.join(froms)})
+    returning c.id, c.article_id, c.status`.execute(db);
+  return res.rows;
+}
+
+export interface PublicComment {
+  id: string;
+  parentId: string | null;
+  authorName: string;
+  body: string;
+  createdAt: string;
+  replies: PublicComment[];
+}
+
+export interface ThreadPage {
+  comments: PublicComment[];
+  nextCursor: string | null;
+  total: number;
+}
+
+function encodeCursor(createdAt: Date, id: string): string {
+  return Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { createdAt: Date; id: string } | null {
+  const raw = Buffer.from(cursor, 'base64url').toString();
+  const [ts, id] = raw.split('|');
+  if (!ts || !id || !/^[0-9a-f-]{36}$/.test(id)) return null;
+  const createdAt = new Date(ts);
+  return Number.isNaN(createdAt.getTime()) ? null : { createdAt, id };
+}
+
+/**
+ * One page of top-level published comments with all their published replies, nested. Keyset
+ * pagination on (created_at, id) so pages stay stable while new comments arrive.
+ */
+export async function readThread(
+  db: Db,
+  articleId: string,
+  opts: { order: 'oldest' | 'newest'; limit: number; cursor?: { createdAt: Date; id: string } | null },
+): Promise<Omit<ThreadPage, 'total'>> {
+  const asc = opts.order === 'oldest';
+  let q = db
+    .selectFrom('comments')
+    .select(['id', 'parent_id', 'author_name', 'body', 'created_at'])
+    .where('article_id', '=', articleId)
+    .where('status', '=', 'published')
+    .where('parent_id', 'is', null);
+  if (opts.cursor) {
+    const { createdAt, id } = opts.cursor;
+    q = q.where((eb) => eb(eb.refTuple('created_at', 'id'), asc ? '>' : '<', eb.tuple(createdAt, id)));
+  }
+  const roots = await q
+    .orderBy('created_at', asc ? 'asc' : 'desc')
+    .orderBy('id', asc ? 'asc' : 'desc')
+    .limit(opts.limit + 1)
+    .execute();
+  const more = roots.length > opts.limit;
+  const page = roots.slice(0, opts.limit);
+  const replies = page.length
+    ? await db
+        .selectFrom('comments')
+        .select(['id', 'parent_id', 'root_id', 'author_name', 'body', 'created_at'])
+        .where(
+          'root_id',
+          'in',
+          page.map((r) => r.id),
+        )
+        .where('status', '=', 'published')
+        .orderBy('created_at', 'asc')
+        .orderBy('id', 'asc')
+        .execute()
+    : [];
+
+  const toPublic = (r: Omit<(typeof roots)[number], never>): PublicComment => ({
+    id: r.id,
+    parentId: r.parent_id,
+    authorName: r.author_name,
+    body: r.body,
+    createdAt: r.created_at.toISOString(),
+    replies: [],
+  });
+  const byId = new Map<string, PublicComment>();
+  const top = page.map((r) => {
+    const c = toPublic(r);
+    byId.set(c.id, c);
+    return c;
+  });
+  for (const r of replies) byId.set(r.id, toPublic(r));
+  for (const r of replies) {
+    const c = byId.get(r.id)!;
+    // A reply whose parent is no longer published stays visible under its thread's root.
+    const parent = (r.parent_id && byId.get(r.parent_id)) || byId.get(r.root_id ?? '');
+    parent?.replies.push(c);
+  }
+  const last = page.at(-1);
+  return { comments: top, nextCursor: more && last ? encodeCursor(last.created_at, last.id) : null };
+}
+
+export async function findPublicStatus(db: Db, siteId: string, id: string) {
+  return db
+    .selectFrom('comments')
+    .select(['id', 'status', 'parent_id', 'created_at', 'decided_at'])
+    .where('site_id', '=', siteId)
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+/** Comments still pending after `olderThan`: their job was lost or is stuck. */
+export async function findStalePending(db: Db, olderThan: Date, limit: number) {
+  return db
+    .selectFrom('comments')
+    .select(['id', 'request_id'])
+    .where('status', '=', 'pending')
+    .where('created_at', '<', olderThan)
+    .orderBy('created_at')
+    .limit(limit)
+    .execute();
+}

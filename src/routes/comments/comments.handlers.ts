@@ -1,0 +1,126 @@
+/** Handlers for the public comment API. */
+import type { RouteHandler } from '@hono/zod-openapi';
+import type { AppDeps, AppEnv } from '../../deps';
+import { checkFormToken, hashEmail, hashIp, issueFormToken } from '../../lib/crypto';
+import { AppError } from '../../lib/errors';
+import { findArticleByExternalId } from '../../repositories/articles';
+import { decodeCursor, findPublicStatus, readThread } from '../../repositories/comments';
+import type { commentRoutes } from './comments.routes';
+
+type Routes = ReturnType<typeof commentRoutes>;
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,200}$/;
+
+export function toPublicStatus(status: string): 'pending' | 'published' | 'rejected' {
+  if (status === 'published') return 'published';
+  if (status === 'pending' || status === 'held') return 'pending';
+  return 'rejected';
+}
+
+export function commentHandlers(deps: AppDeps) {
+  const submit: RouteHandler<Routes['submit'], AppEnv> = async (c) => {
+    const { siteId, articleId } = c.req.valid('param');
+    const input = c.req.valid('json');
+    const idem = c.req.header('idempotency-key');
+    if (idem !== undefined && !IDEMPOTENCY_KEY.test(idem)) {
+      throw AppError.validation([{ path: 'Idempotency-Key', message: '8 to 200 visible ASCII characters' }]);
+    }
+    const secret = deps.config.PARLEY_SECRET;
+    const ip = c.get('clientIp');
+    const now = deps.now();
+    const token = checkFormToken(secret, siteId, input.formToken, now.getTime());
+    const accepted = await deps.ingest.submit({
+      siteId,
+      articleExternalId: articleId,
+      articleUrl: input.articleUrl ?? null,
+      articleTitle: input.articleTitle ?? null,
+      parentId: input.parentId ?? null,
+      authorName: input.authorName.trim(),
+      authorEmail: input.authorEmail ?? null,
+      emailHash: input.authorEmail ? hashEmail(secret, input.authorEmail) : null,
+      body: input.body,
+      ipHash: ip ? hashIp(secret, ip) : null,
+      userAgent: c.req.header('user-agent')?.slice(0, 512) ?? null,
+      referrer: (c.req.header('referer') ?? c.req.header('origin'))?.slice(0, 2000) ?? null,
+      signals: {
+        honeypot: Boolean(input.website && input.website.length > 0),
+        formToken: token.state,
+        ...(token.state === 'ok' ? { formAgeMs: token.ageMs } : {}),
+      },
+      idempotencyKey: idem ?? null,
+      requestId: c.get('requestId'),
+    });
+    const statusUrl = `/api/v1/sites/${siteId}/comments/${accepted.id}`;
+    c.header('Location', statusUrl);
+    return c.json({ id: accepted.id, status: toPublicStatus(accepted.status), statusUrl }, 202);
+  };
+
+  const thread: RouteHandler<Routes['thread'], AppEnv> = async (c) => {
+    const { siteId, articleId } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const cursor = q.cursor ? decodeCursor(q.cursor) : null;
+    if (q.cursor && !cursor) throw AppError.validation([{ path: 'cursor', message: 'Invalid cursor' }]);
+    const article = await findArticleByExternalId(deps.db, siteId, articleId);
+    // Published content may be at most a second stale; the ETag makes revalidation cheap.
+    c.header('Cache-Control', 'public, max-age=1');
+    if (!article) {
+      return c.json(
+        {
+          article: { id: articleId, title: null, url: null, closed: false, commentCount: 0 },
+          comments: [],
+          nextCursor: null,
+        },
+        200,
+      );
+    }
+    const etag = `W/"${article.id}.${article.thread_version}.${q.order}.${q.limit}.${q.cursor ?? ''}.${article.closed ? 1 : 0}"`;
+    c.header('ETag', etag);
+    const inm = c.req.header('if-none-match');
+    if (inm && inm.split(',').some((t) => t.trim() === etag)) return c.body(null, 304);
+    const page = await readThread(deps.db, article.id, { order: q.order, limit: q.limit, cursor });
+    return c.json(
+      {
+        article: {
+          id: article.external_id,
+          title: article.title,
+          url: article.url,
+          closed: article.closed,
+          commentCount: article.published_count,
+        },
+        ...page,
+      },
+      200,
+    );
+  };
+
+  const status: RouteHandler<Routes['status'], AppEnv> = async (c) => {
+    const { siteId, commentId } = c.req.valid('param');
+    const row = await findPublicStatus(deps.db, siteId, commentId);
+    if (!row) throw AppError.notFound('Comment');
+    c.header('Cache-Control', 'no-store');
+    return c.json(
+      {
+        id: row.id,
+        status: toPublicStatus(row.status),
+        parentId: row.parent_id,
+        createdAt: row.created_at.toISOString(),
+      },
+      200,
+    );
+  };
+
+  const formToken: RouteHandler<Routes['formToken'], AppEnv> = async (c) => {
+    const { siteId } = c.req.valid('param');
+    const now = deps.now();
+    c.header('Cache-Control', 'no-store');
+    return c.json(
+      {
+        token: issueFormToken(deps.config.PARLEY_SECRET, siteId, now.getTime()),
+        issuedAt: now.toISOString(),
+      },
+      200,
+    );
+  };
+
+  return { submit, thread, status, formToken };
+}

@@ -1,0 +1,88 @@
+/** Route definitions for the public comment API: every status and schema is declared here. */
+import { createRoute } from '@hono/zod-openapi';
+import { problemSchema } from '../../lib/errors';
+import {
+  AcceptedSchema,
+  ArticleParams,
+  CommentParams,
+  CommentStatusSchema,
+  FormTokenSchema,
+  SiteParam,
+  submitCommentSchema,
+  ThreadQuery,
+  ThreadSchema,
+} from './comments.schemas';
+
+const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: problemSchema } },
+});
+
+export function commentRoutes(maxChars: number) {
+  const submit = createRoute({
+    method: 'post',
+    path: '/api/v1/sites/{siteId}/articles/{articleId}/comments',
+    tags: ['comments'],
+    summary: 'Submit a comment (or reply) for moderation',
+    description:
+      'Creates the article on first sight. Answers 202 once the comment is durably stored; moderation happens asynchronously. Send an Idempotency-Key header to make retries safe.',
+    request: {
+      params: ArticleParams,
+      body: { required: true, content: { 'application/json': { schema: submitCommentSchema(maxChars) } } },
+    },
+    responses: {
+      202: {
+        description: 'Accepted for moderation',
+        content: { 'application/json': { schema: AcceptedSchema } },
+      },
+      400: problem('Malformed JSON or invalid UTF-8'),
+      403: problem('Origin not allowed, or article closed'),
+      404: problem('Unknown site'),
+      413: problem('Body too large'),
+      415: problem('Not JSON'),
+      422: problem('Invalid fields, or the parent is not a published comment of this article'),
+      429: problem('Too many comments; see Retry-After'),
+      503: problem('Temporarily unavailable; nothing was stored'),
+    },
+  });
+
+  const thread = createRoute({
+    method: 'get',
+    path: '/api/v1/sites/{siteId}/articles/{articleId}/comments',
+    tags: ['comments'],
+    summary: "An article's published thread, replies nested",
+    request: { params: ArticleParams, query: ThreadQuery },
+    responses: {
+      200: { description: 'The thread page', content: { 'application/json': { schema: ThreadSchema } } },
+      304: { description: 'Not modified (If-None-Match matched the ETag)' },
+      404: problem('Unknown site'),
+      422: problem('Invalid query'),
+    },
+  });
+
+  const status = createRoute({
+    method: 'get',
+    path: '/api/v1/sites/{siteId}/comments/{commentId}',
+    tags: ['comments'],
+    summary: "One comment's public status (for its author's 'awaiting moderation' note)",
+    request: { params: CommentParams },
+    responses: {
+      200: { description: 'Status', content: { 'application/json': { schema: CommentStatusSchema } } },
+      404: problem('Unknown site or comment'),
+    },
+  });
+
+  const formToken = createRoute({
+    method: 'get',
+    path: '/api/v1/sites/{siteId}/form-token',
+    tags: ['comments'],
+    summary: 'A signed token proving when the comment form was shown (bot defence)',
+    request: { params: SiteParam },
+    responses: {
+      200: { description: 'Token', content: { 'application/json': { schema: FormTokenSchema } } },
+      404: problem('Unknown site'),
+    },
+  });
+
+  return { submit, thread, status, formToken };
+}

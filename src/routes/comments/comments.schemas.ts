@@ -1,0 +1,140 @@
+/** Public comment API shapes; the OpenAPI document is generated from these. */
+import { z } from '@hono/zod-openapi';
+
+// Control characters other than tab and newlines, NUL (which Postgres text cannot hold), and lone
+// UTF-16 surrogates (not valid Unicode) are refused rather than stored.
+const BAD_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+export const cleanText = (max: number, opts: { multiline?: boolean } = {}) =>
+  z
+    .string()
+    .max(max, `At most ${max} characters`)
+    .refine((s) => !LONE_SURROGATE.test(s), 'Contains invalid Unicode')
+    .refine((s) => !BAD_CONTROL.test(s), 'Contains control characters')
+    .refine((s) => opts.multiline || !/[\r\n\t]/.test(s), 'Must be a single line');
+
+const httpUrl = z
+  .string()
+  .max(2000)
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'Must be an http(s) URL');
+
+export const SiteParam = z.object({
+  siteId: z
+    .string()
+    .max(64)
+    .regex(/^[a-z0-9_-]+$/i)
+    .openapi({ param: { name: 'siteId', in: 'path' }, example: 'site_demo' }),
+});
+
+export const ArticleParams = SiteParam.extend({
+  articleId: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[^\u0000-\u001f\u007f]+$/, 'Must not contain control characters')
+    .openapi({
+      param: { name: 'articleId', in: 'path' },
+      description: "The publisher's own article id",
+      example: 'demo-article',
+    }),
+});
+
+export const CommentParams = SiteParam.extend({
+  commentId: z.uuid().openapi({ param: { name: 'commentId', in: 'path' } }),
+});
+
+export function submitCommentSchema(maxChars: number) {
+  return z
+    .object({
+      authorName: cleanText(80)
+        .refine((s) => s.trim().length > 0, 'Enter your name')
+        .openapi({ example: 'Ada' }),
+      authorEmail: z
+        .email('Enter a valid email address')
+        .max(254)
+        .optional()
+        .openapi({ description: 'Never shown publicly; lets moderators recognise returning commenters' }),
+      body: cleanText(maxChars, { multiline: true })
+        .refine((s) => s.trim().length > 0, 'Write a comment')
+        .openapi({ example: 'A thoughtful point about the article.' }),
+      parentId: z.uuid().nullish().openapi({ description: 'The published comment this one replies to' }),
+      articleUrl: httpUrl.optional(),
+      articleTitle: cleanText(300).optional(),
+      /** A field hidden from people; bots fill it. */
+      website: z.string().max(2000).optional().openapi({ description: 'Honeypot: leave empty' }),
+      formToken: z
+        .string()
+        .max(200)
+        .optional()
+        .openapi({ description: 'From GET /form-token when the form was shown' }),
+    })
+    .openapi('CommentSubmission');
+}
+
+export const PublicStatus = z.enum(['pending', 'published', 'rejected']).openapi({
+  description: 'pending covers comments held for a moderator; rejected covers rejected and deleted',
+});
+
+export const AcceptedSchema = z
+  .object({
+    id: z.uuid(),
+    status: PublicStatus,
+    statusUrl: z.string(),
+  })
+  .openapi('CommentAccepted');
+
+export const CommentStatusSchema = z
+  .object({ id: z.uuid(), status: PublicStatus, parentId: z.uuid().nullable(), createdAt: z.string() })
+  .openapi('CommentStatus');
+
+type PublicCommentShape = {
+  id: string;
+  parentId: string | null;
+  authorName: string;
+  body: string;
+  createdAt: string;
+  replies: PublicCommentShape[];
+};
+
+export const PublicCommentSchema: z.ZodType<PublicCommentShape> = z
+  .lazy(() =>
+    z.object({
+      id: z.uuid(),
+      parentId: z.uuid().nullable(),
+      authorName: z.string(),
+      body: z.string().openapi({ description: 'Raw text as written; render it as text, never as HTML' }),
+      createdAt: z.string(),
+      replies: z.array(PublicCommentSchema),
+    }),
+  )
+  .openapi('PublicComment');
+
+export const ThreadQuery = z.object({
+  order: z.enum(['oldest', 'newest']).default('oldest'),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional(),
+});
+
+export const ThreadSchema = z
+  .object({
+    article: z.object({
+      id: z.string(),
+      title: z.string().nullable(),
+      url: z.string().nullable(),
+      closed: z.boolean(),
+      commentCount: z.number().int(),
+    }),
+    comments: z.array(PublicCommentSchema),
+    nextCursor: z.string().nullable(),
+  })
+  .openapi('Thread');
+
+export const FormTokenSchema = z.object({ token: z.string(), issuedAt: z.string() }).openapi('FormToken');

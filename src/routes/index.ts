@@ -1,0 +1,18 @@
+/** Every feature's routes, mounted in one place: the map of the HTTP API. */
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { AppDeps, AppEnv } from '../deps';
+import { mountAdmin } from './admin';
+import { mountComments } from './comments';
+import { mountDemo } from './demo';
+import { mountDocs } from './docs';
+import { mountEmbed } from './embed';
+import { mountHealth } from './health';
+
+export function mountRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
+  mountHealth(app, deps);
+  mountComments(app, deps);
+  mountAdmin(app, deps);
+  mountEmbed(app, deps);
+  mountDemo(app, deps);
+  mountDocs(app);
+}

@@ -1,0 +1,122 @@
+/**
+ * Wires real dependencies from config: pools, Redis clients, queues, caches. Entrypoints (API,
+ * workers, all-in-one) and the benchmark share it; tests build theirs the same way.
+ */
+import type { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+import { createDb, ensureDatabase } from '../db/database';
+import { migrateToLatest } from '../db/migrate';
+import type { Database } from '../db/schema';
+import type { Config } from './config';
+import type { AppDeps } from './deps';
+import { createLogger, type Logger } from './lib/logger';
+import { createQueues, createRedis, type Queues } from './queue';
+import { countSites, createSite } from './repositories/sites';
+import { DEMO_SITE_ID } from './routes/demo';
+import { createIngestor } from './services/ingest';
+import { createSiteCache } from './services/site-cache';
+
+export class StartupError extends Error {}
+
+export interface Runtime extends AppDeps {
+  producerRedis: Redis;
+  close(): Promise<void>;
+}
+
+function publicBase(config: Config): string {
+  return config.PUBLIC_URL ?? `http://localhost:${config.PORT}`;
+}
+
+export function createRuntime(config: Config, logger: Logger = createLogger(config.LOG_LEVEL)): Runtime {
+  const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
+  const redis = createRedis(config.REDIS_URL, 'general');
+  const producerRedis = createRedis(config.REDIS_URL, 'producer');
+  const queues = createQueues(producerRedis, config.QUEUE_PREFIX);
+  const sites = createSiteCache(db, config.CACHE_TTL_MS);
+  const ingest = createIngestor({
+    db,
+    queues,
+    maxBatch: config.INGEST_MAX_BATCH,
+    maxInFlight: config.INGEST_MAX_IN_FLIGHT,
+    cacheTtlMs: config.CACHE_TTL_MS,
+  });
+  return {
+    config,
+    db,
+    redis,
+    producerRedis,
+    queues,
+    logger,
+    sites,
+    ingest,
+    now: () => new Date(),
+    async close() {
+      await queues.close().catch(() => {});
+      redis.disconnect();
+      producerRedis.disconnect();
+      await db.destroy();
+    },
+  };
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function redact(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
+}
+
+/** Checks that Postgres and Redis answer; fails with a message that says how to start them. */
+export async function checkBackends(config: Config, redis: Redis): Promise<void> {
+  try {
+    await withTimeout(ensureDatabase(config.DATABASE_URL), 6000, 'Postgres');
+  } catch (err) {
+    throw new StartupError(
+      `Cannot reach Postgres at ${redact(config.DATABASE_URL)} (${(err as Error).message}).\n` +
+        '  Start it (for example `docker compose up -d postgres redis`, or your system service) or set DATABASE_URL.',
+    );
+  }
+  try {
+    await withTimeout(redis.ping(), 4000, 'Redis');
+  } catch (err) {
+    throw new StartupError(
+      `Cannot reach Redis at ${redact(config.REDIS_URL)} (${(err as Error).message}).\n` +
+        '  Start it (for example `docker compose up -d postgres redis`, or `redis-server`) or set REDIS_URL.',
+    );
+  }
+}
+
+/** Migrations, then the demo site on an empty database. Safe to run from several processes. */
+export async function prepareDatabase(db: Kysely<Database>, config: Config, logger: Logger): Promise<void> {
+  // Kysely's Migrator serialises concurrent runs with a transaction-level advisory lock.
+  await migrateToLatest(db);
+  if (!config.DEMO || (await countSites(db)) > 0) return;
+  const base = publicBase(config);
+  const origins = [
+    ...new Set([new URL(base).origin, `http://localhost:${config.PORT}`, `http://127.0.0.1:${config.PORT}`]),
+  ];
+  try {
+    const site = await db
+      .transaction()
+      .execute((trx) => createSite(trx, { id: DEMO_SITE_ID, name: 'Parley demo', allowedOrigins: origins }));
+    logger.info({ siteId: site.id, allowedOrigins: origins }, `created demo site ${site.id}`);
+  } catch (err) {
+    // Another replica created it first.
+    if ((err as { code?: string }).code !== '23505') throw err;
+  }
+}
+
+export { publicBase };

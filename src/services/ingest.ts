@@ -1,0 +1,236 @@
+/**
+ * Accepting a comment: one transaction writes the comment (pending) and its outbox row, then the
+ * caller may answer 202. Concurrent submissions are grouped into one multi-row transaction.
+ */
+import type { Kysely } from 'kysely';
+import type { CommentStatus, Database, Db, NewComment, OutboxRow, SubmissionSignals } from '../../db/schema';
+import { createBatcher } from '../lib/batcher';
+import { AppError } from '../lib/errors';
+import { uuidv7 } from '../lib/ids';
+import { TtlCache } from '../lib/ttl-cache';
+import type { Queues } from '../queue';
+import { type ArticleRef, articleKey, ensureArticles } from '../repositories/articles';
+import { findByIdempotencyKeys, findParents, insertComments } from '../repositories/comments';
+import { insertOutbox } from '../repositories/outbox';
+import { publishNow } from './outbox-publisher';
+
+export interface Submission {
+  siteId: string;
+  articleExternalId: string;
+  articleUrl?: string | null;
+  articleTitle?: string | null;
+  parentId?: string | null;
+  authorName: string;
+  authorEmail?: string | null;
+  emailHash?: string | null;
+  body: string;
+  ipHash?: string | null;
+  userAgent?: string | null;
+  referrer?: string | null;
+  signals: SubmissionSignals;
+  idempotencyKey?: string | null;
+  requestId?: string | null;
+}
+
+export interface Accepted {
+  id: string;
+  status: CommentStatus;
+  articleId: string;
+  createdAt: Date;
+  /** True when an earlier submission with the same Idempotency-Key is being returned. */
+  replayed: boolean;
+}
+
+export interface IngestDeps {
+  db: Kysely<Database>;
+  queues: Queues;
+  maxBatch: number;
+  maxInFlight: number;
+  cacheTtlMs: number;
+  onCommitted?: (count: number) => void;
+}
+
+type Slot = Accepted | Error;
+
+export function createIngestor(deps: IngestDeps) {
+  // Articles are cached once seen; a closed article may accept comments for up to the TTL, and the
+  // worker's closed-article rule rejects those, so the cache never lets one through.
+  const articles = new TtlCache<string, ArticleRef>(deps.cacheTtlMs, 50_000);
+
+  async function resolveArticles(db: Db, items: Submission[]) {
+    const out = new Map<string, ArticleRef>();
+    const misses: Submission[] = [];
+    for (const s of items) {
+      const k = articleKey(s.siteId, s.articleExternalId);
+      const hit = articles.get(k);
+      if (hit) out.set(k, hit);
+      else misses.push(s);
+    }
+    if (misses.length) {
+      const found = await ensureArticles(
+        db,
+        misses.map((s) => ({
+          siteId: s.siteId,
+          externalId: s.articleExternalId,
+          url: s.articleUrl,
+          title: s.articleTitle,
+        })),
+      );
+      for (const [k, v] of found) {
+        out.set(k, v);
+        articles.set(k, v);
+      }
+    }
+    return out;
+  }
+
+  async function handleBatch(items: Submission[]): Promise<Slot[]> {
+    const results: Slot[] = new Array(items.length);
+    let published: OutboxRow[] = [];
+
+    await deps.db.transaction().execute(async (trx) => {
+      const arts = await resolveArticles(trx, items);
+      const parentIds = new Map<string, string[]>();
+      for (const s of items) {
+        if (s.parentId) parentIds.set(s.siteId, [...(parentIds.get(s.siteId) ?? []), s.parentId]);
+      }
+      const parents = new Map<
+        string,
+        Awaited<ReturnType<typeof findParents>> extends Map<string, infer P> ? P : never
+      >();
+      for (const [siteId, ids] of parentIds) {
+        for (const [id, p] of await findParents(trx, siteId, [...new Set(ids)])) parents.set(id, p);
+      }
+
+      const rows: NewComment[] = [];
+      const rowIndex: number[] = [];
+      const seenKeys = new Map<string, number>();
+      items.forEach((s, i) => {
+        const art = arts.get(articleKey(s.siteId, s.articleExternalId));
+        if (!art) {
+          results[i] = AppError.notFound('Article');
+          return;
+        }
+        if (art.closed) {
+          results[i] = new AppError(403, 'article_closed', 'This article is closed for comments');
+          return;
+        }
+        let rootId: string | null = null;
+        if (s.parentId) {
+          const p = parents.get(s.parentId);
+          if (!p || p.articleId !== art.id || p.status !== 'published') {
+            results[i] = new AppError(
+              422,
+              'invalid_parent',
+              'Replies must answer a published comment of the same article',
+              {
+                errors: [{ path: 'parentId', message: 'No published comment with this id on this article' }],
+              },
+            );
+            return;
+          }
+          rootId = p.rootId ?? p.id;
+        }
+        if (s.idempotencyKey) {
+          const k = `${s.siteId}\u0000${s.idempotencyKey}`;
+          if (seenKeys.has(k)) return; // resolved below from the first row with this key
+          seenKeys.set(k, i);
+        }
+        const now = new Date();
+        rows.push({
+          id: uuidv7(now.getTime()),
+          site_id: s.siteId,
+          article_id: art.id,
+          parent_id: s.parentId ?? null,
+          root_id: rootId,
+          author_name: s.authorName,
+          author_email: s.authorEmail ?? null,
+          email_hash: s.emailHash ?? null,
+          body: s.body,
+          status: 'pending',
+          ip_hash: s.ipHash ?? null,
+          user_agent: s.userAgent ?? null,
+          referrer: s.referrer ?? null,
+          signals: JSON.stringify(s.signals),
+          idempotency_key: s.idempotencyKey ?? null,
+          request_id: s.requestId ?? null,
+          created_at: now,
+          updated_at: now,
+        });
+        rowIndex.push(i);
+      });
+
+      const inserted = await insertComments(trx, rows);
+      const events = rows
+        .filter((r) => inserted.has(r.id))
+        .map((r) => ({
+          topic: 'comment.submitted',
+          siteId: r.site_id,
+          commentId: r.id,
+          requestId: r.request_id ?? null,
+          payload: { articleId: r.article_id, parentId: r.parent_id ?? null },
+        }));
+      published = await insertOutbox(trx, events);
+
+      // Rows skipped by ON CONFLICT were submitted before with the same Idempotency-Key.
+      const replayKeys = new Map<string, string[]>();
+      rows.forEach((r, j) => {
+        const i = rowIndex[j]!;
+        if (inserted.has(r.id)) {
+          results[i] = {
+            id: r.id,
+            status: 'pending',
+            articleId: r.article_id,
+            createdAt: r.created_at as Date,
+            replayed: false,
+          };
+        } else if (r.idempotency_key) {
+          replayKeys.set(r.site_id, [...(replayKeys.get(r.site_id) ?? []), r.idempotency_key]);
+        }
+      });
+      for (const [siteId, keys] of replayKeys) {
+        for (const found of await findByIdempotencyKeys(trx, siteId, keys)) {
+          rows.forEach((r, j) => {
+            if (r.site_id === siteId && r.idempotency_key === found.idempotency_key && !inserted.has(r.id)) {
+              results[rowIndex[j]!] = {
+                id: found.id,
+                status: found.status,
+                articleId: r.article_id,
+                createdAt: r.created_at as Date,
+                replayed: true,
+              };
+            }
+          });
+        }
+      }
+    });
+
+    // Duplicate keys within this batch share the first row's answer.
+    items.forEach((s, i) => {
+      if (results[i] === undefined && s.idempotencyKey) {
+        const first = items.findIndex((o) => o.siteId === s.siteId && o.idempotencyKey === s.idempotencyKey);
+        const r = results[first];
+        results[i] =
+          r instanceof Error || r === undefined ? (r ?? new Error('lost')) : { ...r, replayed: true };
+      }
+    });
+
+    deps.onCommitted?.(published.length);
+    // After commit, off the response path; failure leaves the rows for the relay.
+    void publishNow(deps.db, deps.queues, published);
+    return results;
+  }
+
+  const submit = createBatcher<Submission, Accepted>(handleBatch, {
+    maxBatch: deps.maxBatch,
+    maxInFlight: deps.maxInFlight,
+  });
+
+  return {
+    submit,
+    invalidateArticle: (siteId: string, externalId: string) =>
+      articles.delete(articleKey(siteId, externalId)),
+  };
+}
+
+export type Ingestor = ReturnType<typeof createIngestor>;

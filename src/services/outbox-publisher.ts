@@ -1,0 +1,65 @@
+/** Moves outbox rows onto BullMQ: eagerly after a commit, and by the relay for anything left behind. */
+import type { Kysely } from 'kysely';
+import type { Database, OutboxRow } from '../../db/schema';
+import type { Queues } from '../queue';
+import { lockUnpublished, markPublished } from '../repositories/outbox';
+import { jobsFor } from './outbox-routes';
+
+/** Adds the rows' jobs (grouped per queue, one round trip each). Throws if Redis refuses. */
+export async function enqueueRows(queues: Queues, rows: OutboxRow[]): Promise<void> {
+  const byQueue = new Map<string, ReturnType<typeof jobsFor>>();
+  for (const row of rows) {
+    for (const job of jobsFor(row)) {
+      const list = byQueue.get(job.queue) ?? [];
+      list.push(job);
+      byQueue.set(job.queue, list);
+    }
+  }
+  await Promise.all(
+    [...byQueue].map(([name, jobs]) =>
+      queues
+        .byName(name as never)
+        .addBulk(jobs.map((j) => ({ name: j.name, data: j.data, opts: { jobId: j.jobId } }))),
+    ),
+  );
+}
+
+/**
+ * Publishes rows just committed by this process. Failure is fine: the rows stay unpublished and
+ * the relay picks them up, so nothing committed is ever lost.
+ */
+export async function publishNow(db: Kysely<Database>, queues: Queues, rows: OutboxRow[]): Promise<boolean> {
+  if (!rows.length) return true;
+  try {
+    await enqueueRows(queues, rows);
+    await markPublished(
+      db,
+      rows.map((r) => r.id),
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One relay pass: locks unpublished rows older than `graceMs` (younger ones are being published
+ * eagerly by whoever wrote them), enqueues them and marks them published in the same transaction.
+ */
+export async function relayOnce(
+  db: Kysely<Database>,
+  queues: Queues,
+  opts: { graceMs: number; limit: number; now?: Date },
+): Promise<number> {
+  const now = opts.now ?? new Date();
+  return db.transaction().execute(async (trx) => {
+    const rows = await lockUnpublished(trx, new Date(now.getTime() - opts.graceMs), opts.limit);
+    if (!rows.length) return 0;
+    await enqueueRows(queues, rows);
+    await markPublished(
+      trx,
+      rows.map((r) => r.id),
+    );
+    return rows.length;
+  });
+}

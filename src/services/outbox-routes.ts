@@ -1,0 +1,43 @@
+/**
+ * Which queue jobs each outbox topic becomes. Job ids are derived from the row so relaying a row
+ * twice (eager publish and relay racing, or a relay crash before marking) adds each job once.
+ */
+import type { OutboxRow } from '../../db/schema';
+import { moderateJobId, QUEUE, type QueueName } from '../queue';
+
+export interface JobSpec {
+  queue: QueueName;
+  name: string;
+  data: Record<string, unknown>;
+  jobId: string;
+}
+
+export type OutboxRoute = (row: OutboxRow) => JobSpec[];
+
+const routes: Record<string, OutboxRoute[]> = {
+  'comment.submitted': [
+    (row) =>
+      row.comment_id
+        ? [
+            {
+              queue: QUEUE.moderate,
+              name: 'moderate',
+              data: { commentId: row.comment_id, requestId: row.request_id },
+              jobId: moderateJobId(row.comment_id),
+            },
+          ]
+        : [],
+  ],
+};
+
+/** Routes applied to every topic (for example the webhook fan-out). */
+const everyTopic: OutboxRoute[] = [];
+
+export function registerOutboxRoute(topic: string | '*', route: OutboxRoute): void {
+  if (topic === '*') everyTopic.push(route);
+  else (routes[topic] ??= []).push(route);
+}
+
+export function jobsFor(row: OutboxRow): JobSpec[] {
+  return [...(routes[row.topic] ?? []), ...everyTopic].flatMap((r) => r(row));
+}

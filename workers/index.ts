@@ -1,0 +1,126 @@
+/** Starts the BullMQ workers and the Postgres-driven loops (outbox relay, pending sweep). */
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database } from '../db/schema';
+import { startLoop } from '../src/lib/loop';
+import { defaultRules } from '../src/moderation/rules';
+import type { Rule } from '../src/moderation/types';
+import { type ModerateJob, moderateJobId, QUEUE, type Queues } from '../src/queue';
+import { findStalePending } from '../src/repositories/comments';
+import { relayOnce } from '../src/services/outbox-publisher';
+import type { SiteCache } from '../src/services/site-cache';
+import { createModerateProcessor, type ModerateDeps } from './moderate';
+
+export interface WorkerDeps {
+  db: Kysely<Database>;
+  queues: Queues;
+  /** A dedicated blocking connection for BullMQ workers (maxRetriesPerRequest: null). */
+  workerConnection: Redis;
+  sites: SiteCache;
+  logger: Logger;
+  concurrency: number;
+  relayIntervalMs: number;
+  sweepIntervalMs: number;
+  sweepAfterMs: number;
+  rules?: readonly Rule[];
+  now?: () => Date;
+  /** Lock timings; tests shorten them to force stalls. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  onDecided?: ModerateDeps['onDecided'];
+}
+
+export interface RunningWorkers {
+  moderate: Worker<ModerateJob>;
+  relayNow(): void;
+  sweepNow(): Promise<number>;
+  /** Stops taking jobs, waits for active ones up to `graceMs`, then stops the loops. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Comments whose job went missing (Redis flushed or restarted without persistence) go back on the queue. */
+export async function sweepPending(
+  deps: Pick<WorkerDeps, 'db' | 'queues' | 'sweepAfterMs'>,
+  now = new Date(),
+) {
+  const stale = await findStalePending(deps.db, new Date(now.getTime() - deps.sweepAfterMs), 1000);
+  if (!stale.length) return 0;
+  // Same job id as the original: ignored while that job still exists, accepted once it is gone.
+  await deps.queues.moderate.addBulk(
+    stale.map((c) => ({
+      name: 'moderate',
+      data: { commentId: c.id, requestId: c.request_id },
+      opts: { jobId: moderateJobId(c.id) },
+    })),
+  );
+  return stale.length;
+}
+
+export function startWorkers(deps: WorkerDeps): RunningWorkers {
+  const now = deps.now ?? (() => new Date());
+  const processor = createModerateProcessor({
+    db: deps.db,
+    queues: deps.queues,
+    sites: deps.sites,
+    rules: deps.rules ?? defaultRules,
+    now,
+    onDecided: deps.onDecided,
+  });
+
+  const moderate = new Worker<ModerateJob>(QUEUE.moderate, (job) => processor(job), {
+    connection: deps.workerConnection,
+    prefix: deps.queues.prefix,
+    concurrency: deps.concurrency,
+    lockDuration: deps.lockDurationMs ?? 30_000,
+    stalledInterval: deps.stalledIntervalMs ?? 30_000,
+    maxStalledCount: 2,
+  });
+  moderate.on('error', (err) => deps.logger.warn({ err }, 'moderate worker error'));
+  moderate.on('failed', (job, err) =>
+    deps.logger.warn({ err, jobId: job?.id, requestId: job?.data.requestId }, 'moderate job failed'),
+  );
+
+  const relay = startLoop(
+    async () => {
+      // Drain in pages so a backlog after an outage clears quickly.
+      for (let i = 0; i < 50; i++) {
+        const n = await relayOnce(deps.db, deps.queues, { graceMs: 2000, limit: 500 });
+        if (n < 500) break;
+      }
+    },
+    deps.relayIntervalMs,
+    (err) => deps.logger.warn({ err }, 'outbox relay pass failed; will retry'),
+  );
+  const sweep = startLoop(
+    async () => {
+      const n = await sweepPending(deps);
+      if (n) deps.logger.info({ requeued: n }, 'sweep re-enqueued pending comments');
+    },
+    deps.sweepIntervalMs,
+    (err) => deps.logger.warn({ err }, 'pending sweep failed; will retry'),
+  );
+
+  return {
+    moderate,
+    relayNow: () => relay.kick(),
+    sweepNow: () => sweepPending(deps),
+    async close(graceMs = 10_000) {
+      // worker.close() waits for active jobs without a limit of its own; bound it here.
+      const closing = moderate.close();
+      const timedOut = await Promise.race([
+        closing.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref()),
+      ]);
+      if (timedOut) {
+        deps.logger.warn(
+          { graceMs },
+          'active jobs did not finish in time; forcing close (they will be retried)',
+        );
+        await moderate.close(true);
+      }
+      await Promise.all([relay.stop(), sweep.stop()]);
+    },
+  };
+}

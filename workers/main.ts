@@ -1,0 +1,32 @@
+/** Entrypoint: the BullMQ workers and the outbox relay alone (scale them apart from the API). */
+import { exitOnStartupError, loadConfigOrExit, onShutdown } from '../src/entry';
+import { createRedis } from '../src/queue';
+import { checkBackends, createRuntime, prepareDatabase } from '../src/runtime';
+import { startWorkers } from './index';
+
+const config = loadConfigOrExit();
+const rt = createRuntime(config, undefined);
+try {
+  await checkBackends(config, rt.redis);
+  await prepareDatabase(rt.db, config, rt.logger);
+} catch (err) {
+  exitOnStartupError(err);
+}
+const workerConnection = createRedis(config.REDIS_URL, 'worker');
+const workers = startWorkers({
+  db: rt.db,
+  queues: rt.queues,
+  workerConnection,
+  sites: rt.sites,
+  logger: rt.logger,
+  concurrency: config.WORKER_CONCURRENCY,
+  relayIntervalMs: config.RELAY_INTERVAL_MS,
+  sweepIntervalMs: config.SWEEP_INTERVAL_MS,
+  sweepAfterMs: config.SWEEP_AFTER_MS,
+});
+rt.logger.info({ concurrency: config.WORKER_CONCURRENCY }, 'Parley workers started');
+onShutdown(rt.logger, config.SHUTDOWN_GRACE_MS, async () => {
+  await workers.close(config.SHUTDOWN_GRACE_MS);
+  workerConnection.disconnect();
+  await rt.close();
+});

@@ -1,0 +1,145 @@
+/**
+ * The `moderate` job: load the comment, run the pure pipeline, record the outcome with a
+ * compare-and-set. Concurrent jobs share their database round trips (one load and one write
+ * transaction per batch), and a job that runs twice changes nothing the second time.
+ */
+import type { Job } from 'bullmq';
+import type { Kysely } from 'kysely';
+import type { CommentStatus, Database, OutboxRow } from '../db/schema';
+import { createBatcher } from '../src/lib/batcher';
+import { runPipeline } from '../src/moderation/pipeline';
+import type { ModerationDecision, Outcome, Rule } from '../src/moderation/types';
+import type { ModerateJob, Queues } from '../src/queue';
+import { bumpThreads } from '../src/repositories/articles';
+import { loadForModeration, type ModerationRow, transitionStatuses } from '../src/repositories/comments';
+import { insertDecisions } from '../src/repositories/decisions';
+import { insertOutbox } from '../src/repositories/outbox';
+import { publishNow } from '../src/services/outbox-publisher';
+import type { SiteCache } from '../src/services/site-cache';
+import { buildModerationContext, toCommentInput } from './moderation-context';
+
+export const STATUS_FOR: Record<Outcome, CommentStatus> = {
+  publish: 'published',
+  hold: 'held',
+  reject: 'rejected',
+};
+const TOPIC_FOR: Record<Outcome, string> = {
+  publish: 'comment.published',
+  hold: 'comment.held',
+  reject: 'comment.rejected',
+};
+
+export interface ModerateDeps {
+  db: Kysely<Database>;
+  queues: Queues;
+  sites: SiteCache;
+  rules: readonly Rule[];
+  now: () => Date;
+  maxBatch?: number;
+  onDecided?: (info: { outcome: Outcome; decision: ModerationDecision; createdAt: Date }) => void;
+}
+
+interface PendingWrite {
+  row: ModerationRow;
+  decision: ModerationDecision;
+}
+
+export type ModerateResult =
+  | { state: 'decided'; outcome: Outcome }
+  | { state: 'skipped'; reason: 'missing' | 'already_decided' | 'lost_race' | 'unknown_site' };
+
+/** Reasons as stored and announced: everything a moderator needs, nothing personal. */
+export function publicReasons(decision: ModerationDecision) {
+  return decision.verdicts.map((v) => ({ ...v }));
+}
+
+export function createModerateProcessor(deps: ModerateDeps) {
+  const maxBatch = deps.maxBatch ?? 100;
+
+  const load = createBatcher<string, ModerationRow | null>(
+    async (ids) => {
+      const rows = await loadForModeration(deps.db, [...new Set(ids)]);
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((id) => byId.get(id) ?? null);
+    },
+    { maxBatch, maxInFlight: 2 },
+  );
+
+  const write = createBatcher<PendingWrite, boolean>(
+    async (items) => {
+      let outbox: OutboxRow[] = [];
+      const applied = await deps.db.transaction().execute(async (trx) => {
+        const changed = await transitionStatuses(
+          trx,
+          items.map((w) => ({ id: w.row.id, to: STATUS_FOR[w.decision.outcome] })),
+          'pending',
+        );
+        const ok = new Set(changed.map((c) => c.id));
+        const won = items.filter((w) => ok.has(w.row.id));
+        await insertDecisions(
+          trx,
+          won.map((w) => ({
+            commentId: w.row.id,
+            siteId: w.row.site_id,
+            actorType: 'system',
+            action: w.decision.outcome,
+            fromStatus: 'pending',
+            toStatus: STATUS_FOR[w.decision.outcome],
+            reasonCode: w.decision.decisive?.code ?? null,
+            reasons: publicReasons(w.decision),
+            scores: w.decision.scores,
+            policyVersion: w.decision.policyVersion,
+          })),
+        );
+        outbox = await insertOutbox(
+          trx,
+          won.map((w) => ({
+            topic: TOPIC_FOR[w.decision.outcome],
+            siteId: w.row.site_id,
+            commentId: w.row.id,
+            requestId: w.row.request_id,
+            payload: {
+              articleId: w.row.article_id,
+              actor: 'system',
+              reasonCode: w.decision.decisive?.code ?? null,
+              reasons: w.decision.verdicts
+                .filter((v) => !v.shadow)
+                .map((v) => ({
+                  rule: v.rule,
+                  category: v.category,
+                  code: v.code,
+                  score: v.score,
+                  message: v.message,
+                })),
+              policyVersion: w.decision.policyVersion,
+            },
+          })),
+        );
+        const deltas = new Map<string, number>();
+        for (const w of won) {
+          if (w.decision.outcome === 'publish')
+            deltas.set(w.row.article_id, (deltas.get(w.row.article_id) ?? 0) + 1);
+        }
+        await bumpThreads(trx, deltas);
+        return items.map((w) => ok.has(w.row.id));
+      });
+      void publishNow(deps.db, deps.queues, outbox);
+      return applied;
+    },
+    { maxBatch, maxInFlight: 2 },
+  );
+
+  return async function moderate(job: Pick<Job<ModerateJob>, 'data'>): Promise<ModerateResult> {
+    const row = await load(job.data.commentId);
+    if (!row) return { state: 'skipped', reason: 'missing' };
+    if (row.status !== 'pending') return { state: 'skipped', reason: 'already_decided' };
+    const site = await deps.sites.get(row.site_id);
+    if (!site) return { state: 'skipped', reason: 'unknown_site' };
+    const ctx = await buildModerationContext({ db: deps.db, now: deps.now }, row, site);
+    const decision = await runPipeline(deps.rules, toCommentInput(row), ctx);
+    const applied = await write({ row, decision });
+    if (!applied) return { state: 'skipped', reason: 'lost_race' };
+    deps.onDecided?.({ outcome: decision.outcome, decision, createdAt: row.created_at });
+    return { state: 'decided', outcome: decision.outcome };
+  };
+}
