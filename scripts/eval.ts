@@ -201,7 +201,8 @@ async function builtin(split: 'test' | 'dev') {
   for (const [name, rows, kind] of sets) {
     if (!rows.length) continue;
     const { p } = await evaluateSet(name, rows);
-    const h = (harmless[kind] ??= { n: 0, held: 0 });
+    const h = harmless[kind] ?? { n: 0, held: 0 };
+    harmless[kind] = h;
     rows.forEach((r, i) => {
       if (r.label !== 'ok') return;
       h.n++;
