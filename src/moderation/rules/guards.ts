@@ -55,19 +55,27 @@ export const bodyLength: Rule = {
   },
 };
 
-/** Keyboard mashing and padding: the same character ten or more times in a row. */
+/**
+ * Keyboard mashing and padding: the same character ten or more times in a row. Alone it is only a
+ * mild spam signal ("soooooo good" is enthusiasm); it holds when the runs are most of the comment.
+ */
 export const repeatedCharacters: Rule = {
   id: 'repeated-characters',
   run: (c) => {
     const re = /(.)\1{9,}/gsu;
     const spans = [...c.body.matchAll(re)].map((m) => ({ start: m.index, end: m.index + m[0].length }));
     if (!spans.length) return null;
+    const covered = spans.reduce((n, s) => n + s.end - s.start, 0);
+    const mostly = covered / Math.max(1, c.body.trim().length) >= 0.8;
     return {
       rule: 'repeated-characters',
       category: 'spam',
-      score: 0.6,
+      score: mostly ? 0.7 : 0.3,
       code: 'repeated_characters',
-      message: 'The comment repeats one character many times in a row.',
+      message: mostly
+        ? 'The comment is mostly one character repeated many times.'
+        : 'The comment repeats one character many times in a row.',
+      ...(mostly ? { action: 'hold' as const } : {}),
       spans,
     };
   },
