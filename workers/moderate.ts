@@ -66,7 +66,11 @@ export function createModerateProcessor(deps: ModerateDeps) {
   );
 
   const write = createBatcher<PendingWrite, boolean>(
-    async (items) => {
+    async (all) => {
+      // The same comment twice in one batch (a duplicated job): only the first may decide it.
+      const firstOf = new Map<string, PendingWrite>();
+      for (const w of all) if (!firstOf.has(w.row.id)) firstOf.set(w.row.id, w);
+      const items = [...firstOf.values()];
       let outbox: OutboxRow[] = [];
       const applied = await deps.db.transaction().execute(async (trx) => {
         const changed = await transitionStatuses(
@@ -121,10 +125,10 @@ export function createModerateProcessor(deps: ModerateDeps) {
             deltas.set(w.row.article_id, (deltas.get(w.row.article_id) ?? 0) + 1);
         }
         await bumpThreads(trx, deltas);
-        return items.map((w) => ok.has(w.row.id));
+        return new Set(won);
       });
       void publishNow(deps.db, deps.queues, outbox);
-      return applied;
+      return all.map((w) => applied.has(w));
     },
     { maxBatch, maxInFlight: 2 },
   );

@@ -1,0 +1,145 @@
+/**
+ * Builds a real Parley (Postgres, Redis, BullMQ) for one test file: the run's database, a queue
+ * prefix of its own, the real app factory and, if asked, the real workers.
+ */
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import { createApp } from '../../src/app';
+import { type Config, loadConfig } from '../../src/config';
+import type { AppDeps } from '../../src/deps';
+import { createLogger } from '../../src/lib/logger';
+import type { PolicyInput } from '../../src/moderation/policy';
+import { createRedis } from '../../src/queue';
+import { createSite } from '../../src/repositories/sites';
+import { createToken } from '../../src/repositories/tokens';
+import { createRuntime, type Runtime } from '../../src/runtime';
+import { type RunningWorkers, startWorkers, type WorkerDeps } from '../../workers/index';
+
+export const TEST_ORIGIN = 'https://news.example';
+
+export interface TestContextOptions {
+  workers?: boolean;
+  env?: Record<string, string>;
+  workerOptions?: Partial<WorkerDeps>;
+}
+
+export interface TestContext {
+  config: Config;
+  rt: Runtime;
+  app: ReturnType<typeof createApp>;
+  workers?: RunningWorkers;
+  deps: AppDeps;
+  /** Creates a site with TEST_ORIGIN allowed and returns its id. */
+  site(policy?: PolicyInput, origins?: string[]): Promise<string>;
+  token(siteId: string, role: 'admin' | 'moderator'): Promise<string>;
+  /** JSON request against the in-process app. */
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
+  submit(
+    siteId: string,
+    articleId: string,
+    body: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: inject('databaseUrl'),
+    REDIS_URL: inject('redisUrl'),
+    QUEUE_PREFIX: `${inject('queuePrefix')}-${randomBytes(4).toString('hex')}`,
+    PARLEY_SECRET: 'test-secret-0123456789abcdef',
+    LOG_LEVEL: 'silent',
+    DEMO: 'false',
+    CACHE_TTL_MS: '0',
+    ...env,
+  });
+}
+
+export async function createTestContext(opts: TestContextOptions = {}): Promise<TestContext> {
+  const config = testConfig(opts.env);
+  const rt = createRuntime(config, createLogger(config.LOG_LEVEL));
+  const app = createApp(rt);
+  let workerConnection: ReturnType<typeof createRedis> | undefined;
+  let workers: RunningWorkers | undefined;
+  if (opts.workers) {
+    workerConnection = createRedis(config.REDIS_URL, 'worker');
+    workers = startWorkers({
+      db: rt.db,
+      queues: rt.queues,
+      workerConnection,
+      sites: rt.sites,
+      logger: rt.logger,
+      concurrency: 16,
+      relayIntervalMs: 100,
+      sweepIntervalMs: 60_000,
+      sweepAfterMs: 30_000,
+      ...opts.workerOptions,
+    });
+  }
+
+  const request = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    Promise.resolve(
+      app.request(path, {
+        method,
+        headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      }),
+    );
+
+  return {
+    config,
+    rt,
+    app,
+    workers,
+    deps: rt,
+    async site(policy, origins = [TEST_ORIGIN]) {
+      const s = await rt.db
+        .transaction()
+        .execute((trx) => createSite(trx, { name: 'Test site', allowedOrigins: origins, policy }));
+      return s.id;
+    },
+    async token(siteId, role) {
+      return (await createToken(rt.db, { siteId, role, name: `test ${role}` })).token;
+    },
+    request,
+    submit: (siteId, articleId, body, headers = {}) =>
+      request('POST', `/api/v1/sites/${siteId}/articles/${encodeURIComponent(articleId)}/comments`, body, {
+        origin: TEST_ORIGIN,
+        ...headers,
+      }),
+    async close() {
+      await workers?.close(2000);
+      workerConnection?.disconnect();
+      // Remove this context's queue keys; the run's teardown removes anything left.
+      let cursor = '0';
+      do {
+        const [next, keys] = await rt.redis.scan(cursor, 'MATCH', `${config.QUEUE_PREFIX}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) await rt.redis.unlink(...keys);
+      } while (cursor !== '0');
+      await rt.close();
+    },
+  };
+}
+
+/** Polls `fn` until it returns a truthy value or the time runs out (then throws with `what`). */
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined | null | false>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
