@@ -45,3 +45,11 @@ export function requireRole(
     return next();
   };
 }
+
+/**
+ * Every way a caller can prove who they are, tried in order. Features that add a way (session
+ * cookies for the moderation UI) add it here, so every protected route accepts all of them.
+ */
+export function principalResolvers(deps: Pick<AppDeps, 'db'>): PrincipalResolver[] {
+  return [bearerResolver(deps)];
+}

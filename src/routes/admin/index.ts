@@ -1,7 +1,7 @@
 /** Site administration over the API (token auth): site details and opening or closing articles. */
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../../deps';
-import { bearerResolver, type PrincipalResolver, requireRole } from '../../lib/auth';
+import { type PrincipalResolver, principalResolvers, requireRole } from '../../lib/auth';
 import { AppError, problemSchema } from '../../lib/errors';
 import { jsonBody } from '../../lib/http';
 import { setArticleClosed } from '../../repositories/articles';
@@ -59,7 +59,7 @@ const patchArticle = createRoute({
 export function mountAdmin(
   app: OpenAPIHono<AppEnv>,
   deps: AppDeps,
-  resolvers: PrincipalResolver[] = [bearerResolver(deps)],
+  resolvers: PrincipalResolver[] = principalResolvers(deps),
 ) {
   app.use('/api/v1/admin/*', jsonBody());
   app.use('/api/v1/admin/sites/:siteId', requireRole(resolvers, 'moderator'));
