@@ -49,18 +49,23 @@ function lowerNormalise(word: string): string {
  */
 export function tokenize(body: string): Token[] {
   const tokens: Token[] = [];
-  const covered: Array<[number, number]> = [];
+  // URLs and mentions are blanked out (same length, so offsets hold) before words are found.
+  let masked = body;
+  const blank = (start: number, end: number) => {
+    masked = masked.slice(0, start) + ' '.repeat(end - start) + masked.slice(end);
+  };
   for (const m of body.matchAll(URL_RE)) {
     tokens.push({ text: '\u0001url', start: m.index, end: m.index + m[0].length });
-    covered.push([m.index, m.index + m[0].length]);
+    blank(m.index, m.index + m[0].length);
   }
-  for (const m of body.matchAll(MENTION_RE)) {
-    if (isCovered(covered, m.index)) continue;
-    tokens.push({ text: '\u0001user', start: m.index, end: m.index + m[0].length });
-    covered.push([m.index, m.index + m[0].length]);
+  const hadSpecial = tokens.length > 0 || body.includes('@');
+  if (body.includes('@')) {
+    for (const m of masked.matchAll(MENTION_RE)) {
+      tokens.push({ text: '\u0001user', start: m.index, end: m.index + m[0].length });
+      blank(m.index, m.index + m[0].length);
+    }
   }
-  for (const m of body.matchAll(WORD_RE)) {
-    if (isCovered(covered, m.index)) continue;
+  for (const m of masked.matchAll(WORD_RE)) {
     const text = lowerNormalise(m[0]);
     tokens.push({
       text: IDENTITY_TERMS.has(text) ? IDENTITY_PLACEHOLDER : text,
@@ -68,13 +73,8 @@ export function tokenize(body: string): Token[] {
       end: m.index + m[0].length,
     });
   }
-  if (covered.length) tokens.sort((a, b) => a.start - b.start);
+  if (hadSpecial) tokens.sort((a, b) => a.start - b.start);
   return tokens;
-}
-
-function isCovered(ranges: Array<[number, number]>, at: number): boolean {
-  for (const [s, e] of ranges) if (at >= s && at < e) return true;
-  return false;
 }
 
 /** FNV-1a over UTF-16 code units from `from` to `to`, continuing from `h`. */

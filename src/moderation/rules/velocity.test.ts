@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { comment, ctx } from '../test-helpers';
+import { velocity } from './velocity';
+
+describe('velocity', () => {
+  it('holds when one IP posted more than the policy allows', () => {
+    const out = velocity.run(comment('hi'), ctx({ velocity: { perIp: 3 } }, { history: { recentByIp: 4 } }));
+    expect(out).toEqual([
+      expect.objectContaining({ code: 'ip_velocity', action: 'hold', category: 'velocity' }),
+    ]);
+  });
+  it('reports author and article bursts separately', () => {
+    const out = velocity.run(
+      comment('hi'),
+      ctx({}, { history: { recentByAuthor: 7, recentByArticle: 301, recentByIp: 1 } }),
+    ) as Array<{ code: string }>;
+    expect(out.map((v) => v.code)).toEqual(['author_velocity', 'article_velocity']);
+  });
+  it('treats unknown history as nothing to say', () => {
+    expect(velocity.run(comment('hi'), ctx())).toBeNull();
+    expect(velocity.run(comment('hi'), ctx({}, { history: { recentByIp: 10 } }))).toEqual([]);
+  });
+});
