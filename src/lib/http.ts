@@ -5,6 +5,7 @@ import type { AppDeps, AppEnv } from '../deps';
 import { clientIp } from './client-ip';
 import { AppError } from './errors';
 
+export const SITE_ID = /^[a-z0-9_-]{1,64}$/i;
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -69,7 +70,8 @@ export function withClientIp(deps: Pick<AppDeps, 'config'>): MiddlewareHandler<A
 export function siteCors(deps: Pick<AppDeps, 'sites'>): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const siteId = c.req.param('siteId');
-    const site = siteId ? await deps.sites.get(siteId) : undefined;
+    // Checked before the lookup: a NUL or other junk must not reach Postgres as a query value.
+    const site = siteId && SITE_ID.test(siteId) ? await deps.sites.get(siteId) : undefined;
     if (!site) throw AppError.notFound('Site');
     c.set('site', site);
     const origin = c.req.header('origin');
