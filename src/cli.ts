@@ -45,16 +45,14 @@ const commands: Record<string, { usage: string; run: Handler }> = {
       if (!values.name) throw new UsageError('--name is required');
       if (values.id && !/^[a-z0-9_-]{1,64}$/i.test(values.id))
         throw new UsageError('--id: letters, digits, _ and - only');
-      const site = await db
-        .transaction()
-        .execute((trx) =>
-          createSite(trx, {
-            name: values.name!,
-            allowedOrigins: originList(values.origin ?? []),
-            id: values.id,
-            createdBy: 'cli',
-          }),
-        );
+      const site = await db.transaction().execute((trx) =>
+        createSite(trx, {
+          name: values.name!,
+          allowedOrigins: originList(values.origin ?? []),
+          id: values.id,
+          createdBy: 'cli',
+        }),
+      );
       return {
         id: site.id,
         name: site.name,

@@ -139,7 +139,7 @@ describe('bad input gets a clear 4xx problem and stores nothing', () => {
     ],
     [
       'a 10 MB body',
-      () => send('{"body":"' + 'a'.repeat(10 * 1024 * 1024) + '"}', json),
+      () => send(`{"body":"${'a'.repeat(10 * 1024 * 1024)}"}`, json),
       413,
       'payload_too_large',
     ],
