@@ -14,7 +14,7 @@ import type { Features } from './features';
 export const ADAPTIVE_BITS = 16;
 const MASK = (1 << ADAPTIVE_BITS) - 1;
 /** Step size: large enough that a few hundred decisions move the site's scores, small enough to be stable. */
-const LEARNING_RATE = 0.6;
+const LEARNING_RATE = 0.25;
 /** Shrinks weights a little every update, so old decisions fade and one odd label cannot dominate. */
 const DECAY = 0.999;
 
@@ -78,7 +78,7 @@ function step(head: AdaptiveHead, f: Features, baseMargin: number, target: 0 | 1
     const k = String(f.buckets[i]! & MASK);
     weights[k] = Math.round(((weights[k] ?? 0) - LEARNING_RATE * g * v) * 1e5) / 1e5;
   }
-  next.bias -= LEARNING_RATE * g * 0.1;
+  next.bias -= LEARNING_RATE * g * 0.02;
   return next;
 }
 
