@@ -27,7 +27,7 @@ export const configSchema = z.object({
    * HMAC secret for IP hashes, email hashes and form tokens. Kept out of the database so a database
    * dump alone cannot be used to test guesses of IP addresses.
    */
-  PARLEY_SECRET: z.string().min(16).optional(),
+  PARLEY_SECRET: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(16).optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Proxies whose X-Forwarded-For we believe; anything else is the peer address. */
   TRUSTED_PROXIES: csv.default([]),
@@ -49,8 +49,46 @@ export const configSchema = z.object({
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(100).default(10_000),
   /** Create a demo site on first start with an empty database (for the Quickstart). */
   DEMO: bool.default(true),
+  /** Refuse to start unless Redis evicts nothing (BullMQ loses jobs under any eviction policy). */
+  REDIS_REQUIRE_NOEVICTION: bool.default(true),
+  /** Warn at start-up when Redis keeps nothing on disk (the outbox and sweep still recover). */
+  REDIS_WARN_NO_PERSISTENCE: bool.default(true),
+  /**
+   * What a submission gets while Redis is unreachable: 'reject' answers 503 at once (nothing is
+   * stored); 'accept' stores it anyway (the outbox relays it later) with in-memory rate limits.
+   */
+  REDIS_DOWN_SUBMISSIONS: z.enum(['reject', 'accept']).default('reject'),
+  /** How long a pool checkout may wait before the request fails with 503 (Postgres down or saturated). */
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
+  /** BullMQ lock timings for the moderate worker; a job whose lock lapses is run again (at-least-once). */
+  WORKER_LOCK_MS: z.coerce.number().int().min(500).default(30_000),
+  WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(200).default(30_000),
+  /** Flood control: "points/seconds" per key. 0 points turns a limit off. */
+  RATE_SUBMIT_PER_IP: z.string().regex(/^\d+\/\d+$/).default('10/60'),
+  RATE_SUBMIT_PER_AUTHOR: z.string().regex(/^\d+\/\d+$/).default('6/60'),
+  RATE_SUBMIT_PER_ARTICLE: z.string().regex(/^\d+\/\d+$/).default('600/60'),
+  RATE_REPORT_PER_IP: z.string().regex(/^\d+\/\d+$/).default('20/600'),
+  RATE_REPORT_PER_COMMENT: z.string().regex(/^\d+\/\d+$/).default('200/600'),
+  /** /readyz sends a canary job through the moderate queue and waits this long for a worker to answer; 0 turns it off. */
+  READYZ_CANARY_TIMEOUT_MS: z.coerce.number().int().min(0).default(3000),
+  /** Port for the workers process's /metrics (the API serves its own on PORT); 0 turns it off. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
+  /** Moderator sign-in sessions last this long (hours) from sign-in. */
+  SESSION_TTL_HOURS: z.coerce.number().min(0.01).max(24 * 30).default(12),
+  /** Secure cookies: auto = when the request arrived over HTTPS (or X-Forwarded-Proto from a trusted proxy says so). */
+  COOKIE_SECURE: z.enum(['auto', 'always', 'never']).default('auto'),
+  /** How long a claimed queue item stays with its moderator before others may be handed it. */
+  CLAIM_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(120),
+  /** A moderator decision can be undone for this long. */
+  UNDO_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
+  /** Reader reports accepted per IP hash per hour, across a site. */
+  REPORTS_PER_HOUR: z.coerce.number().int().min(1).max(10_000).default(20),
+  /** How often the worker purges submission context older than each site's retention period. */
+  RETENTION_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000),
   /** Off by default: lets webhook endpoints on loopback receive deliveries (tests, local dev). */
   WEBHOOKS_ALLOW_LOOPBACK: bool.default(false),
+  /** The worker touches this file while its loops run, for container health checks. */
+  WORKER_HEARTBEAT_FILE: z.string().optional(),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

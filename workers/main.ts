@@ -1,4 +1,5 @@
 /** Entrypoint: the BullMQ workers and the outbox relay alone (scale them apart from the API). */
+import { writeFile } from 'node:fs/promises';
 import { exitOnStartupError, loadConfigOrExit, onShutdown } from '../src/entry';
 import { createRedis } from '../src/queue';
 import { checkBackends, createRuntime, prepareDatabase } from '../src/runtime';
@@ -25,7 +26,15 @@ const workers = startWorkers({
   sweepAfterMs: config.SWEEP_AFTER_MS,
 });
 rt.logger.info({ concurrency: config.WORKER_CONCURRENCY }, 'Parley workers started');
+const heartbeatFile = config.WORKER_HEARTBEAT_FILE;
+const heartbeat = heartbeatFile
+  ? setInterval(() => {
+      // Only while the worker is running jobs' connection; a wedged event loop stops touching it.
+      if (workers.moderate.isRunning()) writeFile(heartbeatFile, String(Date.now())).catch(() => {});
+    }, 5000)
+  : undefined;
 onShutdown(rt.logger, config.SHUTDOWN_GRACE_MS, async () => {
+  clearInterval(heartbeat);
   await workers.close(config.SHUTDOWN_GRACE_MS);
   workerConnection.disconnect();
   await rt.close();
