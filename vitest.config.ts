@@ -9,6 +9,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Two cores: more forks only fight Postgres and Redis for CPU.
     maxWorkers: 2,
-    reporters: ['default'],
+    // The JSON report is what CI counts from; the default reporter is for people.
+    reporters: ['default', ['json', { outputFile: 'test-output/vitest.json' }]],
   },
 });
