@@ -5,6 +5,7 @@ import { requestId } from 'hono/request-id';
 import type { AppDeps, AppEnv } from './deps';
 import { AppError, problemResponse, toAppError, zodIssues } from './lib/errors';
 import { withClientIp } from './lib/http';
+import { metrics, routeLabel } from './lib/metrics';
 import { mountRoutes } from './routes';
 
 export function createApp(deps: AppDeps) {
@@ -21,8 +22,13 @@ export function createApp(deps: AppDeps) {
     const log = deps.logger.child({ requestId: c.get('requestId') });
     c.set('log', log);
     await next();
-    const ms = Math.round((performance.now() - started) * 10) / 10;
+    const seconds = (performance.now() - started) / 1000;
+    const ms = Math.round(seconds * 10_000) / 10;
     const status = c.res.status;
+    // Label by route pattern, never the raw path: ids in paths would make unbounded series.
+    const labels = { method: c.req.method, route: routeLabel(c), status: String(status) };
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe(labels, seconds);
     if (status >= 500) log.error({ method: c.req.method, path: c.req.path, status, ms }, 'request failed');
     else log.debug({ method: c.req.method, path: c.req.path, status, ms }, 'request');
   });

@@ -64,17 +64,38 @@ export const configSchema = z.object({
   WORKER_LOCK_MS: z.coerce.number().int().min(500).default(30_000),
   WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(200).default(30_000),
   /** Flood control: "points/seconds" per key. 0 points turns a limit off. */
-  RATE_SUBMIT_PER_IP: z.string().regex(/^\d+\/\d+$/).default('10/60'),
-  RATE_SUBMIT_PER_AUTHOR: z.string().regex(/^\d+\/\d+$/).default('6/60'),
-  RATE_SUBMIT_PER_ARTICLE: z.string().regex(/^\d+\/\d+$/).default('600/60'),
-  RATE_REPORT_PER_IP: z.string().regex(/^\d+\/\d+$/).default('20/600'),
-  RATE_REPORT_PER_COMMENT: z.string().regex(/^\d+\/\d+$/).default('200/600'),
+  RATE_SUBMIT_PER_IP: z
+    .string()
+    .regex(/^\d+\/\d+$/)
+    .default('10/60'),
+  RATE_SUBMIT_PER_AUTHOR: z
+    .string()
+    .regex(/^\d+\/\d+$/)
+    .default('6/60'),
+  RATE_SUBMIT_PER_ARTICLE: z
+    .string()
+    .regex(/^\d+\/\d+$/)
+    .default('600/60'),
+  RATE_REPORT_PER_IP: z
+    .string()
+    .regex(/^\d+\/\d+$/)
+    .default('20/600'),
+  RATE_REPORT_PER_COMMENT: z
+    .string()
+    .regex(/^\d+\/\d+$/)
+    .default('200/600'),
   /** /readyz sends a canary job through the moderate queue and waits this long for a worker to answer; 0 turns it off. */
   READYZ_CANARY_TIMEOUT_MS: z.coerce.number().int().min(0).default(3000),
+  /** When set, /metrics requires `Authorization: Bearer <token>`. */
+  METRICS_TOKEN: z.string().min(16).optional(),
   /** Port for the workers process's /metrics (the API serves its own on PORT); 0 turns it off. */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
   /** Moderator sign-in sessions last this long (hours) from sign-in. */
-  SESSION_TTL_HOURS: z.coerce.number().min(0.01).max(24 * 30).default(12),
+  SESSION_TTL_HOURS: z.coerce
+    .number()
+    .min(0.01)
+    .max(24 * 30)
+    .default(12),
   /** Secure cookies: auto = when the request arrived over HTTPS (or X-Forwarded-Proto from a trusted proxy says so). */
   COOKIE_SECURE: z.enum(['auto', 'always', 'never']).default('auto'),
   /** How long a claimed queue item stays with its moderator before others may be handed it. */

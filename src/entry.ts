@@ -4,6 +4,7 @@ import { createApp } from './app';
 import type { Config } from './config';
 import { ConfigError, loadConfig } from './config';
 import type { Logger } from './lib/logger';
+import { renderMetrics } from './lib/metrics';
 import type { Runtime } from './runtime';
 import { StartupError } from './runtime';
 
@@ -73,4 +74,26 @@ export function onShutdown(logger: Logger, graceMs: number, stop: () => Promise<
   };
   process.on('SIGTERM', () => handler('SIGTERM'));
   process.on('SIGINT', () => handler('SIGINT'));
+}
+
+/**
+ * A bare /metrics listener for the workers process (the API serves /metrics on its own port).
+ * Returns a close function; port 0 means off.
+ */
+export function startMetricsServer(config: Config, logger: Logger): () => Promise<void> {
+  if (!config.WORKER_METRICS_PORT) return async () => {};
+  const server = serve({
+    port: config.WORKER_METRICS_PORT,
+    hostname: config.HOST,
+    fetch: async (req) => {
+      if (new URL(req.url).pathname !== '/metrics') return new Response('not found', { status: 404 });
+      if (config.METRICS_TOKEN && req.headers.get('authorization') !== `Bearer ${config.METRICS_TOKEN}`) {
+        return new Response('unauthorized', { status: 401 });
+      }
+      const { contentType, body } = await renderMetrics();
+      return new Response(body, { headers: { 'content-type': contentType } });
+    },
+  });
+  server.on('error', (err) => logger.warn({ err }, 'worker metrics listener failed; continuing without it'));
+  return () => new Promise<void>((resolve) => server.close(() => resolve()));
 }

@@ -8,7 +8,7 @@ import { checkBackends, createRuntime, prepareDatabase, publicBase } from './run
 const config = loadConfigOrExit();
 const rt = createRuntime(config);
 try {
-  await checkBackends(config, rt.redis);
+  await checkBackends(config, rt.redis, rt.logger);
   await prepareDatabase(rt.db, config, rt.logger);
 } catch (err) {
   exitOnStartupError(err);
@@ -24,6 +24,8 @@ const workers = startWorkers({
   relayIntervalMs: config.RELAY_INTERVAL_MS,
   sweepIntervalMs: config.SWEEP_INTERVAL_MS,
   sweepAfterMs: config.SWEEP_AFTER_MS,
+  lockDurationMs: config.WORKER_LOCK_MS,
+  stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
 });
 const http = startHttp(rt);
 const base = publicBase(config);

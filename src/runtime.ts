@@ -10,6 +10,7 @@ import type { Database } from '../db/schema';
 import type { Config } from './config';
 import type { AppDeps } from './deps';
 import { createLogger, type Logger } from './lib/logger';
+import { checkRedisSettings } from './lib/redis-checks';
 import { createQueues, createRedis, type Queues } from './queue';
 import { countSites, createSite } from './repositories/sites';
 import { DEMO_SITE_ID } from './routes/demo';
@@ -28,7 +29,11 @@ function publicBase(config: Config): string {
 }
 
 export function createRuntime(config: Config, logger: Logger = createLogger(config.LOG_LEVEL)): Runtime {
-  const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
+  const db = createDb({
+    url: config.DATABASE_URL,
+    poolMax: config.DATABASE_POOL_MAX,
+    connectionTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+  });
   const redis = createRedis(config.REDIS_URL, 'general');
   const producerRedis = createRedis(config.REDIS_URL, 'producer');
   const queues = createQueues(producerRedis, config.QUEUE_PREFIX);
@@ -80,7 +85,7 @@ function redact(url: string): string {
 }
 
 /** Checks that Postgres and Redis answer; fails with a message that says how to start them. */
-export async function checkBackends(config: Config, redis: Redis): Promise<void> {
+export async function checkBackends(config: Config, redis: Redis, logger?: Logger): Promise<void> {
   try {
     await withTimeout(ensureDatabase(config.DATABASE_URL), 6000, 'Postgres');
   } catch (err) {
@@ -96,6 +101,21 @@ export async function checkBackends(config: Config, redis: Redis): Promise<void>
       `Cannot reach Redis at ${redact(config.REDIS_URL)} (${(err as Error).message}).\n` +
         '  Start it (for example `docker compose up -d postgres redis`, or `redis-server`) or set REDIS_URL.',
     );
+  }
+  const verdict = await withTimeout(
+    checkRedisSettings(redis, {
+      requireNoeviction: config.REDIS_REQUIRE_NOEVICTION,
+      warnNoPersistence: config.REDIS_WARN_NO_PERSISTENCE,
+    }),
+    4000,
+    'Redis',
+  ).catch((err: Error) => {
+    throw new StartupError(`Cannot read Redis settings at ${redact(config.REDIS_URL)} (${err.message}).`);
+  });
+  if (verdict.errors.length) throw new StartupError(verdict.errors.join('\n'));
+  if (verdict.warnings.length) {
+    const log = logger ?? createLogger(config.LOG_LEVEL);
+    for (const w of verdict.warnings) log.warn({ redis: verdict.settings }, w);
   }
 }
 

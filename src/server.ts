@@ -5,7 +5,7 @@ import { checkBackends, createRuntime, prepareDatabase, publicBase } from './run
 const config = loadConfigOrExit();
 const rt = createRuntime(config);
 try {
-  await checkBackends(config, rt.redis);
+  await checkBackends(config, rt.redis, rt.logger);
   await prepareDatabase(rt.db, config, rt.logger);
 } catch (err) {
   exitOnStartupError(err);

@@ -5,10 +5,12 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema';
 import { startLoop } from '../src/lib/loop';
+import { recordDecision } from '../src/lib/metrics';
 import { defaultRules } from '../src/moderation/rules';
 import type { Rule } from '../src/moderation/types';
 import { type ModerateJob, moderateJobId, QUEUE, type Queues } from '../src/queue';
 import { findStalePending } from '../src/repositories/comments';
+import { CANARY_JOB } from '../src/routes/health';
 import { relayOnce } from '../src/services/outbox-publisher';
 import type { SiteCache } from '../src/services/site-cache';
 import { createModerateProcessor, type ModerateDeps } from './moderate';
@@ -66,17 +68,38 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
     sites: deps.sites,
     rules: deps.rules ?? defaultRules,
     now,
-    onDecided: deps.onDecided,
+    onDecided: (info) => {
+      recordDecision({
+        outcome: info.outcome,
+        rule: info.decision.decisive?.rule,
+        createdAt: info.createdAt,
+      });
+      deps.onDecided?.(info);
+    },
   });
 
-  const moderate = new Worker<ModerateJob>(QUEUE.moderate, (job) => processor(job), {
-    connection: deps.workerConnection,
-    prefix: deps.queues.prefix,
-    concurrency: deps.concurrency,
-    lockDuration: deps.lockDurationMs ?? 30_000,
-    stalledInterval: deps.stalledIntervalMs ?? 30_000,
-    maxStalledCount: 2,
-  });
+  const moderate = new Worker<ModerateJob>(
+    QUEUE.moderate,
+    async (job) => {
+      // /readyz's canary: answered at once, proving a worker is taking jobs.
+      if (job.name === CANARY_JOB) return { state: 'canary' };
+      // The request id written with the comment follows it into its jobs' log lines.
+      const log = deps.logger.child({ requestId: job.data.requestId ?? null, jobId: job.id });
+      const result = await processor(job);
+      if (result.state === 'decided')
+        log.info({ commentId: job.data.commentId, outcome: result.outcome }, 'comment decided');
+      else log.debug({ commentId: job.data.commentId, skipped: result.reason }, 'moderate job skipped');
+      return result;
+    },
+    {
+      connection: deps.workerConnection,
+      prefix: deps.queues.prefix,
+      concurrency: deps.concurrency,
+      lockDuration: deps.lockDurationMs ?? 30_000,
+      stalledInterval: deps.stalledIntervalMs ?? 30_000,
+      maxStalledCount: 2,
+    },
+  );
   moderate.on('error', (err) => deps.logger.warn({ err }, 'moderate worker error'));
   moderate.on('failed', (job, err) =>
     deps.logger.warn({ err, jobId: job?.id, requestId: job?.data.requestId }, 'moderate job failed'),

@@ -20,6 +20,10 @@ export type ErrorCode =
   | 'conflict'
   | 'already_decided'
   | 'claimed_by_other'
+  | 'csrf_failed'
+  | 'invalid_credentials'
+  | 'undo_expired'
+  | 'already_reported'
   | 'rate_limited'
   | 'unavailable'
   | 'internal';
@@ -93,10 +97,12 @@ function isConnectivityError(err: unknown): boolean {
     '57P03',
     '08006',
     '08001',
+    '57P02',
+    '53300',
   ];
   if (e.code && codes.includes(e.code)) return true;
   const m = e.message ?? '';
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Stream isn't writeable|Connection is closed|the database system is (starting up|shutting down)/i.test(
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Stream isn't writeable|Connection is closed|the database system is (starting up|shutting down|in recovery mode)|Reached the max retries per request limit|is not queryable|terminating connection due to/i.test(
     m,
   );
 }

@@ -7,9 +7,11 @@ import { mountDemo } from './demo';
 import { mountDocs } from './docs';
 import { mountEmbed } from './embed';
 import { mountHealth } from './health';
+import { mountMetrics } from './metrics';
 
 export function mountRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   mountHealth(app, deps);
+  mountMetrics(app, deps);
   mountComments(app, deps);
   mountAdmin(app, deps);
   mountEmbed(app, deps);

@@ -3,6 +3,8 @@ import type { RouteHandler } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../../deps';
 import { checkFormToken, hashEmail, hashIp, issueFormToken } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
+import { metrics } from '../../lib/metrics';
+import { authorKey, rateLimiterFor } from '../../lib/rate-limit';
 import { findArticleByExternalId } from '../../repositories/articles';
 import { decodeCursor, findPublicStatus, readThread } from '../../repositories/comments';
 import type { commentRoutes } from './comments.routes';
@@ -27,6 +29,18 @@ export function commentHandlers(deps: AppDeps) {
     }
     const secret = deps.config.PARLEY_SECRET;
     const ip = c.get('clientIp');
+    // Redis away: say so at once rather than store a comment nobody can moderate until it is back
+    // (REDIS_DOWN_SUBMISSIONS=accept stores it; the outbox relays it later).
+    if (deps.config.REDIS_DOWN_SUBMISSIONS === 'reject' && deps.redis.status !== 'ready') {
+      throw AppError.unavailable('The comment queue is unavailable; nothing was stored. Try again shortly');
+    }
+    const ipHash = ip ? hashIp(secret, ip) : null;
+    const emailHash = input.authorEmail ? hashEmail(secret, input.authorEmail) : null;
+    await rateLimiterFor(deps).consume({
+      submit_ip: ipHash ? `${siteId}:${ipHash}` : null,
+      submit_author: authorKey(siteId, emailHash),
+      submit_article: `${siteId}:${articleId}`,
+    });
     const now = deps.now();
     const token = checkFormToken(secret, siteId, input.formToken, now.getTime());
     const accepted = await deps.ingest.submit({
@@ -37,9 +51,9 @@ export function commentHandlers(deps: AppDeps) {
       parentId: input.parentId ?? null,
       authorName: input.authorName.trim(),
       authorEmail: input.authorEmail ?? null,
-      emailHash: input.authorEmail ? hashEmail(secret, input.authorEmail) : null,
+      emailHash,
       body: input.body,
-      ipHash: ip ? hashIp(secret, ip) : null,
+      ipHash,
       userAgent: c.req.header('user-agent')?.slice(0, 512) ?? null,
       referrer: (c.req.header('referer') ?? c.req.header('origin'))?.slice(0, 2000) ?? null,
       signals: {
@@ -50,6 +64,7 @@ export function commentHandlers(deps: AppDeps) {
       idempotencyKey: idem ?? null,
       requestId: c.get('requestId'),
     });
+    if (!accepted.replayed) metrics.commentsAccepted.inc();
     const statusUrl = `/api/v1/sites/${siteId}/comments/${accepted.id}`;
     c.header('Location', statusUrl);
     return c.json({ id: accepted.id, status: toPublicStatus(accepted.status), statusUrl }, 202);
