@@ -1,0 +1,189 @@
+/**
+ * Flood control through a real listening server, so the client address comes from a real socket
+ * and X-Forwarded-For is believed only from TRUSTED_PROXIES.
+ */
+import { type AddressInfo, createServer } from 'node:net';
+import { serve } from '@hono/node-server';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { clientIp } from '../../src/lib/client-ip';
+import { createRateLimiter, limitReport } from '../../src/lib/rate-limit';
+import { createRedis } from '../../src/queue';
+import { createTestContext, TEST_ORIGIN, type TestContext, waitFor } from '../helpers/context';
+
+const open: Array<{ t: TestContext; close: () => Promise<void> }> = [];
+
+async function listen(env: Record<string, string>) {
+  const t = await createTestContext({ env: { READYZ_CANARY_TIMEOUT_MS: '0', ...env } });
+  const server = serve({ fetch: t.app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise<void>((r) => server.once('listening', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  const close = async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+    await t.close();
+  };
+  open.push({ t, close });
+  const post = (
+    siteId: string,
+    article: string,
+    body: Record<string, unknown>,
+    headers: Record<string, string> = {},
+  ) =>
+    fetch(`http://127.0.0.1:${port}/api/v1/sites/${siteId}/articles/${article}/comments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: TEST_ORIGIN, ...headers },
+      body: JSON.stringify(body),
+    });
+  return { t, post };
+}
+
+afterEach(async () => {
+  while (open.length) await open.pop()!.close();
+});
+afterAll(async () => {
+  while (open.length) await open.pop()!.close();
+});
+
+const comment = (n: number, extra: Record<string, unknown> = {}) => ({
+  authorName: `Reader ${n}`,
+  body: `A considered thought about the council budget, number ${n}.`,
+  ...extra,
+});
+
+describe('flood control on submissions', () => {
+  it('limits a flooder by IP hash while other readers behind the same proxy still get through', async () => {
+    const { t, post } = await listen({ TRUSTED_PROXIES: '127.0.0.1', RATE_SUBMIT_PER_IP: '5/60' });
+    const siteId = await t.site();
+    const flood = [];
+    for (let i = 0; i < 12; i++) {
+      flood.push(await post(siteId, 'breaking', comment(i), { 'x-forwarded-for': '198.51.100.66' }));
+    }
+    const codes = flood.map((r) => r.status);
+    expect(codes.filter((c) => c === 202)).toHaveLength(5);
+    expect(codes.filter((c) => c === 429)).toHaveLength(7);
+    const limited = flood.find((r) => r.status === 429)!;
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(limited.headers.get('content-type')).toContain('application/problem+json');
+    expect(((await limited.json()) as { code: string }).code).toBe('rate_limited');
+
+    // Other readers, each their own address in X-Forwarded-For, are unaffected.
+    for (let i = 0; i < 8; i++) {
+      const res = await post(siteId, 'breaking', comment(100 + i), {
+        'x-forwarded-for': `198.51.100.${10 + i}`,
+      });
+      expect(res.status).toBe(202);
+    }
+    // Only the accepted ones were stored.
+    const stored = await t.rt.db
+      .selectFrom('comments')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('site_id', '=', siteId)
+      .executeTakeFirstOrThrow();
+    expect(Number(stored.n)).toBe(13);
+  });
+
+  it('ignores X-Forwarded-For from a peer that is not a trusted proxy (no escaping the limit by spoofing)', async () => {
+    const { t, post } = await listen({ TRUSTED_PROXIES: '10.9.9.9', RATE_SUBMIT_PER_IP: '3/60' });
+    const siteId = await t.site();
+    const codes: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      codes.push((await post(siteId, 'a', comment(i), { 'x-forwarded-for': `203.0.113.${i + 1}` })).status);
+    }
+    expect(codes).toEqual([202, 202, 202, 429, 429, 429]);
+  });
+
+  it('limits one author (by email hash) across addresses, and one article across everyone', async () => {
+    const { t, post } = await listen({
+      TRUSTED_PROXIES: '127.0.0.1',
+      RATE_SUBMIT_PER_AUTHOR: '2/60',
+      RATE_SUBMIT_PER_ARTICLE: '6/60',
+    });
+    const siteId = await t.site();
+    const author: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await post(siteId, 'one', comment(i, { authorEmail: 'troll@example.org' }), {
+        'x-forwarded-for': `198.51.100.${i + 1}`,
+      });
+      author.push(res.status);
+    }
+    expect(author).toEqual([202, 202, 429, 429]);
+
+    const article: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      article.push(
+        (await post(siteId, 'hot', comment(i), { 'x-forwarded-for': `198.51.100.${50 + i}` })).status,
+      );
+    }
+    expect(article.filter((c) => c === 202)).toHaveLength(6);
+    expect(article.slice(6)).toEqual([429, 429]);
+  });
+});
+
+describe('client address', () => {
+  it('walks X-Forwarded-For from the right only through trusted proxies', () => {
+    const trusted = ['127.0.0.1', '10.0.0.0/8', '::1'];
+    expect(clientIp('127.0.0.1', '198.51.100.7', trusted)).toBe('198.51.100.7');
+    // A client-supplied first hop is ignored: the nearest untrusted hop wins.
+    expect(clientIp('127.0.0.1', '6.6.6.6, 198.51.100.7, 10.1.2.3', trusted)).toBe('198.51.100.7');
+    expect(clientIp('203.0.113.9', '198.51.100.7', trusted)).toBe('203.0.113.9');
+    expect(clientIp('::ffff:127.0.0.1', '2001:db8::5', trusted)).toBe('2001:db8::5');
+    expect(clientIp('127.0.0.1', 'not-an-ip', trusted)).toBe('127.0.0.1');
+    expect(clientIp(undefined, '198.51.100.7', trusted)).toBeUndefined();
+  });
+});
+
+describe('while Redis is away', () => {
+  it('keeps limiting in memory (insurance limiter)', async () => {
+    // A port nothing listens on: every Redis command fails at once.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+    const deadPort = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const dead = createRedis(`redis://127.0.0.1:${deadPort}`, 'general');
+    try {
+      const none = { points: 0, durationSeconds: 60 };
+      const rl = createRateLimiter(dead, {
+        submit_ip: { points: 3, durationSeconds: 60 },
+        submit_author: none,
+        submit_article: none,
+        report_ip: none,
+        report_comment: none,
+      });
+      const outcomes: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        outcomes.push(
+          await rl.consume({ submit_ip: 'site:abc' }).then(
+            () => 'ok',
+            (e: { status?: number }) => String(e.status),
+          ),
+        );
+      }
+      expect(outcomes).toEqual(['ok', 'ok', 'ok', '429', '429']);
+    } finally {
+      dead.disconnect();
+    }
+  });
+
+  it('limits reader reports per reader and per comment through limitReport', async () => {
+    const t = await createTestContext({
+      env: { RATE_REPORT_PER_IP: '2/60', RATE_REPORT_PER_COMMENT: '3/60', READYZ_CANARY_TIMEOUT_MS: '0' },
+    });
+    open.push({ t, close: () => t.close() });
+    await waitFor(async () => t.rt.redis.status === 'ready', 'redis ready');
+    const run = (ipHash: string, commentId: string) =>
+      limitReport(t.deps, { siteId: 's1', commentId, ipHash }).then(
+        () => 'ok',
+        (e: { status?: number }) => String(e.status),
+      );
+    expect([await run('h1', 'c1'), await run('h1', 'c2'), await run('h1', 'c3')]).toEqual([
+      'ok',
+      'ok',
+      '429',
+    ]);
+    expect([
+      await run('h2', 'c9'),
+      await run('h3', 'c9'),
+      await run('h4', 'c9'),
+      await run('h5', 'c9'),
+    ]).toEqual(['ok', 'ok', 'ok', '429']);
+  });
+});
