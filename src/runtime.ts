@@ -2,6 +2,7 @@
  * Wires real dependencies from config: pools, Redis clients, queues, caches. Entrypoints (API,
  * workers, all-in-one) and the benchmark share it; tests build theirs the same way.
  */
+import { once } from 'node:events';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import { createDb, ensureDatabase } from '../db/database';
@@ -95,6 +96,8 @@ export async function checkBackends(config: Config, redis: Redis, logger?: Logge
     );
   }
   try {
+    // A fresh client is still connecting, and with its offline queue off a command sent now fails.
+    if (redis.status !== 'ready') await withTimeout(once(redis, 'ready'), 4000, 'Redis');
     await withTimeout(redis.ping(), 4000, 'Redis');
   } catch (err) {
     throw new StartupError(
