@@ -3,6 +3,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../deps';
 import { mountAdmin } from './admin';
 import { mountComments } from './comments';
+import { mountCounts } from './counts';
 import { mountDemo } from './demo';
 import { mountDocs } from './docs';
 import { mountEmbed } from './embed';
@@ -13,6 +14,8 @@ export function mountRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   mountHealth(app, deps);
   mountMetrics(app, deps);
   mountComments(app, deps);
+  // After mountComments: the counts route relies on its siteCors for /api/v1/sites/:siteId/*.
+  mountCounts(app, deps);
   mountAdmin(app, deps);
   mountEmbed(app, deps);
   mountDemo(app, deps);

@@ -1,0 +1,77 @@
+/**
+ * The author's own not-yet-decided comments, kept in this browser only (localStorage), so the
+ * "awaiting moderation" note survives a reload without the server ever showing them to others.
+ */
+export interface PendingComment {
+  id: string;
+  statusUrl: string;
+  parentId: string | null;
+  authorName: string;
+  body: string;
+  createdAt: string;
+}
+
+// A comment still undecided after a week is dropped from view: its moderator has clearly moved on.
+const MAX_AGE_MS = 7 * 86_400_000;
+const MAX_ITEMS = 50;
+
+export class PendingStore {
+  private key: string;
+
+  constructor(site: string, article: string) {
+    this.key = `parley:pending:${site}:${article}`;
+  }
+
+  list(): PendingComment[] {
+    try {
+      const raw = JSON.parse(localStorage.getItem(this.key) ?? '[]') as unknown;
+      if (!Array.isArray(raw)) return [];
+      const cutoff = Date.now() - MAX_AGE_MS;
+      return raw.filter(
+        (p): p is PendingComment =>
+          p &&
+          typeof p.id === 'string' &&
+          typeof p.statusUrl === 'string' &&
+          typeof p.body === 'string' &&
+          typeof p.authorName === 'string' &&
+          Date.parse(p.createdAt) > cutoff,
+      );
+    } catch {
+      return []; // storage disabled or corrupted: the note simply does not persist
+    }
+  }
+
+  private save(items: PendingComment[]): void {
+    try {
+      if (items.length) localStorage.setItem(this.key, JSON.stringify(items.slice(-MAX_ITEMS)));
+      else localStorage.removeItem(this.key);
+    } catch {
+      /* private mode or full: keep working without persistence */
+    }
+  }
+
+  add(p: PendingComment): void {
+    this.save([...this.list().filter((x) => x.id !== p.id), p]);
+  }
+
+  remove(id: string): void {
+    this.save(this.list().filter((x) => x.id !== id));
+  }
+}
+
+/** Remembers the reader's name (not their email) so the next comment is quicker to write. */
+export function rememberedName(): string {
+  try {
+    return localStorage.getItem('parley:name') ?? '';
+  } catch {
+    return '';
+  }
+}
+
+export function rememberName(name: string): void {
+  try {
+    localStorage.setItem('parley:name', name);
+  } catch {
+    /* ignore */
+  }
+}

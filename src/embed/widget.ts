@@ -1,0 +1,625 @@
+/**
+ * The comment widget: the "Leave a Comment" form and the published thread, inside a shadow root.
+ * All user text reaches the DOM through `h()`/textContent, never as markup.
+ */
+import { type Api, ApiError, type PublicComment, type ReportReason, randomKey, type Thread } from './api';
+import { h, setText, uid } from './dom';
+import { type PendingComment, PendingStore, rememberedName, rememberName } from './store';
+import { CSS } from './styles';
+import { applyTheme } from './theme';
+import { absoluteTime, relativeTime } from './time';
+
+export interface WidgetOptions {
+  api: Api;
+  article: string;
+  articleUrl?: string;
+  articleTitle?: string;
+  order: 'oldest' | 'newest';
+  pageSize: number;
+  /** Thread refresh interval; 0 turns polling off. */
+  pollMs: number;
+  theme: string;
+  maxChars: number;
+}
+
+interface CNode {
+  li: HTMLLIElement;
+  replies: HTMLOListElement;
+  slot: HTMLDivElement;
+  name: string;
+  pending?: boolean;
+}
+
+interface Field {
+  input: HTMLInputElement | HTMLTextAreaElement;
+  err: HTMLElement;
+  wrap: HTMLDivElement;
+}
+
+// Form tokens prove time-to-submit; one older than this is refreshed before posting so it is not stale.
+const TOKEN_MAX_AGE_MS = 20 * 60_000;
+const STATUS_DELAYS = [1500, 2500, 4000, 8000, 15000, 30000];
+const REASONS: Array<[ReportReason, string]> = [
+  ['spam', 'Spam or advertising'],
+  ['abuse', 'Abusive or hateful'],
+  ['off_topic', 'Off topic'],
+  ['other', 'Something else'],
+];
+const FIELD_OF: Record<string, 'name' | 'email' | 'body'> = {
+  authorName: 'name',
+  authorEmail: 'email',
+  body: 'body',
+};
+
+export class Widget {
+  private wrap: HTMLDivElement;
+  private heading: HTMLHeadingElement;
+  private list: HTMLOListElement;
+  private more: HTMLButtonElement;
+  private nodes = new Map<string, CNode>();
+  private store: PendingStore;
+  private form!: HTMLFormElement;
+  private formHome!: HTMLDivElement;
+  private fields!: Record<'name' | 'email' | 'body' | 'website', Field>;
+  private counter!: HTMLElement;
+  private status!: HTMLElement;
+  private submitBtn!: HTMLButtonElement;
+  private replying!: HTMLElement;
+  private replyTo: { id: string; opener: HTMLElement } | null = null;
+  private token: { value: string; at: number } | null = null;
+  private attempt: { fp: string; key: string } | null = null;
+  private busy = false;
+  private cursor: string | null = null;
+  private statusStep = 0;
+  private statusTimer: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
+
+  constructor(
+    host: HTMLElement,
+    private o: WidgetOptions,
+  ) {
+    const root = host.attachShadow({ mode: 'open' });
+    // Constructed stylesheets are not inline <style>, so a host page CSP without 'unsafe-inline'
+    // still lets them apply; very old browsers fall back to a <style> element.
+    if ('adoptedStyleSheets' in root && 'replaceSync' in CSSStyleSheet.prototype) {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      root.adoptedStyleSheets = [sheet];
+    } else {
+      root.appendChild(h('style', {}, CSS));
+    }
+    this.store = new PendingStore(o.api.site, o.article);
+    this.heading = h('h2', {}, 'Comments');
+    this.list = h('ol', { 'aria-label': 'Comments' });
+    this.more = h('button', { type: 'button', class: 'more', hidden: true, onclick: () => this.loadMore() });
+    setText(this.more, 'Load more comments');
+    this.wrap = h(
+      'div',
+      { class: 'pw', role: 'region', 'aria-label': 'Comments' },
+      this.heading,
+      this.buildForm(),
+      this.list,
+      this.more,
+    );
+    root.appendChild(this.wrap);
+    applyTheme(host, this.wrap, o.theme);
+  }
+
+  async start(): Promise<void> {
+    await this.refresh(true);
+    for (const p of this.store.list()) {
+      if (this.nodes.has(p.id)) this.store.remove(p.id);
+      else this.renderPending(p);
+    }
+    this.showEmpty();
+    this.fetchToken();
+    this.schedulePending();
+    if (this.o.pollMs > 0) {
+      setInterval(() => {
+        if (document.visibilityState === 'visible') this.refresh(false);
+      }, this.o.pollMs);
+      document.addEventListener('visibilitychange', () => {
+        if (document.visibilityState === 'visible') this.refresh(false);
+      });
+    }
+  }
+
+  // ---- thread ------------------------------------------------------------------------------
+
+  private async refresh(first: boolean): Promise<void> {
+    let t: Thread;
+    try {
+      t = await this.o.api.thread(this.o.article, this.o.order, this.o.pageSize);
+    } catch {
+      if (first) this.list.before(h('p', { class: 'note', role: 'alert' }, 'Comments could not be loaded.'));
+      return;
+    }
+    setText(this.heading, t.article.commentCount ? `Comments (${t.article.commentCount})` : 'Comments');
+    if (first) this.cursor = t.nextCursor;
+    this.more.hidden = !this.cursor;
+    // New top-level comments appear at the top in newest-first order; in oldest-first order only
+    // once the reader has reached the end (otherwise "load more" will bring them).
+    const prepend = this.o.order === 'newest' && !first;
+    const list = prepend ? [...t.comments].reverse() : t.comments;
+    for (const c of list) {
+      if (!first && !this.nodes.has(c.id) && this.o.order === 'oldest' && this.cursor) continue;
+      this.merge(c, this.list, prepend);
+    }
+    if (t.article.closed) this.close();
+    for (const el of this.list.querySelectorAll('time')) {
+      setText(el, relativeTime(el.dateTime));
+    }
+    this.showEmpty();
+  }
+
+  private async loadMore(): Promise<void> {
+    if (!this.cursor) return;
+    this.more.disabled = true;
+    try {
+      const t = await this.o.api.thread(this.o.article, this.o.order, this.o.pageSize, this.cursor);
+      const firstNew = t.comments.find((c) => !this.nodes.has(c.id));
+      for (const c of t.comments) this.merge(c, this.list, false);
+      this.cursor = t.nextCursor;
+      this.more.hidden = !this.cursor;
+      // Keyboard users continue reading where the new comments start.
+      if (firstNew) this.nodes.get(firstNew.id)?.li.focus();
+    } catch {
+      this.say('More comments could not be loaded. Please try again.', true);
+    } finally {
+      this.more.disabled = false;
+    }
+  }
+
+  private merge(c: PublicComment, into: HTMLOListElement, prepend: boolean): void {
+    const known = this.nodes.get(c.id);
+    if (known?.pending) this.publish(c.id, known);
+    if (!known) {
+      const n = this.renderComment(c.id, c.authorName, c.body, c.createdAt, false);
+      into.insertBefore(n.li, prepend ? into.firstChild : null);
+    }
+    const node = this.nodes.get(c.id)!;
+    for (const r of c.replies) this.merge(r, node.replies, false);
+  }
+
+  private renderComment(id: string, name: string, body: string, at: string, pending: boolean): CNode {
+    const slot = h('div');
+    const replies = h('ol', { 'aria-label': `Replies to ${name}` });
+    const nameId = uid('pn');
+    const li = h(
+      'li',
+      { class: 'c', tabindex: -1, 'data-id': id, 'aria-labelledby': nameId },
+      h(
+        'div',
+        { class: 'head' },
+        h('span', { class: 'name', id: nameId }, name),
+        h('time', { datetime: at, title: absoluteTime(at) }, relativeTime(at)),
+        pending && h('span', { class: 'badge' }, 'Awaiting moderation'),
+      ),
+      h('p', { class: 'body' }, body),
+      pending && h('p', { class: 'meta' }, 'Only you can see this until it is approved.'),
+      slot,
+      replies,
+    );
+    const node: CNode = { li, replies, slot, name, pending };
+    if (!pending) slot.before(this.actions(id, node));
+    this.nodes.set(id, node);
+    return node;
+  }
+
+  private actions(id: string, node: CNode): HTMLElement {
+    const reply = h(
+      'button',
+      { type: 'button', class: 'link', 'aria-label': `Reply to ${node.name}` },
+      'Reply',
+    );
+    reply.onclick = () => this.startReply(id, reply);
+    reply.hidden = this.closed;
+    reply.dataset.reply = '';
+    const report = h(
+      'button',
+      { type: 'button', class: 'link', 'aria-label': `Report comment by ${node.name}` },
+      'Report',
+    );
+    report.onclick = () => this.openReport(id, node, report);
+    return h('div', { class: 'actions' }, reply, report);
+  }
+
+  private showEmpty(): void {
+    const empty = this.wrap.querySelector('.empty');
+    if (this.nodes.size === 0 && !empty) this.list.before(h('p', { class: 'empty' }, 'No comments yet.'));
+    if (this.nodes.size > 0) empty?.remove();
+  }
+
+  // ---- own pending comments ----------------------------------------------------------------
+
+  private renderPending(p: PendingComment): HTMLLIElement {
+    const node = this.renderComment(p.id, p.authorName, p.body, p.createdAt, true);
+    const parent = p.parentId ? this.nodes.get(p.parentId) : undefined;
+    const into = parent ? parent.replies : this.list;
+    into.insertBefore(node.li, parent || this.o.order === 'oldest' ? null : into.firstChild);
+    return node.li;
+  }
+
+  private publish(id: string, node: CNode): void {
+    node.pending = false;
+    node.li.querySelector('.badge')?.remove();
+    node.li.querySelector('.meta')?.remove();
+    node.slot.before(this.actions(id, node));
+    this.store.remove(id);
+    this.say('Your comment has been published.');
+  }
+
+  private schedulePending(reset = false): void {
+    if (reset) this.statusStep = 0;
+    clearTimeout(this.statusTimer);
+    if (!this.store.list().length) return;
+    const delay = STATUS_DELAYS[Math.min(this.statusStep++, STATUS_DELAYS.length - 1)]!;
+    this.statusTimer = setTimeout(() => this.checkPending(), delay);
+  }
+
+  private async checkPending(): Promise<void> {
+    for (const p of this.store.list()) {
+      const node = this.nodes.get(p.id);
+      try {
+        const { status } = await this.o.api.status(p.statusUrl);
+        if (status === 'published' && node?.pending) this.publish(p.id, node);
+        else if (status === 'published') this.store.remove(p.id);
+        else if (status === 'rejected') this.reject(p.id, node);
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 404) {
+          this.store.remove(p.id);
+          node?.li.remove();
+        }
+      }
+    }
+    this.schedulePending();
+  }
+
+  private reject(id: string, node: CNode | undefined): void {
+    this.store.remove(id);
+    if (!node) return;
+    this.nodes.delete(id);
+    const note = h(
+      'li',
+      { class: 'note', tabindex: -1 },
+      'Your comment was not published. It may not have met this site’s guidelines.',
+    );
+    node.li.replaceWith(note);
+    this.say('Your comment was not published.');
+  }
+
+  // ---- form --------------------------------------------------------------------------------
+
+  private field(
+    key: 'name' | 'email' | 'body',
+    label: string,
+    input: HTMLInputElement | HTMLTextAreaElement,
+    hint?: string,
+  ): Field {
+    const id = uid(`pf-${key}`);
+    const errId = `${id}-e`;
+    const hintId = `${id}-h`;
+    input.id = id;
+    input.setAttribute('aria-describedby', hint ? `${errId} ${hintId}` : errId);
+    const err = h('p', { class: 'ferr', id: errId });
+    const wrap = h(
+      'div',
+      {},
+      h('label', { for: id }, label, hint && h('span', { class: 'hint', id: hintId }, ` (${hint})`)),
+      input,
+      err,
+    );
+    return { input, err, wrap };
+  }
+
+  private buildForm(): HTMLElement {
+    const title = h('h3', { id: uid('pt') }, 'Leave a Comment');
+    const name = this.field(
+      'name',
+      'Name',
+      h('input', { name: 'name', autocomplete: 'name', maxlength: 80, required: true }),
+    );
+    name.input.value = rememberedName();
+    const email = this.field(
+      'email',
+      'Email',
+      h('input', { name: 'email', type: 'email', autocomplete: 'email', maxlength: 254 }),
+      'optional, never shown',
+    );
+    const body = this.field('body', 'Comment', h('textarea', { name: 'body', rows: 4, required: true }));
+    this.counter = h('p', { class: 'count', id: uid('pc') });
+    body.input.setAttribute('aria-describedby', `${body.err.id} ${this.counter.id}`);
+    body.wrap.append(this.counter);
+    body.input.addEventListener('input', () => this.count());
+    // The honeypot: invisible, unreachable by keyboard, hidden from assistive tech. Bots fill it.
+    const website = h('input', { name: 'website', tabindex: -1, autocomplete: 'off' });
+    const hp = h('div', { class: 'hp', 'aria-hidden': 'true' }, h('label', {}, 'Website', website));
+    this.fields = { name, email, body, website: { input: website, err: h('p'), wrap: hp } };
+    this.replying = h('div', { class: 'replying', hidden: true });
+    this.submitBtn = h('button', { type: 'submit' }, 'Post comment');
+    this.status = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
+    this.form = h(
+      'form',
+      { novalidate: true, 'aria-labelledby': title.id },
+      title,
+      this.replying,
+      h('div', { class: 'row' }, name.wrap, email.wrap),
+      body.wrap,
+      hp,
+      h('div', { class: 'actions' }, this.submitBtn, this.status),
+    );
+    this.form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.submit();
+    });
+    this.form.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && this.replyTo) this.cancelReply();
+    });
+    // Fetch a token as the form is first used, if the load-time fetch failed.
+    this.form.addEventListener('focusin', () => {
+      if (!this.token) this.fetchToken();
+    });
+    this.count();
+    this.formHome = h('div', {}, this.form);
+    return this.formHome;
+  }
+
+  private count(): void {
+    const n = this.fields.body.input.value.length;
+    setText(this.counter, `${n} / ${this.o.maxChars} characters`);
+    this.counter.classList.toggle('ferr', n > this.o.maxChars);
+  }
+
+  private async fetchToken(): Promise<void> {
+    try {
+      const { token } = await this.o.api.formToken();
+      this.token = { value: token, at: Date.now() };
+    } catch {
+      this.token = null;
+    }
+  }
+
+  private say(text: string, error = false): void {
+    setText(this.status, text);
+    this.status.classList.toggle('err', error);
+  }
+
+  private setError(key: 'name' | 'email' | 'body', message: string): void {
+    const f = this.fields[key];
+    setText(f.err, message);
+    f.input.setAttribute('aria-invalid', 'true');
+  }
+
+  private clearErrors(): void {
+    for (const key of ['name', 'email', 'body'] as const) {
+      setText(this.fields[key].err, '');
+      this.fields[key].input.removeAttribute('aria-invalid');
+    }
+  }
+
+  private focusFirstError(): void {
+    for (const key of ['name', 'email', 'body'] as const) {
+      if (this.fields[key].input.getAttribute('aria-invalid')) {
+        this.fields[key].input.focus();
+        return;
+      }
+    }
+  }
+
+  private async submit(): Promise<void> {
+    if (this.busy || this.closed) return;
+    this.clearErrors();
+    const authorName = this.fields.name.input.value.trim();
+    const authorEmail = this.fields.email.input.value.trim();
+    const body = this.fields.body.input.value;
+    if (!authorName) this.setError('name', 'Enter your name.');
+    if (authorEmail && !authorEmail.includes('@')) this.setError('email', 'Enter a valid email address.');
+    if (!body.trim()) this.setError('body', 'Write a comment.');
+    if (body.length > this.o.maxChars) this.setError('body', `At most ${this.o.maxChars} characters.`);
+    if (this.form.querySelector('[aria-invalid]')) {
+      this.say('Please correct the marked fields.', true);
+      return this.focusFirstError();
+    }
+    const input = {
+      authorName,
+      ...(authorEmail ? { authorEmail } : {}),
+      body,
+      ...(this.replyTo ? { parentId: this.replyTo.id } : {}),
+      ...(this.o.articleUrl ? { articleUrl: this.o.articleUrl } : {}),
+      ...(this.o.articleTitle ? { articleTitle: this.o.articleTitle } : {}),
+      website: this.fields.website.input.value,
+    };
+    // The same text sent again (a retry after a network error) reuses its Idempotency-Key, so
+    // the server stores it once; any edit makes it a new attempt.
+    const fp = JSON.stringify(input);
+    if (this.attempt?.fp !== fp) this.attempt = { fp, key: randomKey() };
+    this.busy = true;
+    this.submitBtn.disabled = true;
+    this.say('Sending…');
+    try {
+      if (!this.token || Date.now() - this.token.at > TOKEN_MAX_AGE_MS) await this.fetchToken();
+      const res = await this.o.api.submit(
+        this.o.article,
+        { ...input, formToken: this.token?.value },
+        this.attempt.key,
+      );
+      this.attempt = null;
+      rememberName(authorName);
+      const p: PendingComment = {
+        id: res.id,
+        statusUrl: res.statusUrl,
+        parentId: input.parentId ?? null,
+        authorName,
+        body,
+        createdAt: new Date().toISOString(),
+      };
+      this.store.add(p);
+      this.fields.body.input.value = '';
+      this.count();
+      if (this.replyTo) this.cancelReply(false);
+      const li = this.nodes.get(p.id)?.li ?? this.renderPending(p);
+      this.showEmpty();
+      this.say('Thank you! Your comment is awaiting moderation.');
+      li.focus();
+      this.token = null;
+      this.fetchToken();
+      this.schedulePending(true);
+    } catch (err) {
+      await this.failed(err);
+    } finally {
+      this.busy = false;
+      this.submitBtn.disabled = false;
+    }
+  }
+
+  private async failed(err: unknown): Promise<void> {
+    const e = err instanceof ApiError ? err : new ApiError(0, 'network', 'network');
+    const kept = ' Your comment is still here.';
+    if (e.code === 'validation_failed' && e.errors.length) {
+      const other: string[] = [];
+      for (const fe of e.errors) {
+        const key = FIELD_OF[fe.path];
+        if (key) this.setError(key, fe.message);
+        else other.push(fe.message);
+      }
+      this.say(other.length ? other.join(' ') : 'Please correct the marked fields.', true);
+      return this.focusFirstError();
+    }
+    if (e.code === 'article_closed') {
+      this.close();
+      return this.say('Comments are closed for this article.', true);
+    }
+    if (e.code === 'invalid_parent') {
+      return this.say('The comment you are replying to is no longer available.', true);
+    }
+    if (e.status === 429) {
+      const wait = e.retryAfter
+        ? ` Please wait ${e.retryAfter} seconds and try again.`
+        : ' Please try again soon.';
+      return this.say(`You are commenting too quickly.${wait}`, true);
+    }
+    if (e.status === 403 || e.network) {
+      // A refused CORS preflight looks like a network error; if Parley answers a plain GET, it is
+      // reachable and the page's origin is what it refused.
+      const reachable =
+        e.status === 403 ||
+        (await this.o.api.formToken().then(
+          () => true,
+          () => false,
+        ));
+      if (reachable) {
+        return this.say(
+          `Comments cannot be posted from this page (${location.origin} is not on this site’s list).${kept}`,
+          true,
+        );
+      }
+      return this.say(
+        `We could not reach the comment server. Check your connection and try again.${kept}`,
+        true,
+      );
+    }
+    this.say(`Something went wrong (${e.code}). Please try again.${kept}`, true);
+  }
+
+  private startReply(id: string, opener: HTMLElement): void {
+    const node = this.nodes.get(id);
+    if (!node || this.closed) return;
+    this.replyTo = { id, opener };
+    this.replying.replaceChildren(
+      h('span', {}, `Replying to ${node.name}`),
+      h('button', { type: 'button', class: 'link', onclick: () => this.cancelReply() }, 'Cancel reply'),
+    );
+    this.replying.hidden = false;
+    setText(this.form.querySelector('h3')!, 'Write a reply');
+    node.slot.append(this.form);
+    this.fields.body.input.focus();
+  }
+
+  private cancelReply(refocus = true): void {
+    const opener = this.replyTo?.opener;
+    this.replyTo = null;
+    this.replying.hidden = true;
+    setText(this.form.querySelector('h3')!, 'Leave a Comment');
+    this.formHome.append(this.form);
+    if (refocus) opener?.focus();
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.replyTo) this.cancelReply(false);
+    this.formHome.replaceChildren(h('p', { class: 'note' }, 'Comments are closed for this article.'));
+    for (const b of this.list.querySelectorAll<HTMLElement>('[data-reply]')) b.hidden = true;
+  }
+
+  // ---- reports -----------------------------------------------------------------------------
+
+  private openReport(id: string, node: CNode, opener: HTMLButtonElement): void {
+    const existing = node.slot.querySelector('.report');
+    if (existing) {
+      existing.querySelector('input')?.focus();
+      return;
+    }
+    const name = uid('pr');
+    const note = h('textarea', { rows: 2, maxlength: 500, id: `${name}-n` });
+    const msg = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
+    const send = h('button', { type: 'submit' }, 'Send report');
+    const close = () => {
+      form.remove();
+      opener.focus();
+    };
+    const form = h(
+      'form',
+      { class: 'report', novalidate: true },
+      h(
+        'fieldset',
+        {},
+        h('legend', {}, 'Why are you reporting this comment?'),
+        ...REASONS.map(([value, label], i) =>
+          h('label', { class: 'radio' }, h('input', { type: 'radio', name, value, checked: i === 0 }), label),
+        ),
+      ),
+      h('div', {}, h('label', { for: note.id }, 'Note ', h('span', { class: 'hint' }, '(optional)')), note),
+      h(
+        'div',
+        { class: 'actions' },
+        send,
+        h('button', { type: 'button', class: 'link', onclick: close }, 'Cancel'),
+        msg,
+      ),
+    );
+    form.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') close();
+    });
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const reason = (form.querySelector(`input[name="${name}"]:checked`) as HTMLInputElement).value;
+      send.disabled = true;
+      try {
+        await this.o.api.report(id, reason as ReportReason, note.value.trim());
+        this.reported(form, opener, 'Thank you. A moderator will review this comment.');
+      } catch (err) {
+        const e2 = err instanceof ApiError ? err : new ApiError(0, 'network', 'network');
+        if (e2.status === 409) return this.reported(form, opener, 'You have already reported this comment.');
+        if (e2.status === 404) return this.reported(form, opener, 'This comment is no longer available.');
+        setText(
+          msg,
+          e2.status === 429
+            ? 'You have sent many reports just now. Please try again later.'
+            : 'Your report could not be sent. Please try again.',
+        );
+        msg.classList.add('err');
+        send.disabled = false;
+      }
+    });
+    node.slot.prepend(form);
+    form.querySelector('input')!.focus();
+  }
+
+  private reported(form: HTMLFormElement, opener: HTMLButtonElement, text: string): void {
+    const note = h('p', { class: 'note', role: 'status', tabindex: -1 }, text);
+    form.replaceWith(note);
+    opener.hidden = true;
+    note.focus();
+  }
+}
