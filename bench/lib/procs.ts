@@ -1,0 +1,84 @@
+/** Child processes for the benchmark: Parley's real entrypoints and the baseline server. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+
+export interface Child {
+  name: string;
+  proc: ChildProcess;
+  /** Last lines of output, for the error message when it dies or never gets ready. */
+  tail(): string;
+  stop(): Promise<void>;
+}
+
+const running = new Set<Child>();
+
+// A crash or Ctrl-C of the bench must not leave servers behind on this shared machine.
+process.on('exit', () => {
+  for (const c of running) c.proc.kill('SIGKILL');
+});
+
+export function startChild(name: string, script: string, env: Record<string, string>): Child {
+  const proc = spawn(TSX, [script], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const keep = (chunk: Buffer) => {
+    lines.push(...chunk.toString().split('\n').filter(Boolean));
+    if (lines.length > 40) lines.splice(0, lines.length - 40);
+  };
+  proc.stdout?.on('data', keep);
+  proc.stderr?.on('data', keep);
+  const child: Child = {
+    name,
+    proc,
+    tail: () => lines.join('\n'),
+    async stop() {
+      running.delete(child);
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 8000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  running.add(child);
+  return child;
+}
+
+/** Polls `url` until it answers 200 (bounded); fails with the child's output if it exits first. */
+export async function waitReady(child: Child, url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.proc.exitCode !== null) {
+      throw new Error(`${child.name} exited with ${child.proc.exitCode}:\n${child.tail()}`);
+    }
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${child.name} not ready within ${timeoutMs} ms:\n${child.tail()}`);
+}
+
+/** A free loopback port (asked of the kernel, then released). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
