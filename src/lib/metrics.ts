@@ -1,6 +1,6 @@
 /**
  * Prometheus metrics (prom-client), one registry per process. Counters and histograms are fed by
- * hooks at the edges (HTTP middleware, ingest, the moderate worker, webhook deliveries); gauges of
+ * hooks at the edges (HTTP middleware, the submit handler, the moderate worker); gauges of
  * queue depth and outbox lag are read from Redis and Postgres when /metrics is scraped.
  */
 import type { Queue } from 'bullmq';
@@ -74,19 +74,6 @@ export const metrics = {
     labelNames: ['scope'] as const,
     registers: [registry],
   }),
-  webhookDeliveries: new Counter({
-    name: 'parley_webhook_deliveries_total',
-    help: 'Webhook delivery attempts by outcome (success, failure, timeout, gone, ...)',
-    labelNames: ['outcome'] as const,
-    registers: [registry],
-  }),
-  webhookDuration: new Histogram({
-    name: 'parley_webhook_delivery_duration_seconds',
-    help: 'Webhook delivery attempt latency by outcome',
-    labelNames: ['outcome'] as const,
-    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [registry],
-  }),
   queueJobs: new Gauge({
     name: 'parley_queue_jobs',
     help: 'Jobs per queue and state (read at scrape time)',
@@ -152,16 +139,25 @@ export function recordDecision(info: { outcome: string; rule?: string | null; cr
 }
 
 /**
- * Hook for the webhook sender: call once per delivery attempt with its outcome (for example
- * 'success', 'failure', 'timeout', 'gone', 'blocked') and how long it took.
+ * The webhook sender keeps its delivery counters (outcome, latency) on a registry of its own in
+ * src/webhooks/metrics.ts; it is merged in when that module exists. Loaded by a computed path so
+ * this file does not depend on the webhooks feature being installed.
  */
-export function recordWebhookDelivery(outcome: string, seconds: number): void {
-  metrics.webhookDeliveries.inc({ outcome });
-  metrics.webhookDuration.observe({ outcome }, seconds);
+let extra: Promise<Registry[]> | undefined;
+function extraRegistries(): Promise<Registry[]> {
+  const path = '../webhooks/metrics';
+  extra ??= import(path).then(
+    (m: { webhookMetricsRegistry?: Registry }) =>
+      m.webhookMetricsRegistry ? [m.webhookMetricsRegistry] : [],
+    () => [],
+  );
+  return extra;
 }
 
 export async function renderMetrics(): Promise<{ contentType: string; body: string }> {
-  return { contentType: registry.contentType, body: await registry.metrics() };
+  const others = await extraRegistries();
+  const merged = others.length ? Registry.merge([registry, ...others]) : registry;
+  return { contentType: registry.contentType, body: await merged.metrics() };
 }
 
 /** The pattern of the route that answered (e.g. `/api/v1/sites/:siteId/comments/:commentId`). */

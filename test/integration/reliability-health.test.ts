@@ -102,7 +102,6 @@ describe('with a worker running', () => {
     expect(text).toMatch(/parley_queue_jobs\{queue="moderate",state="waiting"\} \d+/);
     expect(text).toMatch(/parley_queue_oldest_waiting_seconds\{queue="moderate"\} [\d.]+/);
     expect(text).toMatch(/parley_outbox_lag_seconds [\d.]+/);
-    expect(text).toContain('parley_webhook_deliveries_total');
     // No raw ids in labels: the route label is the pattern.
     expect(text).not.toContain(siteId);
   });
