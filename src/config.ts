@@ -108,6 +108,14 @@ export const configSchema = z.object({
   RETENTION_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000),
   /** Off by default: lets webhook endpoints on loopback receive deliveries (tests, local dev). */
   WEBHOOKS_ALLOW_LOOPBACK: bool.default(false),
+  /** Whole-exchange timeout of one webhook delivery attempt. */
+  WEBHOOKS_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(15_000),
+  /** Deliveries in flight per endpoint: a slow or dead endpoint holds only this many slots. */
+  WEBHOOKS_ENDPOINT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  /** Delivery jobs in flight per worker process. */
+  WEBHOOKS_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
+  /** How often the dispatcher looks for due retries (new events wake it at once). */
+  WEBHOOKS_DISPATCH_INTERVAL_MS: z.coerce.number().int().min(10).default(1000),
   /** The worker touches this file while its loops run, for container health checks. */
   WORKER_HEARTBEAT_FILE: z.string().optional(),
 });

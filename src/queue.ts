@@ -6,6 +6,8 @@ export const QUEUE = {
   moderate: 'moderate',
   /** Domain events fanned out to webhook endpoints (see the webhooks feature). */
   events: 'events',
+  /** One job per webhook delivery attempt (see src/webhooks and workers/webhooks.ts). */
+  webhooks: 'webhooks',
 } as const;
 
 export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
@@ -43,6 +45,7 @@ export interface Queues {
   prefix: string;
   moderate: Queue<ModerateJob>;
   events: Queue;
+  webhooks: Queue;
   byName(name: QueueName): Queue;
   close(): Promise<void>;
 }
@@ -72,11 +75,22 @@ export function createQueues(connection: Redis, prefix: string): Queues {
       removeOnComplete: { age: 3600 },
     },
   });
-  const all = { moderate, events } as Record<QueueName, Queue>;
+  const webhooks = new Queue(QUEUE.webhooks, {
+    connection,
+    prefix,
+    // Retries follow the webhook schedule in Postgres, not BullMQ's backoff: one attempt per job.
+    defaultJobOptions: {
+      attempts: 1,
+      removeOnComplete: { age: 600, count: 10_000 },
+      removeOnFail: { age: 3600 },
+    },
+  });
+  const all = { moderate, events, webhooks } as Record<QueueName, Queue>;
   return {
     prefix,
     moderate,
     events,
+    webhooks,
     byName: (name) => all[name],
     close: async () => {
       await Promise.all(Object.values(all).map((q) => q.close()));

@@ -17,6 +17,7 @@ import { countSites, createSite } from './repositories/sites';
 import { DEMO_SITE_ID } from './routes/demo';
 import { createIngestor } from './services/ingest';
 import { createSiteCache } from './services/site-cache';
+import { registerWebhookOutboxRoute } from './webhooks/outbox-route';
 
 export class StartupError extends Error {}
 
@@ -30,6 +31,8 @@ function publicBase(config: Config): string {
 }
 
 export function createRuntime(config: Config, logger: Logger = createLogger(config.LOG_LEVEL)): Runtime {
+  // Both the API and the workers publish outbox rows, so both must route them to the webhook fan-out.
+  registerWebhookOutboxRoute();
   const db = createDb({
     url: config.DATABASE_URL,
     poolMax: config.DATABASE_POOL_MAX,

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema';
+import { type Config, loadConfig } from '../src/config';
 import { startLoop } from '../src/lib/loop';
 import { recordDecision } from '../src/lib/metrics';
 import { defaultRules } from '../src/moderation/rules';
@@ -14,6 +15,7 @@ import { CANARY_JOB } from '../src/routes/health';
 import { relayOnce } from '../src/services/outbox-publisher';
 import type { SiteCache } from '../src/services/site-cache';
 import { createModerateProcessor, type ModerateDeps } from './moderate';
+import { type RunningWebhookWorkers, startWebhookWorkers, type WebhookWorkerOptions } from './webhooks';
 
 export interface WorkerDeps {
   db: Kysely<Database>;
@@ -32,12 +34,17 @@ export interface WorkerDeps {
   lockDurationMs?: number;
   stalledIntervalMs?: number;
   onDecided?: ModerateDeps['onDecided'];
+  /** Webhook settings and secrets; read from the environment when not given. */
+  config?: Config;
+  /** Overrides for the webhook workers (tests pass a clock); false leaves them off. */
+  webhooks?: Partial<WebhookWorkerOptions> | false;
 }
 
 export interface RunningWorkers {
   moderate: Worker<ModerateJob>;
   relayNow(): void;
   sweepNow(): Promise<number>;
+  webhooks?: RunningWebhookWorkers;
   /** Stops taking jobs, waits for active ones up to `graceMs`, then stops the loops. */
   close(graceMs?: number): Promise<void>;
 }
@@ -105,6 +112,22 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
     deps.logger.warn({ err, jobId: job?.id, requestId: job?.data.requestId }, 'moderate job failed'),
   );
 
+  let webhooks: RunningWebhookWorkers | undefined;
+  if (deps.webhooks !== false) {
+    const config = deps.config ?? loadConfig();
+    webhooks = startWebhookWorkers(deps, {
+      policy: { allowLoopback: config.WEBHOOKS_ALLOW_LOOPBACK, allowHttp: config.NODE_ENV !== 'production' },
+      serverSecret: config.PARLEY_SECRET,
+      timeoutMs: config.WEBHOOKS_TIMEOUT_MS,
+      perEndpoint: config.WEBHOOKS_ENDPOINT_CONCURRENCY,
+      concurrency: config.WEBHOOKS_WORKER_CONCURRENCY,
+      dispatchIntervalMs: config.WEBHOOKS_DISPATCH_INTERVAL_MS,
+      now,
+      random: Math.random,
+      ...deps.webhooks,
+    });
+  }
+
   const relay = startLoop(
     async () => {
       // Drain in pages so a backlog after an outage clears quickly.
@@ -129,9 +152,10 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
     moderate,
     relayNow: () => relay.kick(),
     sweepNow: () => sweepPending(deps),
+    webhooks,
     async close(graceMs = 10_000) {
       // worker.close() waits for active jobs without a limit of its own; bound it here.
-      const closing = moderate.close();
+      const closing = Promise.all([moderate.close(), webhooks?.close(graceMs)]);
       const timedOut = await Promise.race([
         closing.then(() => false),
         new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref()),
@@ -141,7 +165,7 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
           { graceMs },
           'active jobs did not finish in time; forcing close (they will be retried)',
         );
-        await moderate.close(true);
+        await Promise.all([moderate.close(true), webhooks?.close(0)]);
       }
       await Promise.all([relay.stop(), sweep.stop()]);
     },

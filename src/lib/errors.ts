@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'invalid_credentials'
   | 'undo_expired'
   | 'already_reported'
+  | 'url_not_allowed'
+  | 'endpoint_disabled'
   | 'rate_limited'
   | 'unavailable'
   | 'internal';

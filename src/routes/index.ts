@@ -9,6 +9,7 @@ import { mountDocs } from './docs';
 import { mountEmbed } from './embed';
 import { mountHealth } from './health';
 import { mountMetrics } from './metrics';
+import { mountWebhooks } from './webhooks';
 
 export function mountRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   mountHealth(app, deps);
@@ -17,6 +18,8 @@ export function mountRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   // After mountComments: the counts route relies on its siteCors for /api/v1/sites/:siteId/*.
   mountCounts(app, deps);
   mountAdmin(app, deps);
+  // After mountAdmin: relies on its jsonBody() for /api/v1/admin/*.
+  mountWebhooks(app, deps);
   mountEmbed(app, deps);
   mountDemo(app, deps);
   mountDocs(app);

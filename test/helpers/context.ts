@@ -75,6 +75,7 @@ export async function createTestContext(opts: TestContextOptions = {}): Promise<
       relayIntervalMs: 100,
       sweepIntervalMs: 60_000,
       sweepAfterMs: 30_000,
+      config,
       ...opts.workerOptions,
     });
   }

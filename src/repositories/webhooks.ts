@@ -1,0 +1,481 @@
+/** Webhook endpoints, their secrets, messages and the delivery log. Plain functions over `db` or a transaction. */
+import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Db, OutboxRow } from '../../db/schema';
+import type { AttemptOutcome, WebhookEndpoint, WebhookMessage } from '../../db/schema/webhooks';
+import { randomId } from '../lib/ids';
+import type { CommentSnapshot } from '../webhooks/events';
+
+export function newEndpointId(): string {
+  return randomId('ep', 16);
+}
+
+/**
+ * The webhook-id of the message an outbox row becomes for one endpoint: derived, so fanning the
+ * same row out twice names the same message (and the unique constraint refuses the second).
+ */
+export function messageIdFor(endpointId: string, outboxId: string): string {
+  return `msg_${createHash('sha256').update(`${endpointId}\0${outboxId}`).digest('base64url').slice(0, 26)}`;
+}
+
+export async function insertEndpoint(
+  db: Db,
+  e: { id: string; siteId: string; url: string; description: string; eventTypes: string[]; enabled: boolean },
+): Promise<WebhookEndpoint> {
+  return db
+    .insertInto('webhook_endpoints')
+    .values({
+      id: e.id,
+      site_id: e.siteId,
+      url: e.url,
+      description: e.description,
+      event_types: e.eventTypes,
+      enabled: e.enabled,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function listEndpoints(db: Db, siteId: string): Promise<WebhookEndpoint[]> {
+  return db
+    .selectFrom('webhook_endpoints')
+    .selectAll()
+    .where('site_id', '=', siteId)
+    .orderBy('created_at')
+    .execute();
+}
+
+export async function findEndpoint(db: Db, siteId: string, id: string): Promise<WebhookEndpoint | undefined> {
+  return db
+    .selectFrom('webhook_endpoints')
+    .selectAll()
+    .where('site_id', '=', siteId)
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+export async function updateEndpoint(
+  db: Db,
+  siteId: string,
+  id: string,
+  patch: { url?: string; description?: string; eventTypes?: string[]; enabled?: boolean },
+): Promise<WebhookEndpoint | undefined> {
+  return db
+    .updateTable('webhook_endpoints')
+    .set({
+      ...(patch.url !== undefined ? { url: patch.url } : {}),
+      ...(patch.description !== undefined ? { description: patch.description } : {}),
+      ...(patch.eventTypes !== undefined ? { event_types: patch.eventTypes } : {}),
+      ...(patch.enabled === true
+        ? { enabled: true, disabled_reason: null, disabled_at: null, failing_since: null }
+        : {}),
+      ...(patch.enabled === false
+        ? { enabled: false, disabled_reason: 'manual', disabled_at: sql`now()` }
+        : {}),
+      updated_at: sql`now()`,
+    })
+    .where('site_id', '=', siteId)
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function deleteEndpoint(db: Db, siteId: string, id: string): Promise<boolean> {
+  const r = await db
+    .deleteFrom('webhook_endpoints')
+    .where('site_id', '=', siteId)
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return Number(r.numDeletedRows) > 0;
+}
+
+export async function insertSecret(db: Db, endpointId: string, secretEnc: string): Promise<void> {
+  await db.insertInto('webhook_secrets').values({ endpoint_id: endpointId, secret_enc: secretEnc }).execute();
+}
+
+/** Ends every still-active secret of the endpoint at `at` (the rotation's overlap), never later than already set. */
+export async function expireSecrets(db: Db, endpointId: string, at: Date): Promise<void> {
+  await db
+    .updateTable('webhook_secrets')
+    .set({ expires_at: sql`least(coalesce(expires_at, ${at}), ${at})` })
+    .where('endpoint_id', '=', endpointId)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', at)]))
+    .execute();
+}
+
+/** Secrets that sign at `now`, newest first. */
+export async function activeSecrets(db: Db, endpointId: string, now: Date) {
+  return db
+    .selectFrom('webhook_secrets')
+    .select(['id', 'secret_enc', 'created_at', 'expires_at'])
+    .where('endpoint_id', '=', endpointId)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .orderBy('id', 'desc')
+    .execute();
+}
+
+export async function enabledEndpoints(db: Db, siteId: string) {
+  return db
+    .selectFrom('webhook_endpoints')
+    .select(['id', 'event_types'])
+    .where('site_id', '=', siteId)
+    .where('enabled', '=', true)
+    .execute();
+}
+
+export async function findOutboxRow(db: Db, id: string): Promise<OutboxRow | undefined> {
+  return db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The comment's public fields and article: the only columns a webhook may carry. */
+export async function loadCommentSnapshot(db: Db, commentId: string): Promise<CommentSnapshot | undefined> {
+  const r = await db
+    .selectFrom('comments as c')
+    .leftJoin('articles as a', 'a.id', 'c.article_id')
+    .select([
+      'c.id',
+      'c.site_id',
+      'a.external_id',
+      'a.url',
+      'a.title',
+      'c.parent_id',
+      'c.author_name',
+      'c.body',
+      'c.status',
+      'c.report_count',
+      'c.created_at',
+    ])
+    .where('c.id', '=', commentId)
+    .executeTakeFirst();
+  if (!r) return undefined;
+  return {
+    id: r.id,
+    siteId: r.site_id,
+    articleExternalId: r.external_id,
+    articleUrl: r.url,
+    articleTitle: r.title,
+    parentId: r.parent_id,
+    authorName: r.author_name,
+    body: r.body,
+    status: r.status,
+    reportCount: r.report_count,
+    createdAt: r.created_at,
+  };
+}
+
+export interface NewMessage {
+  id: string;
+  siteId: string;
+  endpointId: string;
+  outboxId: string | null;
+  commentId: string | null;
+  eventType: string;
+  body: string;
+  dueAt: Date;
+}
+
+/** Inserts messages; ones that already exist (same id or same endpoint and outbox row) are skipped. */
+export async function insertMessages(db: Db, rows: NewMessage[]): Promise<string[]> {
+  if (!rows.length) return [];
+  const r = await db
+    .insertInto('webhook_messages')
+    .values(
+      rows.map((m) => ({
+        id: m.id,
+        site_id: m.siteId,
+        endpoint_id: m.endpointId,
+        outbox_id: m.outboxId,
+        comment_id: m.commentId,
+        event_type: m.eventType,
+        body: m.body,
+        status: 'pending' as const,
+        next_attempt_at: m.dueAt,
+      })),
+    )
+    .onConflict((oc) => oc.doNothing())
+    .returning('id')
+    .execute();
+  return r.map((x) => x.id);
+}
+
+export interface Leased {
+  id: string;
+  lease_token: string;
+}
+
+/**
+ * Leases due messages for delivery: at most `perEndpoint` in flight per endpoint (so a slow or
+ * dead endpoint holds only its own slots), and never a message while an earlier one for the same
+ * comment and endpoint is still pending (a receiver must not see deleted before published).
+ * One dispatcher at a time across replicas, by a transaction-scoped advisory lock.
+ */
+export async function leaseDue(
+  db: Db,
+  opts: { now: Date; leaseUntil: Date; perEndpoint: number; limit: number },
+): Promise<Leased[]> {
+  const locked = await sql<{
+    ok: boolean;
+  }>`select pg_try_advisory_xact_lock(hashtext('parley.webhooks.dispatch')) as ok`.execute(db);
+  if (!locked.rows[0]?.ok) return [];
+  const r = await sql<Leased>`
+    with cand as (
+      select m.id, m.endpoint_id, m.seq,
+             row_number() over (partition by m.endpoint_id order by m.seq) as rn
+      from webhook_messages m
+      join webhook_endpoints e on e.id = m.endpoint_id and e.enabled
+      where m.status = 'pending'
+        and m.next_attempt_at <= ${opts.now}
+        and (m.lease_until is null or m.lease_until <= ${opts.now})
+        and not exists (
+          select 1 from webhook_messages p
+          where p.status = 'pending' and p.comment_id is not null
+            and p.endpoint_id = m.endpoint_id and p.comment_id = m.comment_id and p.seq < m.seq
+        )
+    ), busy as (
+      select endpoint_id, count(*)::int as n from webhook_messages
+      where status = 'pending' and lease_until > ${opts.now}
+      group by endpoint_id
+    ), pick as (
+      select c.id from cand c left join busy b on b.endpoint_id = c.endpoint_id
+      where c.rn <= ${opts.perEndpoint} - coalesce(b.n, 0)
+      order by c.seq
+      limit ${opts.limit}
+    )
+    update webhook_messages w
+    set lease_token = substr(md5(random()::text || w.id), 1, 20), lease_until = ${opts.leaseUntil}, updated_at = now()
+    from pick where w.id = pick.id
+    returning w.id, w.lease_token`.execute(db);
+  return r.rows;
+}
+
+export type DeliveryTarget = WebhookMessage & { url: string; enabled: boolean };
+
+export async function findLeased(
+  db: Db,
+  id: string,
+  leaseToken: string,
+): Promise<DeliveryTarget | undefined> {
+  return db
+    .selectFrom('webhook_messages as m')
+    .innerJoin('webhook_endpoints as e', 'e.id', 'm.endpoint_id')
+    .selectAll('m')
+    .select(['e.url', 'e.enabled'])
+    .where('m.id', '=', id)
+    .where('m.lease_token', '=', leaseToken)
+    .where('m.status', '=', 'pending')
+    .executeTakeFirst();
+}
+
+/** Locks the message if it still holds this lease (the compare-and-set that makes a stale job harmless). */
+export async function lockLeased(db: Db, id: string, leaseToken: string) {
+  return db
+    .selectFrom('webhook_messages')
+    .select(['id', 'tries', 'attempts', 'endpoint_id'])
+    .where('id', '=', id)
+    .where('lease_token', '=', leaseToken)
+    .where('status', '=', 'pending')
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+export async function releaseLease(db: Db, id: string, leaseToken: string): Promise<void> {
+  await db
+    .updateTable('webhook_messages')
+    .set({ lease_token: null, lease_until: null })
+    .where('id', '=', id)
+    .where('lease_token', '=', leaseToken)
+    .execute();
+}
+
+export async function insertAttempt(
+  db: Db,
+  a: {
+    messageId: string;
+    endpointId: string;
+    attempt: number;
+    trigger: string;
+    outcome: AttemptOutcome;
+    statusCode: number | null;
+    durationMs: number;
+    responseBody: string | null;
+    error: string | null;
+    at: Date;
+  },
+): Promise<void> {
+  await db
+    .insertInto('webhook_attempts')
+    .values({
+      message_id: a.messageId,
+      endpoint_id: a.endpointId,
+      attempt: a.attempt,
+      trigger: a.trigger,
+      outcome: a.outcome,
+      status_code: a.statusCode,
+      duration_ms: a.durationMs,
+      response_body: a.responseBody,
+      error: a.error,
+      created_at: a.at,
+    })
+    .execute();
+}
+
+export async function finishMessage(
+  db: Db,
+  id: string,
+  s: {
+    status: 'pending' | 'succeeded' | 'failed';
+    tries: number;
+    attempts: number;
+    nextAttemptAt: Date | null;
+    statusCode: number | null;
+    error: string | null;
+    deliveredAt?: Date;
+  },
+): Promise<void> {
+  await db
+    .updateTable('webhook_messages')
+    .set({
+      status: s.status,
+      tries: s.tries,
+      attempts: s.attempts,
+      next_attempt_at: s.nextAttemptAt,
+      lease_token: null,
+      lease_until: null,
+      last_status_code: s.statusCode,
+      last_error: s.error,
+      ...(s.deliveredAt ? { delivered_at: s.deliveredAt } : {}),
+      updated_at: sql`now()`,
+    })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function markEndpointHealthy(db: Db, endpointId: string): Promise<void> {
+  await db
+    .updateTable('webhook_endpoints')
+    .set({ failing_since: null })
+    .where('id', '=', endpointId)
+    .where('failing_since', 'is not', null)
+    .execute();
+}
+
+/** Records a failure; returns when the endpoint started failing (this failure, if it was healthy). */
+export async function markEndpointFailing(db: Db, endpointId: string, now: Date): Promise<Date> {
+  const r = await db
+    .updateTable('webhook_endpoints')
+    .set({ failing_since: sql`coalesce(failing_since, ${now})` })
+    .where('id', '=', endpointId)
+    .returning('failing_since')
+    .executeTakeFirstOrThrow();
+  return r.failing_since ?? now;
+}
+
+/** Disables an enabled endpoint and fails its pending messages; undefined if it was already disabled. */
+export async function disableEndpoint(db: Db, endpointId: string, reason: 'gone' | 'failing', now: Date) {
+  const ep = await db
+    .updateTable('webhook_endpoints')
+    .set({ enabled: false, disabled_reason: reason, disabled_at: now, updated_at: sql`now()` })
+    .where('id', '=', endpointId)
+    .where('enabled', '=', true)
+    .returningAll()
+    .executeTakeFirst();
+  if (!ep) return undefined;
+  await db
+    .updateTable('webhook_messages')
+    .set({
+      status: 'failed',
+      lease_token: null,
+      lease_until: null,
+      last_error: `endpoint disabled (${reason})`,
+    })
+    .where('endpoint_id', '=', endpointId)
+    .where('status', '=', 'pending')
+    .execute();
+  return ep;
+}
+
+export async function listMessages(
+  db: Db,
+  endpointId: string,
+  opts: { status?: string; before?: string; limit: number },
+) {
+  let q = db
+    .selectFrom('webhook_messages')
+    .select([
+      'id',
+      'seq',
+      'event_type',
+      'status',
+      'attempts',
+      'next_attempt_at',
+      'last_status_code',
+      'last_error',
+      'created_at',
+      'delivered_at',
+    ])
+    .where('endpoint_id', '=', endpointId);
+  if (opts.status) q = q.where('status', '=', opts.status as WebhookMessage['status']);
+  if (opts.before) q = q.where('seq', '<', opts.before);
+  return q.orderBy('seq', 'desc').limit(opts.limit).execute();
+}
+
+export async function findMessage(db: Db, endpointId: string, id: string) {
+  return db
+    .selectFrom('webhook_messages')
+    .selectAll()
+    .where('endpoint_id', '=', endpointId)
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+export async function listAttempts(
+  db: Db,
+  where: { endpointId: string; messageId?: string; before?: string; limit: number },
+) {
+  let q = db.selectFrom('webhook_attempts').selectAll().where('endpoint_id', '=', where.endpointId);
+  if (where.messageId) q = q.where('message_id', '=', where.messageId);
+  if (where.before) q = q.where('id', '<', where.before);
+  return q.orderBy('id', 'desc').limit(where.limit).execute();
+}
+
+/** Queues a message again with a fresh schedule; the webhook-id stays the same. */
+export async function requeueMessage(db: Db, endpointId: string, id: string, now: Date): Promise<boolean> {
+  const r = await db
+    .updateTable('webhook_messages')
+    .set({
+      status: 'pending',
+      tries: 0,
+      next_attempt_at: now,
+      lease_token: null,
+      lease_until: null,
+      updated_at: sql`now()`,
+    })
+    .where('endpoint_id', '=', endpointId)
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/** Queues every failed message of the endpoint created since `since`; returns how many. */
+export async function requeueFailedSince(
+  db: Db,
+  endpointId: string,
+  since: Date,
+  now: Date,
+): Promise<number> {
+  const r = await db
+    .updateTable('webhook_messages')
+    .set({
+      status: 'pending',
+      tries: 0,
+      next_attempt_at: now,
+      lease_token: null,
+      lease_until: null,
+      updated_at: sql`now()`,
+    })
+    .where('endpoint_id', '=', endpointId)
+    .where('status', '=', 'failed')
+    .where('created_at', '>=', since)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}

@@ -1,0 +1,112 @@
+/** Webhook operations shared by the admin API and the workers: endpoints, secrets, fan-out. */
+import type { Kysely } from 'kysely';
+import type { Database, Db, OutboxRow } from '../../db/schema';
+import type { Config } from '../config';
+import { randomId } from '../lib/ids';
+import {
+  enabledEndpoints,
+  expireSecrets,
+  insertEndpoint,
+  insertMessages,
+  insertSecret,
+  loadCommentSnapshot,
+  messageIdFor,
+  newEndpointId,
+} from '../repositories/webhooks';
+import { buildEventBody, subscribes, TEST_EVENT_TYPE } from './events';
+import { encryptSecret, newSigningSecret } from './signing';
+import type { GuardPolicy } from './ssrf';
+
+export function guardPolicy(config: Pick<Config, 'WEBHOOKS_ALLOW_LOOPBACK' | 'NODE_ENV'>): GuardPolicy {
+  return { allowLoopback: config.WEBHOOKS_ALLOW_LOOPBACK, allowHttp: config.NODE_ENV !== 'production' };
+}
+
+export async function createEndpointWithSecret(
+  db: Kysely<Database>,
+  serverSecret: string,
+  input: { siteId: string; url: string; description: string; eventTypes: string[]; enabled: boolean },
+) {
+  const secret = newSigningSecret();
+  const endpoint = await db.transaction().execute(async (trx) => {
+    const ep = await insertEndpoint(trx, { id: newEndpointId(), ...input });
+    await insertSecret(trx, ep.id, encryptSecret(serverSecret, secret));
+    return ep;
+  });
+  return { endpoint, secret };
+}
+
+/**
+ * A new secret signs from now on; the ones before it keep signing until `now + overlapMs`, so
+ * receivers can switch at their own pace (every delivery carries one signature per active secret).
+ */
+export async function rotateSecret(
+  db: Kysely<Database>,
+  serverSecret: string,
+  endpointId: string,
+  overlapMs: number,
+  now: Date,
+) {
+  const secret = newSigningSecret();
+  const expiresAt = new Date(now.getTime() + overlapMs);
+  await db.transaction().execute(async (trx) => {
+    await expireSecrets(trx, endpointId, expiresAt);
+    await insertSecret(trx, endpointId, encryptSecret(serverSecret, secret));
+  });
+  return { secret, previousExpireAt: expiresAt };
+}
+
+export async function createTestMessage(db: Db, endpoint: { id: string; site_id: string }, now: Date) {
+  const id = randomId('msg', 26);
+  const body = JSON.stringify({
+    type: TEST_EVENT_TYPE,
+    timestamp: now.toISOString(),
+    data: {
+      endpointId: endpoint.id,
+      message: 'A test event from Parley: your endpoint is reachable and verifies.',
+    },
+  });
+  await insertMessages(db, [
+    {
+      id,
+      siteId: endpoint.site_id,
+      endpointId: endpoint.id,
+      outboxId: null,
+      commentId: null,
+      eventType: TEST_EVENT_TYPE,
+      body,
+      dueAt: now,
+    },
+  ]);
+  return id;
+}
+
+/**
+ * Turns one outbox row into one message per subscribed, enabled endpoint of its site. Safe to run
+ * twice: the message ids are derived from (endpoint, outbox row) and inserted with ON CONFLICT.
+ */
+export async function fanOut(db: Kysely<Database>, row: OutboxRow, now: Date): Promise<string[]> {
+  const endpoints = (await enabledEndpoints(db, row.site_id)).filter(
+    (e) =>
+      subscribes(e.event_types, row.topic) &&
+      // endpoint.disabled goes to the site's *other* endpoints.
+      !(row.topic === 'endpoint.disabled' && (row.payload as { endpointId?: string }).endpointId === e.id),
+  );
+  if (!endpoints.length) return [];
+  const comment = row.comment_id ? await loadCommentSnapshot(db, row.comment_id) : undefined;
+  const event = buildEventBody(row, comment);
+  if (!event) return [];
+  const body = JSON.stringify(event);
+  return insertMessages(
+    db,
+    endpoints.map((e) => ({
+      id: messageIdFor(e.id, row.id),
+      siteId: row.site_id,
+      endpointId: e.id,
+      outboxId: row.id,
+      commentId: row.comment_id,
+      eventType: event.type,
+      body,
+      dueAt: now,
+    })),
+  );
+}

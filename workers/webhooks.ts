@@ -1,0 +1,249 @@
+/**
+ * Webhook workers: the fan-out (outbox row -> one message per subscribed endpoint), the dispatcher
+ * (leases due messages with a per-endpoint in-flight cap and per-comment ordering, then enqueues
+ * one delivery job per lease) and the delivery processor (sign, send, record, schedule the retry).
+ * Postgres holds every message's state, so a flushed Redis or a killed worker loses nothing: an
+ * expired lease is simply leased again, and the message keeps its webhook-id.
+ */
+import { type Job, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database, OutboxRow } from '../db/schema';
+import { type Loop, startLoop } from '../src/lib/loop';
+import { QUEUE, type Queues } from '../src/queue';
+import { insertOutbox } from '../src/repositories/outbox';
+import {
+  activeSecrets,
+  disableEndpoint,
+  findLeased,
+  findOutboxRow,
+  finishMessage,
+  insertAttempt,
+  leaseDue,
+  lockLeased,
+  markEndpointFailing,
+  markEndpointHealthy,
+  releaseLease,
+} from '../src/repositories/webhooks';
+import { publishNow } from '../src/services/outbox-publisher';
+import { sendDelivery } from '../src/webhooks/client';
+import { recordDelivery, recordDisabled } from '../src/webhooks/metrics';
+import { FANOUT_JOB, registerWebhookOutboxRoute } from '../src/webhooks/outbox-route';
+import { DISABLE_AFTER_MS, nextDelayMs, parseRetryAfter } from '../src/webhooks/schedule';
+import { fanOut } from '../src/webhooks/service';
+import { decryptSecret, signedHeaders } from '../src/webhooks/signing';
+import type { GuardPolicy, Resolver } from '../src/webhooks/ssrf';
+
+export interface WebhookWorkerOptions {
+  policy: GuardPolicy;
+  /** PARLEY_SECRET: decrypts the stored signing secrets. */
+  serverSecret: string;
+  /** Whole-exchange timeout per attempt (15 s by default; the spec's range is 15–30 s). */
+  timeoutMs: number;
+  /** Deliveries in flight per endpoint. */
+  perEndpoint: number;
+  /** Delivery jobs in flight per worker process. */
+  concurrency: number;
+  dispatchIntervalMs: number;
+  /** The scheduling clock (due times, leases, the 5-day rule); tests pass a controllable one. */
+  now: () => Date;
+  /** Jitter source in [0, 1). */
+  random: () => number;
+  resolver?: Resolver;
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+}
+
+export interface WebhookDeps {
+  db: Kysely<Database>;
+  queues: Queues;
+  workerConnection: Redis;
+  logger: Logger;
+}
+
+export interface DeliveryJob {
+  messageId: string;
+  leaseToken: string;
+}
+
+export interface RunningWebhookWorkers {
+  fanout: Worker;
+  delivery: Worker<DeliveryJob>;
+  /** Runs one dispatcher pass now; resolves with the number of messages leased. */
+  dispatchNow(): Promise<number>;
+  close(graceMs?: number): Promise<void>;
+}
+
+/** A lease outlives the longest attempt, so only a dead worker's lease ever expires. */
+const LEASE_MARGIN_MS = 10_000;
+
+export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOptions): RunningWebhookWorkers {
+  registerWebhookOutboxRoute();
+  const { db, queues, logger } = deps;
+
+  async function dispatchOnce(): Promise<number> {
+    const now = opts.now();
+    const leased = await db.transaction().execute((trx) =>
+      leaseDue(trx, {
+        now,
+        leaseUntil: new Date(now.getTime() + opts.timeoutMs + LEASE_MARGIN_MS),
+        perEndpoint: opts.perEndpoint,
+        limit: 500,
+      }),
+    );
+    if (leased.length) {
+      // The lease token is in the job id: a job from an expired lease never blocks the new one.
+      await queues.webhooks.addBulk(
+        leased.map((l) => ({
+          name: 'deliver',
+          data: { messageId: l.id, leaseToken: l.lease_token },
+          opts: { jobId: `dlv-${l.id}-${l.lease_token}` },
+        })),
+      );
+    }
+    return leased.length;
+  }
+
+  let dispatcher: Loop | undefined;
+  const kick = () => dispatcher?.kick();
+
+  async function deliver(job: Pick<Job<DeliveryJob>, 'data'>): Promise<string> {
+    const { messageId, leaseToken } = job.data;
+    const m = await findLeased(db, messageId, leaseToken);
+    if (!m) return 'stale';
+    if (!m.enabled) {
+      await releaseLease(db, messageId, leaseToken);
+      return 'disabled';
+    }
+    const secrets = (await activeSecrets(db, m.endpoint_id, opts.now())).map((s) =>
+      decryptSecret(opts.serverSecret, s.secret_enc),
+    );
+    // The signed timestamp is wall-clock time: receivers compare it with their own clock.
+    const headers = signedHeaders(secrets, m.id, Math.floor(Date.now() / 1000), m.body);
+    const result = await sendDelivery(
+      { url: m.url, headers: { ...headers }, body: m.body },
+      { policy: opts.policy, timeoutMs: opts.timeoutMs, resolver: opts.resolver },
+    );
+    recordDelivery(result.outcome, result.durationMs);
+    const after = opts.now();
+    const outbox: OutboxRow[] = await db.transaction().execute(async (trx) => {
+      const cur = await lockLeased(trx, messageId, leaseToken);
+      if (!cur) return []; // our lease expired and someone else owns the message now
+      const tries = cur.tries + 1;
+      const attempts = cur.attempts + 1;
+      const error = result.outcome === 'http_error' ? `HTTP ${result.statusCode}` : (result.error ?? null);
+      await insertAttempt(trx, {
+        messageId,
+        endpointId: m.endpoint_id,
+        attempt: attempts,
+        trigger: cur.tries === 0 && cur.attempts > 0 ? 'manual' : 'scheduled',
+        outcome: result.outcome,
+        statusCode: result.statusCode,
+        durationMs: result.durationMs,
+        responseBody: result.responseBody,
+        error: result.outcome === 'success' ? null : error,
+        at: after,
+      });
+      if (result.outcome === 'success') {
+        await finishMessage(trx, messageId, {
+          status: 'succeeded',
+          tries,
+          attempts,
+          nextAttemptAt: null,
+          statusCode: result.statusCode,
+          error: null,
+          deliveredAt: after,
+        });
+        await markEndpointHealthy(trx, m.endpoint_id);
+        return [];
+      }
+      let disable: 'gone' | 'failing' | undefined;
+      if (result.statusCode === 410) disable = 'gone';
+      else {
+        const since = await markEndpointFailing(trx, m.endpoint_id, after);
+        if (after.getTime() - since.getTime() >= DISABLE_AFTER_MS) disable = 'failing';
+      }
+      const status = result.statusCode ?? 0;
+      const retryAfterMs =
+        status === 429 || status >= 500 ? parseRetryAfter(result.retryAfter, after.getTime()) : undefined;
+      const delay = disable ? undefined : nextDelayMs(tries, { retryAfterMs, random: opts.random });
+      await finishMessage(trx, messageId, {
+        status: delay === undefined ? 'failed' : 'pending',
+        tries,
+        attempts,
+        nextAttemptAt: delay === undefined ? null : new Date(after.getTime() + delay),
+        statusCode: result.statusCode,
+        error,
+      });
+      if (!disable) return [];
+      const ep = await disableEndpoint(trx, m.endpoint_id, disable, after);
+      if (!ep) return [];
+      recordDisabled(disable);
+      logger.warn({ endpointId: ep.id, reason: disable }, 'webhook endpoint disabled');
+      return insertOutbox(trx, [
+        {
+          topic: 'endpoint.disabled',
+          siteId: ep.site_id,
+          payload: {
+            endpointId: ep.id,
+            url: ep.url,
+            reason: disable,
+            disabledAt: after.toISOString(),
+            failingSince: ep.failing_since ? new Date(ep.failing_since).toISOString() : null,
+          },
+        },
+      ]);
+    });
+    if (outbox.length) await publishNow(db, queues, outbox);
+    kick();
+    return result.outcome;
+  }
+
+  const fanout = new Worker(
+    QUEUE.events,
+    async (job: Job<{ outboxId: string }>) => {
+      if (job.name !== FANOUT_JOB) return 'ignored';
+      const row = await findOutboxRow(db, String(job.data.outboxId));
+      if (!row) return 'missing';
+      const ids = await fanOut(db, row, opts.now());
+      if (ids.length) kick();
+      return ids.length;
+    },
+    { connection: deps.workerConnection, prefix: queues.prefix, concurrency: 8 },
+  );
+  fanout.on('error', (err) => logger.warn({ err }, 'webhook fan-out worker error'));
+  fanout.on('failed', (job, err) =>
+    logger.warn({ err, jobId: job?.id }, 'webhook fan-out failed; will retry'),
+  );
+
+  const delivery = new Worker<DeliveryJob>(QUEUE.webhooks, (job) => deliver(job), {
+    connection: deps.workerConnection,
+    prefix: queues.prefix,
+    concurrency: opts.concurrency,
+    lockDuration: opts.lockDurationMs ?? 30_000,
+    stalledInterval: opts.stalledIntervalMs ?? 30_000,
+  });
+  delivery.on('error', (err) => logger.warn({ err }, 'webhook delivery worker error'));
+  delivery.on('failed', (job, err) => logger.warn({ err, jobId: job?.id }, 'webhook delivery job failed'));
+
+  dispatcher = startLoop(dispatchOnce, opts.dispatchIntervalMs, (err) =>
+    logger.warn({ err }, 'webhook dispatch pass failed; will retry'),
+  );
+
+  return {
+    fanout,
+    delivery,
+    dispatchNow: dispatchOnce,
+    async close(graceMs = 10_000) {
+      await dispatcher?.stop();
+      const closing = Promise.all([fanout.close(), delivery.close()]);
+      const timedOut = await Promise.race([
+        closing.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref()),
+      ]);
+      // Leases of anything cut short expire and are leased again: nothing is lost.
+      if (timedOut) await Promise.all([fanout.close(true), delivery.close(true)]);
+    },
+  };
+}
