@@ -10,6 +10,7 @@ export const CSS = `
 color:var(--fg);background:var(--bg);border:1px solid var(--bd);border-radius:10px;padding:16px;max-width:100%;overflow-wrap:anywhere;color-scheme:light}
 .pw.dark{--bg:#1b1c1f;--fg:#ececec;--mut:#b4b4b4;--bd:#4a4b50;--sub:#26272b;--ac:#8ab4f8;--acf:#0d1b33;--err:#f2b8b5;--pbg:#3d3200;--pfg:#ffe08a;color-scheme:dark}
 .pw *,.pw *::before,.pw *::after{box-sizing:border-box}
+[hidden]{display:none!important}
 h2,h3{font-size:20px;line-height:1.3;margin:0 0 12px;font-weight:650}
 h3{font-size:17px}
 p{margin:0}
@@ -26,10 +27,10 @@ input[aria-invalid=true],textarea[aria-invalid=true]{border-color:var(--err);bor
 .ferr:empty{display:none}
 .hp{position:absolute!important;left:-10000px;width:1px;height:1px;overflow:hidden}
 button{font:inherit;font-size:15px;cursor:pointer;border-radius:6px;border:1px solid var(--ac);background:var(--ac);color:var(--acf);padding:7px 14px;margin:0;min-height:36px}
-button.link{background:none;border-color:transparent;color:var(--ac);padding:4px 6px;min-height:32px;text-decoration:underline;text-underline-offset:2px}
+button.link{background:none;border-color:transparent;color:var(--ac);padding:4px 2px;min-height:32px;text-decoration:underline;text-underline-offset:2px}
 button:disabled{opacity:.6;cursor:progress}
 :focus-visible{outline:3px solid var(--ac);outline-offset:2px}
-.actions{display:flex;flex-wrap:wrap;align-items:center;gap:8px}
+.actions{display:flex;flex-wrap:wrap;align-items:center;gap:8px 14px}
 .status{font-size:14px}
 .status.err{color:var(--err)}
 .replying{font-size:14px;display:flex;gap:6px;align-items:center;flex-wrap:wrap}

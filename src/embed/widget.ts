@@ -539,6 +539,7 @@ export class Widget {
     const opener = this.replyTo?.opener;
     this.replyTo = null;
     this.replying.hidden = true;
+    this.replying.replaceChildren();
     setText(this.form.querySelector('h3')!, 'Leave a Comment');
     this.formHome.append(this.form);
     if (refocus) opener?.focus();

@@ -1,0 +1,125 @@
+/**
+ * A real publisher's setup for browser tests: Parley's API on one loopback origin, host pages on
+ * two others (one on the site's allowed list, one not), and Debian's Chromium driven by
+ * playwright-core. Nothing leaves 127.0.0.1.
+ */
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { type Browser, chromium } from 'playwright-core';
+import { createTestContext, type TestContext } from '../helpers/context';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const hasChromium = existsSync(CHROMIUM);
+export const SKIP_REASON = `skipped: ${CHROMIUM} not found (install Debian's chromium: apt-get install -y chromium)`;
+if (!hasChromium) console.warn(`[browser tests] ${SKIP_REASON}`);
+
+export interface HostPage {
+  html: string;
+  csp?: string;
+  type?: string;
+}
+
+export interface HostServer {
+  origin: string;
+  pages: Map<string, HostPage>;
+  close(): Promise<void>;
+}
+
+function listen(server: Server): Promise<string> {
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () =>
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    );
+  });
+}
+
+/** A tiny publisher web server: serves registered pages, each with its own CSP header. */
+export async function startHost(): Promise<HostServer> {
+  const pages = new Map<string, HostPage>();
+  const server = createServer((req, res) => {
+    const page = pages.get(new URL(req.url ?? '/', 'http://x').pathname);
+    if (!page) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    const headers: Record<string, string> = { 'content-type': page.type ?? 'text/html; charset=utf-8' };
+    if (page.csp) headers['content-security-policy'] = page.csp;
+    res.writeHead(200, headers).end(page.html);
+  });
+  const origin = await listen(server);
+  return {
+    origin,
+    pages,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+export interface Stack {
+  t: TestContext;
+  api: string;
+  host: HostServer;
+  other: HostServer;
+  browser: Browser;
+  close(): Promise<void>;
+}
+
+export async function startStack(): Promise<Stack> {
+  const t = await createTestContext({ workers: true });
+  const server = serve({ fetch: t.app.fetch, hostname: '127.0.0.1', port: 0 });
+  await new Promise<void>((r) => (server.listening ? r() : server.once('listening', () => r())));
+  const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const host = await startHost();
+  const other = await startHost();
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+  return {
+    t,
+    api,
+    host,
+    other,
+    browser,
+    async close() {
+      await browser.close().catch(() => {});
+      await host.close();
+      await other.close();
+      await new Promise<void>((r) => server.close(() => r()));
+      await t.close();
+    },
+  };
+}
+
+export const escapeAttr = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** A publisher's article page with the one embed tag. */
+export function articlePage(
+  api: string,
+  site: string,
+  article: string,
+  opts: { attrs?: Record<string, string>; head?: string; before?: string; after?: string } = {},
+): string {
+  const attrs = Object.entries(opts.attrs ?? {})
+    .map(([k, v]) => ` ${k}="${escapeAttr(v)}"`)
+    .join('');
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Host article ${escapeAttr(article)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">${opts.head ?? ''}</head>
+<body><h1>An article</h1>${opts.before ?? ''}
+<script src="${api}/embed.js" data-site="${escapeAttr(site)}" data-article="${escapeAttr(article)}"${attrs} async></script>
+${opts.after ?? ''}</body></html>`;
+}
+
+/** The CSP a careful publisher sends: no inline script or style, Parley allowed by origin. */
+export function strictCsp(api: string): string {
+  return `default-src 'none'; script-src ${api}; connect-src ${api}; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'`;
+}
