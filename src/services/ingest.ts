@@ -57,7 +57,12 @@ export function createIngestor(deps: IngestDeps) {
   // worker's closed-article rule rejects those, so the cache never lets one through.
   const articles = new TtlCache<string, ArticleRef>(deps.cacheTtlMs, 50_000);
 
-  async function resolveArticles(db: Db, items: Submission[]) {
+  /**
+   * Articles found or created inside the batch's transaction go into `fresh`, and only into the
+   * cache after commit: cached earlier, a concurrent batch would insert comments pointing at an
+   * article row it cannot see yet (a foreign-key violation), or at one that was rolled back.
+   */
+  async function resolveArticles(db: Db, items: Submission[], fresh: Array<[string, ArticleRef]>) {
     const out = new Map<string, ArticleRef>();
     const misses: Submission[] = [];
     for (const s of items) {
@@ -78,7 +83,7 @@ export function createIngestor(deps: IngestDeps) {
       );
       for (const [k, v] of found) {
         out.set(k, v);
-        articles.set(k, v);
+        fresh.push([k, v]);
       }
     }
     return out;
@@ -87,9 +92,10 @@ export function createIngestor(deps: IngestDeps) {
   async function handleBatch(items: Submission[]): Promise<Slot[]> {
     const results: Slot[] = new Array(items.length);
     let published: OutboxRow[] = [];
+    const fresh: Array<[string, ArticleRef]> = [];
 
     await deps.db.transaction().execute(async (trx) => {
-      const arts = await resolveArticles(trx, items);
+      const arts = await resolveArticles(trx, items, fresh);
       const parentIds = new Map<string, string[]>();
       for (const s of items) {
         if (s.parentId) parentIds.set(s.siteId, [...(parentIds.get(s.siteId) ?? []), s.parentId]);
@@ -204,6 +210,8 @@ export function createIngestor(deps: IngestDeps) {
         }
       }
     });
+
+    for (const [k, v] of fresh) articles.set(k, v);
 
     // Duplicate keys within this batch share the first row's answer.
     items.forEach((s, i) => {
