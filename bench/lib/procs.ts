@@ -22,8 +22,17 @@ process.on('exit', () => {
   for (const c of running) c.proc.kill('SIGKILL');
 });
 
-export function startChild(name: string, script: string, env: Record<string, string>): Child {
-  const proc = spawn(TSX, [script], {
+/** `nodeArgs` (for example --cpu-prof) runs `node <nodeArgs> --import tsx <script>` instead of tsx. */
+export function startChild(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Child {
+  const [cmd, args] = nodeArgs.length
+    ? [process.execPath, [...nodeArgs, '--import', 'tsx', script]]
+    : [TSX, [script]];
+  const proc = spawn(cmd, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
