@@ -34,6 +34,9 @@ const body = <T extends z.ZodTypeAny>(schema: T) => ({
   content: { 'application/json': { schema } },
 });
 
+/** Actions take an empty JSON object: every admin write is JSON (see jsonBody). */
+const Empty = z.object({}).strict().openapi('Empty');
+
 const base = '/api/v1/admin/sites/{siteId}/webhooks/endpoints';
 const common = { tags: ['webhooks'], security: [{ bearer: [] }] };
 const denied = {
@@ -114,10 +117,12 @@ export const webhookRoutes = {
     method: 'post',
     path: `${base}/{endpointId}/test`,
     summary: 'Send a webhook.test event to this endpoint',
-    request: { params: EndpointParams },
+    request: { params: EndpointParams, body: body(Empty) },
     responses: {
       202: json('Queued', QueuedSchema),
+      400: problem('Malformed JSON'),
       409: problem('The endpoint is disabled (code endpoint_disabled)'),
+      415: problem('Not JSON: send {}'),
       ...denied,
     },
   }),
@@ -146,10 +151,12 @@ export const webhookRoutes = {
     method: 'post',
     path: `${base}/{endpointId}/messages/{messageId}/redeliver`,
     summary: 'Send a message again (same webhook-id) with a fresh retry schedule',
-    request: { params: MessageParams },
+    request: { params: MessageParams, body: body(Empty) },
     responses: {
       202: json('Queued', QueuedSchema),
+      400: problem('Malformed JSON'),
       409: problem('The endpoint is disabled (code endpoint_disabled)'),
+      415: problem('Not JSON: send {}'),
       ...denied,
     },
   }),
