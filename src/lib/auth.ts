@@ -1,8 +1,12 @@
 /** Who is calling: API tokens (Bearer) today; the workspace adds session cookies. */
 import type { MiddlewareHandler } from 'hono';
 import type { AppDeps, AppEnv, Principal } from '../deps';
+import { findSession } from '../repositories/sessions';
 import { findActiveToken } from '../repositories/tokens';
+import { rolesOf } from '../repositories/users';
+import { safeEqual } from './crypto';
 import { AppError } from './errors';
+import { CSRF_HEADER, readSessionCookie } from './session-cookie';
 
 export type PrincipalResolver = (
   c: Parameters<MiddlewareHandler<AppEnv>>[0],
@@ -16,6 +20,35 @@ export function bearerResolver(deps: Pick<AppDeps, 'db'>): PrincipalResolver {
     const t = await findActiveToken(deps.db, m[1]);
     if (!t) return undefined;
     return { kind: 'token', id: t.id, sites: { [t.site_id]: t.role }, actorId: `token:${t.id}` };
+  };
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The moderation UI's session cookie. Every state-changing request made with the cookie must also
+ * carry the session's CSRF token in a header (synchronizer token): a page on another site can
+ * make the browser send the cookie but cannot read the token. Bearer-token callers never reach
+ * this resolver's check because the bearer resolver answers first.
+ */
+export function sessionResolver(deps: Pick<AppDeps, 'db' | 'now'>): PrincipalResolver {
+  return async (c) => {
+    const token = readSessionCookie(c);
+    if (!token || token.length > 200) return undefined;
+    const s = await findSession(deps.db, token, deps.now());
+    if (!s) return undefined;
+    if (!SAFE_METHODS.has(c.req.method)) {
+      const sent = c.req.header(CSRF_HEADER) ?? '';
+      if (!sent || !safeEqual(sent, s.csrf_token)) {
+        throw new AppError(403, 'csrf_failed', 'Missing or wrong CSRF token; reload the page and try again');
+      }
+    }
+    return {
+      kind: 'session',
+      id: s.id,
+      sites: await rolesOf(deps.db, s.user_id),
+      actorId: `user:${s.user_id}`,
+    };
   };
 }
 
@@ -50,6 +83,6 @@ export function requireRole(
  * Every way a caller can prove who they are, tried in order. Features that add a way (session
  * cookies for the moderation UI) add it here, so every protected route accepts all of them.
  */
-export function principalResolvers(deps: Pick<AppDeps, 'db'>): PrincipalResolver[] {
-  return [bearerResolver(deps)];
+export function principalResolvers(deps: Pick<AppDeps, 'db' | 'now'>): PrincipalResolver[] {
+  return [bearerResolver(deps), sessionResolver(deps)];
 }

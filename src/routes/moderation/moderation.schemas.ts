@@ -1,0 +1,215 @@
+/** Moderator workspace API shapes; the OpenAPI document is generated from these. */
+import { z } from '@hono/zod-openapi';
+import { QUEUES } from '../../repositories/queue';
+import { REJECT_REASONS } from '../../services/moderation-actions';
+import { CommentParams, cleanText, SiteParam } from '../comments/comments.schemas';
+
+export { CommentParams, SiteParam };
+
+export const QueueParams = SiteParam.extend({
+  queue: z.enum(QUEUES).openapi({ param: { name: 'queue', in: 'path' } }),
+});
+export const BanParams = SiteParam.extend({
+  banId: z.uuid().openapi({ param: { name: 'banId', in: 'path' } }),
+});
+
+const filterShape = {
+  article: z.string().min(1).max(200).optional().openapi({ description: "The publisher's article id" }),
+  reason: z
+    .string()
+    .regex(/^[a-z0-9_.:-]{1,64}$/)
+    .optional()
+    .openapi({ description: 'A reason code any decision recorded (e.g. banned_word, toxicity, spam)' }),
+  author: z.string().min(1).max(200).optional().openapi({ description: 'Exact author name or author key' }),
+  minAgeMinutes: z.coerce.number().int().min(0).max(525_600).optional(),
+  maxAgeMinutes: z.coerce.number().int().min(0).max(525_600).optional(),
+};
+
+export const QueueQuery = z.object({
+  ...filterShape,
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(25),
+});
+
+export const NextBody = z.object({
+  ...filterShape,
+  /** Items to pass over (the one the moderator just skipped). */
+  skip: z.array(z.uuid()).max(100).optional(),
+});
+
+const Reason = z.object({
+  rule: z.string(),
+  category: z.string(),
+  code: z.string(),
+  message: z.string(),
+  score: z.number().nullable(),
+  shadow: z.boolean(),
+  spans: z.array(z.object({ start: z.number().int(), end: z.number().int() })),
+});
+
+export const QueueItemSchema = z
+  .object({
+    id: z.string(),
+    status: z.string(),
+    body: z.string(),
+    authorName: z.string(),
+    authorKey: z.string().nullable(),
+    hasEmail: z.boolean(),
+    hasIp: z.boolean(),
+    createdAt: z.string(),
+    decidedAt: z.string().nullable(),
+    reportCount: z.number().int(),
+    reportedAt: z.string().nullable(),
+    claim: z.object({ by: z.string(), expiresAt: z.string(), mine: z.boolean() }).nullable(),
+    article: z.object({
+      id: z.string(),
+      title: z.string().nullable(),
+      url: z.string().nullable(),
+      closed: z.boolean(),
+    }),
+    parent: z
+      .object({ id: z.string(), authorName: z.string(), body: z.string(), status: z.string() })
+      .nullable(),
+    history: z.object({
+      published: z.number().int(),
+      held: z.number().int(),
+      rejected: z.number().int(),
+      pending: z.number().int(),
+      deleted: z.number().int(),
+      recent: z.array(
+        z.object({ id: z.string(), status: z.string(), body: z.string(), createdAt: z.string() }),
+      ),
+    }),
+    decisions: z.array(
+      z.object({
+        actorType: z.string(),
+        actorId: z.string().nullable(),
+        action: z.string(),
+        fromStatus: z.string(),
+        toStatus: z.string(),
+        reasonCode: z.string().nullable(),
+        reasons: z.array(Reason),
+        createdAt: z.string(),
+      }),
+    ),
+    reports: z.array(z.object({ reason: z.string(), note: z.string().nullable(), createdAt: z.string() })),
+  })
+  .openapi('QueueItem');
+
+export const CountsSchema = z
+  .object(
+    Object.fromEntries(QUEUES.map((q) => [q, z.number().int()])) as Record<
+      (typeof QUEUES)[number],
+      z.ZodNumber
+    >,
+  )
+  .openapi('QueueCounts');
+
+export const QueuePageSchema = z
+  .object({ items: z.array(QueueItemSchema), nextCursor: z.string().nullable(), counts: CountsSchema })
+  .openapi('QueuePage');
+
+export const ClaimSchema = z.object({ id: z.string(), claimedUntil: z.string() });
+
+const StatusEnum = z.enum(['pending', 'published', 'held', 'rejected', 'deleted']);
+
+export const ApproveBody = z.object({
+  expectedStatus: StatusEnum.optional().openapi({
+    description:
+      'Re-decide a comment that is no longer open (e.g. approve a rejected one); the status you saw',
+  }),
+});
+export const RejectBody = ApproveBody.extend({ reasonCode: z.enum(REJECT_REASONS) });
+export const DecidedSchema = z.object({ id: z.string(), status: StatusEnum }).openapi('Decided');
+
+export const BulkBody = z.object({
+  action: z.enum(['approve', 'reject']),
+  ids: z.array(z.uuid()).min(1).max(200),
+  reasonCode: z.enum(REJECT_REASONS).optional(),
+});
+export const BulkResultSchema = z
+  .object({
+    results: z.array(
+      z.object({
+        id: z.string(),
+        ok: z.boolean(),
+        status: StatusEnum.optional(),
+        code: z.string().optional(),
+        message: z.string().optional(),
+      }),
+    ),
+  })
+  .openapi('BulkResult');
+
+export const BanBody = z.object({
+  commentId: z.uuid(),
+  by: z.enum(['email', 'ip']),
+  durationHours: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 3650)
+    .nullable()
+    .optional()
+    .openapi({ description: 'Omit or null: for good' }),
+  reason: cleanText(500).optional(),
+  rejectPending: z.boolean().default(false),
+});
+export const BanSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(['email', 'ip']),
+    reason: z.string().nullable(),
+    sourceCommentId: z.string().nullable(),
+    createdBy: z.string(),
+    createdAt: z.string(),
+    expiresAt: z.string().nullable(),
+    active: z.boolean(),
+  })
+  .openapi('Ban');
+export const BanCreatedSchema = z.object({
+  id: z.string(),
+  kind: z.enum(['email', 'ip']),
+  expiresAt: z.string().nullable(),
+  rejected: z.array(z.string()),
+});
+
+export const HistoryQuery = z.object({
+  actor: z.string().max(200).optional(),
+  cursor: z
+    .string()
+    .regex(/^\d{1,19}$/)
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+export const HistorySchema = z
+  .object({
+    entries: z.array(
+      z.object({
+        id: z.string(),
+        commentId: z.string(),
+        actorId: z.string().nullable(),
+        action: z.string(),
+        fromStatus: z.string(),
+        toStatus: z.string(),
+        reasonCode: z.string().nullable(),
+        createdAt: z.string(),
+        authorName: z.string(),
+        excerpt: z.string(),
+      }),
+    ),
+    nextCursor: z.string().nullable(),
+  })
+  .openapi('History');
+
+export const SignInBody = z.object({
+  email: z.email().max(320),
+  password: z.string().min(1).max(1000),
+});
+export const SessionSchema = z
+  .object({
+    user: z.object({ id: z.string(), email: z.string(), name: z.string() }).nullable(),
+    csrfToken: z.string().nullable(),
+    sites: z.array(z.object({ id: z.string(), name: z.string(), role: z.enum(['admin', 'moderator']) })),
+  })
+  .openapi('Session');

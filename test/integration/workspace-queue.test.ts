@@ -1,0 +1,380 @@
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestContext, type TestContext } from '../helpers/context';
+import { as, outboxFor, type Session, seedComments, signedIn, statusOf } from '../helpers/workspace';
+
+let t: TestContext;
+beforeAll(async () => {
+  t = await createTestContext({ env: { CLAIM_LEASE_SECONDS: '60' } });
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+const base = (siteId: string) => `/api/v1/moderation/sites/${siteId}`;
+
+describe('sessions', () => {
+  it('signs in with a hashed password, sets an HttpOnly SameSite cookie and demands the CSRF token on writes', async () => {
+    const siteId = await t.site();
+    const s = await signedIn(t, { [siteId]: 'moderator' });
+    const user = await t.rt.db
+      .selectFrom('users')
+      .select('password_hash')
+      .where('id', '=', s.userId)
+      .executeTakeFirstOrThrow();
+    expect(user.password_hash).toMatch(/^scrypt\$32768\$8\$1\$/);
+    const res = await t.request('POST', '/api/v1/moderation/session', {
+      email: 'nobody@example.test',
+      password: 'x',
+    });
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { code: string }).code).toBe('invalid_credentials');
+
+    const { ids } = await seedComments(t, siteId, 1);
+    // Cookie without the CSRF header: refused, and nothing changed.
+    const noCsrf = await t.request(
+      'POST',
+      `${base(siteId)}/comments/${ids[0]}/approve`,
+      {},
+      { cookie: s.cookie },
+    );
+    expect(noCsrf.status).toBe(403);
+    expect(((await noCsrf.json()) as { code: string }).code).toBe('csrf_failed');
+    const wrong = await t.request(
+      'POST',
+      `${base(siteId)}/comments/${ids[0]}/approve`,
+      {},
+      { cookie: s.cookie, 'x-csrf-token': 'nope' },
+    );
+    expect(wrong.status).toBe(403);
+    expect(await statusOf(t, ids[0]!)).toBe('held');
+    // Reads need no token.
+    expect((await t.request('GET', `${base(siteId)}/queues`, undefined, { cookie: s.cookie })).status).toBe(
+      200,
+    );
+    // With it: fine.
+    expect((await as(t, s)('POST', `${base(siteId)}/comments/${ids[0]}/approve`, {})).status).toBe(200);
+    // Sign out ends the session.
+    expect((await as(t, s)('DELETE', '/api/v1/moderation/session')).status).toBe(204);
+    expect((await t.request('GET', `${base(siteId)}/queues`, undefined, { cookie: s.cookie })).status).toBe(
+      401,
+    );
+  });
+
+  it('marks the cookie HttpOnly, SameSite=Strict, and Secure over HTTPS', async () => {
+    const siteId = await t.site();
+    const { createUser, grantRole } = await import('../../src/repositories/users');
+    const u = await createUser(t.rt.db, { email: `https-${Date.now()}@example.test`, password: 'pw-123456' });
+    await grantRole(t.rt.db, u.id, siteId, 'admin');
+    const res = await t.app.request('https://parley.example/api/v1/moderation/session', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: u.email, password: 'pw-123456' }),
+    });
+    const cookie = res.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/^__Host-parley_session=/);
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/Secure/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+  });
+});
+
+describe('queues and claiming', () => {
+  it('lists held items with article, history and reasons with spans, keyset-paginated and filterable', async () => {
+    const siteId = await t.site();
+    const s = await signedIn(t, { [siteId]: 'moderator' });
+    await seedComments(t, siteId, 5, { article: 'a1' });
+    await seedComments(t, siteId, 3, { article: 'a2', email: 'same@example.test', authorName: 'Same' });
+    const req = as(t, s);
+    const p1 = (await (await req('GET', `${base(siteId)}/queues/held?limit=4`)).json()) as any;
+    expect(p1.counts.held).toBe(8);
+    expect(p1.items).toHaveLength(4);
+    expect(p1.items[0].decisions[0].reasons[0].spans).toEqual([{ start: 8, end: 14 }]);
+    expect(p1.items[0].article.id).toBe('a1');
+    const p2 = (await (
+      await req('GET', `${base(siteId)}/queues/held?limit=4&cursor=${p1.nextCursor}`)
+    ).json()) as any;
+    expect(p2.items).toHaveLength(4);
+    expect(p2.nextCursor).toBeNull();
+    const all = [...p1.items, ...p2.items].map((i: any) => i.id);
+    expect(new Set(all).size).toBe(8);
+    const byArticle = (await (await req('GET', `${base(siteId)}/queues/held?article=a2`)).json()) as any;
+    expect(byArticle.items).toHaveLength(3);
+    // The author's recent history on the site comes with each item.
+    expect(byArticle.items[0].history.held).toBe(2);
+    const byAuthor = (await (await req('GET', `${base(siteId)}/queues/held?author=Same`)).json()) as any;
+    expect(byAuthor.items).toHaveLength(3);
+    const byReason = (await (await req('GET', `${base(siteId)}/queues/held?reason=toxicity`)).json()) as any;
+    expect(byReason.items).toHaveLength(8);
+    const none = (await (await req('GET', `${base(siteId)}/queues/held?reason=spam_link`)).json()) as any;
+    expect(none.items).toHaveLength(0);
+    const young = (await (await req('GET', `${base(siteId)}/queues/held?minAgeMinutes=60`)).json()) as any;
+    expect(young.items).toHaveLength(0);
+    expect((await req('GET', `${base(siteId)}/queues/held?cursor=garbage`)).status).toBe(422);
+    expect((await req('GET', `${base(siteId)}/queues/nope`)).status).toBe(422);
+  });
+
+  it('never hands one item to two moderators, even when many ask at the same moment (real HTTP, parallel)', async () => {
+    const siteId = await t.site();
+    const items = 12;
+    const { ids } = await seedComments(t, siteId, items);
+    const mods = await Promise.all(Array.from({ length: 6 }, () => signedIn(t, { [siteId]: 'moderator' })));
+    const server = serve({ fetch: t.app.fetch, hostname: '127.0.0.1', port: 0 });
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as AddressInfo).port;
+    const next = (m: Session) =>
+      fetch(`http://127.0.0.1:${port}${base(siteId)}/queues/held/next`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie: m.cookie, 'x-csrf-token': m.csrf },
+        body: '{}',
+      });
+    try {
+      const handedTo = new Map<string, string>();
+      // Each round: 6 moderators x 5 parallel requests (30 in flight, more than the items left);
+      // every moderator then decides what they were handed, so the next round must hand out new ones.
+      for (let round = 0; round < 6 && handedTo.size < items; round++) {
+        const res = await Promise.all(
+          mods.flatMap((m) =>
+            [0, 1, 2, 3, 4].map(async () => {
+              const r = await next(m);
+              return {
+                m,
+                status: r.status,
+                id: r.status === 200 ? (((await r.json()) as any).item.id as string) : null,
+              };
+            }),
+          ),
+        );
+        const thisRound = new Map<string, string>();
+        for (const r of res) {
+          expect([200, 204]).toContain(r.status);
+          if (!r.id) continue;
+          const prev = handedTo.get(r.id) ?? thisRound.get(r.id);
+          // The same moderator may be handed their own item again (a reload); never another's.
+          expect(prev === undefined || prev === r.m.actorId).toBe(true);
+          thisRound.set(r.id, r.m.actorId);
+        }
+        for (const [id, actor] of thisRound) {
+          handedTo.set(id, actor);
+          const m = mods.find((x) => x.actorId === actor)!;
+          expect((await as(t, m)('POST', `${base(siteId)}/comments/${id}/approve`, {})).status).toBe(200);
+        }
+      }
+      expect(new Set(handedTo.keys())).toEqual(new Set(ids));
+      // Exactly one moderator decision per item, by the moderator it was handed to.
+      const decisions = await t.rt.db
+        .selectFrom('moderation_decisions')
+        .select(['comment_id', 'actor_id'])
+        .where('comment_id', 'in', ids)
+        .where('actor_type', '=', 'moderator')
+        .execute();
+      expect(decisions).toHaveLength(items);
+      for (const d of decisions) expect(d.actor_id).toBe(handedTo.get(d.comment_id));
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('lets a lease expire by itself, and refuses a claimed item to others', async () => {
+    const siteId = await t.site();
+    const { ids } = await seedComments(t, siteId, 1);
+    const a = await signedIn(t, { [siteId]: 'moderator' });
+    const b = await signedIn(t, { [siteId]: 'moderator' });
+    const first = await as(t, a)('POST', `${base(siteId)}/queues/held/next`, {});
+    expect(((await first.json()) as any).item.id).toBe(ids[0]);
+    expect((await as(t, b)('POST', `${base(siteId)}/queues/held/next`, {})).status).toBe(204);
+    const claim = await as(t, b)('POST', `${base(siteId)}/comments/${ids[0]}/claim`);
+    expect(claim.status).toBe(409);
+    expect(((await claim.json()) as any).code).toBe('claimed_by_other');
+    const act = await as(t, b)('POST', `${base(siteId)}/comments/${ids[0]}/approve`, {});
+    expect(act.status).toBe(409);
+    expect(((await act.json()) as any).code).toBe('claimed_by_other');
+    // A walks away: the lease runs out.
+    await t.rt.db
+      .updateTable('comments')
+      .set({ claim_expires_at: new Date(Date.now() - 1000) })
+      .where('id', '=', ids[0]!)
+      .execute();
+    const again = await as(t, b)('POST', `${base(siteId)}/queues/held/next`, {});
+    expect(((await again.json()) as any).item.id).toBe(ids[0]);
+    // Releasing gives it back.
+    expect((await as(t, b)('DELETE', `${base(siteId)}/comments/${ids[0]}/claim`)).status).toBe(204);
+    expect(
+      ((await (await as(t, a)('POST', `${base(siteId)}/queues/held/next`, {})).json()) as any).item.id,
+    ).toBe(ids[0]);
+  });
+});
+
+describe('actions', () => {
+  it('approve publishes with one audit row, outbox rows and a bumped thread; the second decider gets already_decided', async () => {
+    const siteId = await t.site();
+    const { ids, articleId } = await seedComments(t, siteId, 1);
+    const a = await signedIn(t, { [siteId]: 'moderator' });
+    const b = await signedIn(t, { [siteId]: 'moderator' });
+    const before = await t.rt.db
+      .selectFrom('articles')
+      .selectAll()
+      .where('id', '=', articleId)
+      .executeTakeFirstOrThrow();
+    const [ra, rb] = await Promise.all([
+      as(t, a)('POST', `${base(siteId)}/comments/${ids[0]}/approve`, {}),
+      as(t, b)('POST', `${base(siteId)}/comments/${ids[0]}/reject`, { reasonCode: 'spam' }),
+    ]);
+    const statuses = [ra.status, rb.status].sort();
+    expect(statuses).toEqual([200, 409]);
+    const loser = ra.status === 409 ? ra : rb;
+    const problem = (await loser.json()) as any;
+    expect(problem.code).toBe('already_decided');
+    expect(problem.title).toMatch(/already decided/);
+    const decisions = await t.rt.db
+      .selectFrom('moderation_decisions')
+      .selectAll()
+      .where('comment_id', '=', ids[0]!)
+      .where('actor_type', '=', 'moderator')
+      .execute();
+    expect(decisions).toHaveLength(1);
+    const winner = ra.status === 200 ? 'approve' : 'reject';
+    expect(decisions[0]).toMatchObject({ action: winner, from_status: 'held' });
+    const topics = (await outboxFor(t, ids[0]!)).map((o) => o.topic);
+    if (winner === 'approve') {
+      expect(topics).toEqual(['comment.approved', 'comment.published']);
+      const after = await t.rt.db
+        .selectFrom('articles')
+        .selectAll()
+        .where('id', '=', articleId)
+        .executeTakeFirstOrThrow();
+      expect(after.published_count).toBe(before.published_count + 1);
+      expect(Number(after.thread_version)).toBeGreaterThan(Number(before.thread_version));
+    } else {
+      expect(topics).toEqual(['comment.rejected']);
+    }
+  });
+
+  it('reject records the reason and the learning label; undo restores within the window; bulk reports per item', async () => {
+    const siteId = await t.site();
+    const { ids } = await seedComments(t, siteId, 4);
+    const s = await signedIn(t, { [siteId]: 'moderator' });
+    const req = as(t, s);
+    expect(
+      (await req('POST', `${base(siteId)}/comments/${ids[0]}/reject`, { reasonCode: 'nonsense' })).status,
+    ).toBe(422);
+    const r = await req('POST', `${base(siteId)}/comments/${ids[0]}/reject`, { reasonCode: 'harassment' });
+    expect(await r.json()).toEqual({ id: ids[0], status: 'rejected' });
+    const ob = await outboxFor(t, ids[0]!);
+    expect(ob[0]).toMatchObject({
+      topic: 'comment.rejected',
+      payload: { actor: 'moderator', reasonCode: 'harassment', label: 'toxic', actorId: s.actorId },
+    });
+    const d = await t.rt.db
+      .selectFrom('moderation_decisions')
+      .selectAll()
+      .where('comment_id', '=', ids[0]!)
+      .orderBy('id', 'desc')
+      .executeTakeFirstOrThrow();
+    expect(d).toMatchObject({
+      actor_type: 'moderator',
+      actor_id: s.actorId,
+      action: 'reject',
+      reason_code: 'harassment',
+    });
+
+    const u = await req('POST', `${base(siteId)}/comments/${ids[0]}/undo`);
+    expect(await u.json()).toEqual({ id: ids[0], status: 'held' });
+    expect(await statusOf(t, ids[0]!)).toBe('held');
+    expect((await outboxFor(t, ids[0]!)).map((o) => o.topic)).toEqual(['comment.rejected', 'comment.undone']);
+    // Nothing left to undo.
+    expect(((await (await req('POST', `${base(siteId)}/comments/${ids[0]}/undo`)).json()) as any).code).toBe(
+      'already_decided',
+    );
+
+    // Another moderator cannot undo someone else's decision.
+    await req('POST', `${base(siteId)}/comments/${ids[1]}/approve`, {});
+    const other = await signedIn(t, { [siteId]: 'moderator' });
+    expect((await as(t, other)('POST', `${base(siteId)}/comments/${ids[1]}/undo`)).status).toBe(409);
+    // Past the window: refused.
+    // The audit is append-only, so rather than age the decision, move the app's clock forward.
+    const realNow = t.deps.now;
+    t.deps.now = () => new Date(Date.now() + (t.config.UNDO_WINDOW_SECONDS + 5) * 1000);
+    try {
+      const late = await req('POST', `${base(siteId)}/comments/${ids[1]}/undo`);
+      expect(((await late.json()) as any).code).toBe('undo_expired');
+    } finally {
+      t.deps.now = realNow;
+    }
+
+    const bulk = await req('POST', `${base(siteId)}/bulk`, {
+      action: 'reject',
+      reasonCode: 'spam',
+      ids: [ids[1], ids[2], ids[3]],
+    });
+    const results = ((await bulk.json()) as any).results;
+    expect(results).toEqual([
+      { id: ids[1], ok: false, code: 'already_decided', message: expect.any(String) },
+      { id: ids[2], ok: true, status: 'rejected' },
+      { id: ids[3], ok: true, status: 'rejected' },
+    ]);
+    expect((await req('POST', `${base(siteId)}/bulk`, { action: 'reject', ids: [ids[2]] })).status).toBe(422);
+  });
+
+  it('bans an author by email hash, rejects their waiting comments and rejects their next comment on arrival', async () => {
+    const siteId = await t.site();
+    const { ids } = await seedComments(t, siteId, 3, { email: 'troll@example.test', authorName: 'Troll' });
+    const s = await signedIn(t, { [siteId]: 'moderator' });
+    const res = await as(t, s)('POST', `${base(siteId)}/bans`, {
+      commentId: ids[0],
+      by: 'email',
+      durationHours: 24,
+      rejectPending: true,
+      reason: 'repeat abuse',
+    });
+    expect(res.status).toBe(201);
+    const ban = (await res.json()) as any;
+    expect(ban.rejected.sort()).toEqual([...ids].sort());
+    for (const id of ids) expect(await statusOf(t, id)).toBe('rejected');
+    expect((await outboxFor(t, ids[0]!)).map((o) => o.topic)).toEqual(['author.banned', 'comment.rejected']);
+    const sub = await t.submit(siteId, 'story-1', {
+      authorName: 'Troll',
+      authorEmail: 'Troll@example.test',
+      body: 'I am back with more of the same.',
+    });
+    expect(sub.status).toBe(202);
+    const { id } = (await sub.json()) as { id: string };
+    expect(await statusOf(t, id)).toBe('rejected');
+    const dec = await t.rt.db
+      .selectFrom('moderation_decisions')
+      .selectAll()
+      .where('comment_id', '=', id)
+      .execute();
+    expect(dec).toHaveLength(1);
+    expect(dec[0]).toMatchObject({ actor_type: 'system', reason_code: 'banned' });
+    const list = (await (await as(t, s)('GET', `${base(siteId)}/bans`)).json()) as any;
+    expect(list.bans[0]).toMatchObject({ id: ban.id, kind: 'email', active: true });
+    expect((await as(t, s)('DELETE', `${base(siteId)}/bans/${ban.id}`)).status).toBe(204);
+    const sub2 = await t.submit(siteId, 'story-1', {
+      authorName: 'Troll',
+      authorEmail: 'troll@example.test',
+      body: 'Reformed, honestly, a fair point.',
+    });
+    expect(await statusOf(t, ((await sub2.json()) as { id: string }).id)).toBe('pending');
+  });
+
+  it('shows the history of moderator decisions, newest first', async () => {
+    const siteId = await t.site();
+    const { ids } = await seedComments(t, siteId, 2);
+    const s = await signedIn(t, { [siteId]: 'moderator' });
+    await as(t, s)('POST', `${base(siteId)}/comments/${ids[0]}/approve`, {});
+    await as(t, s)('POST', `${base(siteId)}/comments/${ids[1]}/reject`, { reasonCode: 'off_topic' });
+    const h = (await (await as(t, s)('GET', `${base(siteId)}/history?limit=1`)).json()) as any;
+    expect(h.entries[0]).toMatchObject({
+      commentId: ids[1],
+      action: 'reject',
+      reasonCode: 'off_topic',
+      actorId: s.actorId,
+    });
+    const h2 = (await (
+      await as(t, s)('GET', `${base(siteId)}/history?limit=1&cursor=${h.nextCursor}`)
+    ).json()) as any;
+    expect(h2.entries[0]).toMatchObject({ commentId: ids[0], action: 'approve' });
+  });
+});
