@@ -39,11 +39,6 @@ export const configSchema = z.object({
   COMMENT_MAX_CHARS: z.coerce.number().int().min(1).default(5000),
   /** How long in-process caches of site and article rows may lag behind the database. */
   CACHE_TTL_MS: z.coerce.number().int().min(0).default(5000),
-  /**
-   * How long a rendered thread page may be served from memory before its article's thread_version
-   * is checked again: the most a newly published comment can be late (capped by CACHE_TTL_MS).
-   */
-  THREAD_CACHE_MS: z.coerce.number().int().min(0).max(1000).default(250),
   INGEST_MAX_BATCH: z.coerce.number().int().min(1).max(5000).default(200),
   INGEST_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(4),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
@@ -123,6 +118,26 @@ export const configSchema = z.object({
   WEBHOOKS_DISPATCH_INTERVAL_MS: z.coerce.number().int().min(10).default(1000),
   /** The worker touches this file while its loops run, for container health checks. */
   WORKER_HEARTBEAT_FILE: z.string().optional(),
+  /**
+   * Optional external classifier (OpenAI-moderation-compatible: POST {input} → {results: [...]}).
+   * Off while unset; when set, the worker adds it after the built-in rules and holds on failure.
+   */
+  MODERATION_PROVIDER_URL: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.url({ protocol: /^https?$/ }).optional(),
+  ),
+  MODERATION_PROVIDER_API_KEY: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
+  MODERATION_PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(2000),
+  /** Posting velocity counts comments per IP hash, author and article over this sliding window. */
+  MODERATION_VELOCITY_WINDOW_SECONDS: z.coerce.number().int().min(10).max(86_400).default(600),
+  /** Near-duplicates count when posted on the same site within this many hours before a comment. */
+  MODERATION_DUPLICATE_WINDOW_HOURS: z.coerce
+    .number()
+    .min(0.01)
+    .max(24 * 30)
+    .default(24),
+  /** How long a worker may use a site's adaptive model before reloading it (its own updates apply at once). */
+  MODERATION_ADAPTIVE_CACHE_MS: z.coerce.number().int().min(0).default(5000),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

@@ -4,6 +4,8 @@ import { Redis, type RedisOptions } from 'ioredis';
 
 export const QUEUE = {
   moderate: 'moderate',
+  /** Moderator decisions teaching each site's adaptive model (see workers/learn.ts). */
+  learn: 'learn',
   /** Domain events fanned out to webhook endpoints (see the webhooks feature). */
   events: 'events',
   /** One job per webhook delivery attempt (see src/webhooks and workers/webhooks.ts). */
@@ -16,6 +18,14 @@ export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
 export interface ModerateJob {
   commentId: string;
   requestId?: string | null;
+}
+
+/** One moderator decision to learn from: the outbox row that announced it (ids and a label only). */
+export interface LearnJob {
+  outboxId: string;
+  siteId: string;
+  commentId: string;
+  label: 'ok' | 'spam' | 'toxic';
 }
 
 export type RedisRole = 'producer' | 'worker' | 'general';
@@ -44,6 +54,7 @@ export function createRedis(url: string, role: RedisRole, extra: RedisOptions = 
 export interface Queues {
   prefix: string;
   moderate: Queue<ModerateJob>;
+  learn: Queue<LearnJob>;
   events: Queue;
   webhooks: Queue;
   byName(name: QueueName): Queue;
@@ -85,10 +96,22 @@ export function createQueues(connection: Redis, prefix: string): Queues {
       removeOnFail: { age: 3600 },
     },
   });
-  const all = { moderate, events, webhooks } as Record<QueueName, Queue>;
+  const learn = new Queue<LearnJob>(QUEUE.learn, {
+    connection,
+    prefix,
+    defaultJobOptions: {
+      attempts: 10,
+      backoff: { type: 'exponential', delay: 1000 },
+      // A label applied twice is prevented in Postgres (adaptive_labels), so ids need not live long.
+      removeOnComplete: { age: 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 86_400 },
+    },
+  });
+  const all = { moderate, learn, events, webhooks } as Record<QueueName, Queue>;
   return {
     prefix,
     moderate,
+    learn,
     events,
     webhooks,
     byName: (name) => all[name],
@@ -101,4 +124,8 @@ export function createQueues(connection: Redis, prefix: string): Queues {
 /** Job ids must not contain ':' nor be all digits (BullMQ). */
 export function moderateJobId(commentId: string): string {
   return `mod-${commentId}`;
+}
+
+export function learnJobId(outboxId: string | number): string {
+  return `learn-${outboxId}`;
 }

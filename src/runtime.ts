@@ -16,6 +16,7 @@ import { createQueues, createRedis, type Queues } from './queue';
 import { countSites, createSite } from './repositories/sites';
 import { DEMO_SITE_ID } from './routes/demo';
 import { createIngestor } from './services/ingest';
+import { registerLearnOutboxRoute } from './services/learn-route';
 import { createSiteCache } from './services/site-cache';
 import { registerWebhookOutboxRoute } from './webhooks/outbox-route';
 
@@ -33,6 +34,8 @@ function publicBase(config: Config): string {
 export function createRuntime(config: Config, logger: Logger = createLogger(config.LOG_LEVEL)): Runtime {
   // Both the API and the workers publish outbox rows, so both must route them to the webhook fan-out.
   registerWebhookOutboxRoute();
+  // Moderator decisions teach the site's adaptive model (workers/learn.ts); same reason as above.
+  registerLearnOutboxRoute();
   const db = createDb({
     url: config.DATABASE_URL,
     poolMax: config.DATABASE_POOL_MAX,

@@ -9,12 +9,14 @@ import { startLoop } from '../src/lib/loop';
 import { recordDecision } from '../src/lib/metrics';
 import { defaultRules } from '../src/moderation/rules';
 import type { Rule } from '../src/moderation/types';
-import { type ModerateJob, moderateJobId, QUEUE, type Queues } from '../src/queue';
+import { type LearnJob, type ModerateJob, moderateJobId, QUEUE, type Queues } from '../src/queue';
 import { findStalePending } from '../src/repositories/comments';
 import { CANARY_JOB } from '../src/routes/health';
 import { relayOnce } from '../src/services/outbox-publisher';
 import type { SiteCache } from '../src/services/site-cache';
+import { startLearnWorker } from './learn';
 import { createModerateProcessor, type ModerateDeps } from './moderate';
+import { createAdaptiveCache, workerRules } from './moderation-context';
 import { type RunningWebhookWorkers, startWebhookWorkers, type WebhookWorkerOptions } from './webhooks';
 
 export interface WorkerDeps {
@@ -36,6 +38,8 @@ export interface WorkerDeps {
   onDecided?: ModerateDeps['onDecided'];
   /** Webhook settings and secrets; read from the environment when not given. */
   config?: Config;
+  /** Fail-fast client for the velocity counters; by default a fail-fast copy of workerConnection. */
+  redis?: Redis;
   /** Overrides for the webhook workers (tests pass a clock); false leaves them off. */
   webhooks?: Partial<WebhookWorkerOptions> | false;
 }
@@ -45,6 +49,7 @@ export interface RunningWorkers {
   relayNow(): void;
   sweepNow(): Promise<number>;
   webhooks?: RunningWebhookWorkers;
+  learn: Worker<LearnJob>;
   /** Stops taking jobs, waits for active ones up to `graceMs`, then stops the loops. */
   close(graceMs?: number): Promise<void>;
 }
@@ -69,12 +74,36 @@ export async function sweepPending(
 
 export function startWorkers(deps: WorkerDeps): RunningWorkers {
   const now = deps.now ?? (() => new Date());
+  const settings = deps.config ?? loadConfig();
+  // The site's adaptive model, shared by the moderate worker (reads) and the learner (invalidates).
+  const adaptive = createAdaptiveCache(deps.db, settings.MODERATION_ADAPTIVE_CACHE_MS);
+  // Counters must fail fast (unknown counts hold), unlike the worker connection, which waits forever.
+  const ownCounterRedis = deps.redis
+    ? undefined
+    : deps.workerConnection.duplicate({ maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  ownCounterRedis?.on('error', () => {});
   const processor = createModerateProcessor({
     db: deps.db,
     queues: deps.queues,
     sites: deps.sites,
-    rules: deps.rules ?? defaultRules,
+    rules: workerRules(
+      deps.rules ?? defaultRules,
+      settings.MODERATION_PROVIDER_URL
+        ? {
+            url: settings.MODERATION_PROVIDER_URL,
+            apiKey: settings.MODERATION_PROVIDER_API_KEY,
+            timeoutMs: settings.MODERATION_PROVIDER_TIMEOUT_MS,
+          }
+        : undefined,
+    ),
     now,
+    context: {
+      redis: deps.redis ?? ownCounterRedis,
+      keyPrefix: deps.queues.prefix,
+      velocityWindowMs: settings.MODERATION_VELOCITY_WINDOW_SECONDS * 1000,
+      duplicateWindowMs: settings.MODERATION_DUPLICATE_WINDOW_HOURS * 3_600_000,
+      adaptive,
+    },
     onDecided: (info) => {
       recordDecision({
         outcome: info.outcome,
@@ -111,6 +140,14 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
   moderate.on('failed', (job, err) =>
     deps.logger.warn({ err, jobId: job?.id, requestId: job?.data.requestId }, 'moderate job failed'),
   );
+
+  const learn = startLearnWorker({
+    db: deps.db,
+    adaptive,
+    queues: deps.queues,
+    connection: deps.workerConnection,
+    logger: deps.logger,
+  });
 
   let webhooks: RunningWebhookWorkers | undefined;
   if (deps.webhooks !== false) {
@@ -153,9 +190,10 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
     relayNow: () => relay.kick(),
     sweepNow: () => sweepPending(deps),
     webhooks,
+    learn,
     async close(graceMs = 10_000) {
       // worker.close() waits for active jobs without a limit of its own; bound it here.
-      const closing = Promise.all([moderate.close(), webhooks?.close(graceMs)]);
+      const closing = Promise.all([moderate.close(), learn.close(), webhooks?.close(graceMs)]);
       const timedOut = await Promise.race([
         closing.then(() => false),
         new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref()),
@@ -165,9 +203,10 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
           { graceMs },
           'active jobs did not finish in time; forcing close (they will be retried)',
         );
-        await Promise.all([moderate.close(true), webhooks?.close(0)]);
+        await Promise.all([moderate.close(true), learn.close(true), webhooks?.close(0)]);
       }
       await Promise.all([relay.stop(), sweep.stop()]);
+      ownCounterRedis?.disconnect();
     },
   };
 }

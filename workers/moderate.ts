@@ -16,7 +16,7 @@ import { insertDecisions } from '../src/repositories/decisions';
 import { insertOutbox } from '../src/repositories/outbox';
 import { publishNow } from '../src/services/outbox-publisher';
 import type { SiteCache } from '../src/services/site-cache';
-import { buildModerationContext, toCommentInput } from './moderation-context';
+import { type ContextOptions, createContextLoader, toCommentInput } from './moderation-context';
 
 export const STATUS_FOR: Record<Outcome, CommentStatus> = {
   publish: 'published',
@@ -36,6 +36,8 @@ export interface ModerateDeps {
   rules: readonly Rule[];
   now: () => Date;
   maxBatch?: number;
+  /** Velocity counters, duplicate window, adaptive models (see moderation-context.ts). */
+  context?: ContextOptions;
   onDecided?: (info: { outcome: Outcome; decision: ModerationDecision; createdAt: Date }) => void;
 }
 
@@ -55,6 +57,7 @@ export function publicReasons(decision: ModerationDecision) {
 
 export function createModerateProcessor(deps: ModerateDeps) {
   const maxBatch = deps.maxBatch ?? 100;
+  const loadContext = createContextLoader({ db: deps.db, now: deps.now, maxBatch, ...deps.context });
 
   const load = createBatcher<string, ModerationRow | null>(
     async (ids) => {
@@ -139,7 +142,7 @@ export function createModerateProcessor(deps: ModerateDeps) {
     if (row.status !== 'pending') return { state: 'skipped', reason: 'already_decided' };
     const site = await deps.sites.get(row.site_id);
     if (!site) return { state: 'skipped', reason: 'unknown_site' };
-    const ctx = await buildModerationContext({ db: deps.db, now: deps.now }, row, site);
+    const ctx = await loadContext(row, site);
     const decision = await runPipeline(deps.rules, toCommentInput(row), ctx);
     const applied = await write({ row, decision });
     if (!applied) return { state: 'skipped', reason: 'lost_race' };

@@ -1,11 +1,41 @@
-/** Gathers what the pure rules may know about a comment (history, counts) before they run. */
+/**
+ * Gathers what the pure rules may know about a comment before they run: the author's history on
+ * the site, posting velocity (Redis counters), near-duplicates (SimHash bands in Postgres) and the
+ * site's adaptive model. Concurrent jobs share their round trips: one history query, one
+ * duplicate query and one Redis MULTI per batch, and the adaptive model is cached per site.
+ */
+import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
 import type { Database } from '../db/schema';
+import { createBatcher } from '../src/lib/batcher';
+import { TtlCache } from '../src/lib/ttl-cache';
+import type { AdaptiveState } from '../src/moderation/adaptive';
+import type { Policy } from '../src/moderation/policy';
+import { runningRules } from '../src/moderation/running-rules';
 import type { CommentInput, ModerationContext } from '../src/moderation/types';
+import { loadAdaptiveStates } from '../src/repositories/adaptive';
 import type { ModerationRow } from '../src/repositories/comments';
+import { findNearDuplicates } from '../src/repositories/duplicates';
 import type { SiteRecord } from '../src/repositories/sites';
 
-export interface ContextDeps {
+/** Author history counts stop here: the rules only compare them with small thresholds. */
+export const HISTORY_CAP = 100;
+
+export interface ContextOptions {
+  /** Client for the velocity counters (fails fast); absent means counts are unavailable. */
+  redis?: Redis | (() => Promise<Redis>);
+  /** Counter keys live under `${keyPrefix}:velocity:` (the queue prefix, so tests stay apart). */
+  keyPrefix?: string;
+  velocityWindowMs?: number;
+  duplicateWindowMs?: number;
+  adaptive?: AdaptiveCache;
+  /** Redis gets this long before the counts are given up as unavailable. */
+  redisTimeoutMs?: number;
+  maxBatch?: number;
+}
+
+export interface ContextDeps extends ContextOptions {
   db: Kysely<Database>;
   now: () => Date;
 }
@@ -26,22 +56,241 @@ export function toCommentInput(row: ModerationRow): CommentInput {
   };
 }
 
+/** Each site's adaptive model, cached briefly; the learner invalidates what it changes. */
+export interface AdaptiveCache {
+  get(siteId: string): Promise<AdaptiveState | undefined>;
+  invalidate(siteId: string): void;
+}
+
+export function createAdaptiveCache(db: Kysely<Database>, ttlMs: number): AdaptiveCache {
+  // Wrapped so "no model yet" is cached too (TtlCache does not keep undefined).
+  const cache = new TtlCache<string, { state?: AdaptiveState }>(ttlMs, 10_000);
+  return {
+    async get(siteId) {
+      const v = await cache.getOrLoad(siteId, async () => ({
+        state: (await loadAdaptiveStates(db, [siteId])).get(siteId),
+      }));
+      return v.state;
+    },
+    invalidate: (siteId) => cache.delete(siteId),
+  };
+}
+
+function ruleOn(policy: Policy, id: string): boolean {
+  return policy.rules[id]?.enabled !== false;
+}
+
+interface AuthorCounts {
+  authorApproved: number;
+  authorRejected: number;
+}
+
+interface VelocityCounts {
+  recentByIp?: number;
+  recentByAuthor?: number;
+  recentByArticle?: number;
+  unavailable?: boolean;
+}
+
+/** The author's key on the site: their email hash, else their IP hash, else none. */
+function authorOf(row: ModerationRow): { kind: 'email' | 'ip'; hash: string } | null {
+  if (row.email_hash) return { kind: 'email', hash: row.email_hash };
+  if (row.ip_hash) return { kind: 'ip', hash: row.ip_hash };
+  return null;
+}
+
+async function loadAuthorCounts(
+  db: Kysely<Database>,
+  rows: ModerationRow[],
+): Promise<Map<string, AuthorCounts>> {
+  const keys = new Map<string, { site: string; kind: 'email' | 'ip'; hash: string }>();
+  for (const r of rows) {
+    const a = authorOf(r);
+    if (a) keys.set(`${r.site_id}\u0000${a.kind}\u0000${a.hash}`, { site: r.site_id, ...a });
+  }
+  const out = new Map<string, AuthorCounts>();
+  if (!keys.size) return out;
+  const values = [...keys.values()].map((k) => sql`(${k.site}::text, ${k.kind}::text, ${k.hash}::text)`);
+  // Capped counts through the (site, email_hash) and (site, ip_hash) indexes: a busy shared IP
+  // costs at most HISTORY_CAP rows per status, not its whole history.
+  const capped = (status: string) => sql`(select count(*) from (
+      select 1 from comments c
+      where c.site_id = v.site and c.status = ${status}
+        and (case when v.kind = 'email' then c.email_hash = v.hash else c.ip_hash = v.hash end)
+      limit ${HISTORY_CAP}) x)`;
+  const res = await sql<{ site: string; kind: string; hash: string; approved: string; rejected: string }>`
+    select v.site, v.kind, v.hash, ${capped('published')} as approved, ${capped('rejected')} as rejected
+    from (values ${sql.join(values)}) as v(site, kind, hash)`.execute(db);
+  for (const r of res.rows) {
+    out.set(`${r.site}\u0000${r.kind}\u0000${r.hash}`, {
+      authorApproved: Number(r.approved),
+      authorRejected: Number(r.rejected),
+    });
+  }
+  return out;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Sliding-window counts from two fixed buckets: this bucket's count (INCR, including this comment)
+ * plus the previous bucket's, weighted by how much of it still lies inside the window. Keyed by
+ * the comment's own time, so a backlog is counted as it was posted.
+ */
+async function countVelocity(
+  redis: Redis,
+  prefix: string,
+  windowMs: number,
+  rows: ModerationRow[],
+  timeoutMs: number,
+): Promise<VelocityCounts[]> {
+  const multi = redis.multi();
+  const plan: Array<Array<{ field: keyof VelocityCounts; weight: number }>> = [];
+  for (const r of rows) {
+    const at = new Date(r.created_at).getTime();
+    const bucket = Math.floor(at / windowMs);
+    const weight = 1 - (at - bucket * windowMs) / windowMs;
+    const fields: Array<{ field: keyof VelocityCounts; weight: number }> = [];
+    const add = (field: keyof VelocityCounts, key: string) => {
+      const base = `${prefix}:velocity:${r.site_id}:${key}`;
+      multi.incr(`${base}:${bucket}`);
+      multi.pexpire(`${base}:${bucket}`, windowMs * 2);
+      multi.get(`${base}:${bucket - 1}`);
+      fields.push({ field, weight });
+    };
+    if (r.ip_hash) add('recentByIp', `ip:${r.ip_hash}`);
+    if (r.email_hash) add('recentByAuthor', `author:${r.email_hash}`);
+    add('recentByArticle', `article:${r.article_id}`);
+    plan.push(fields);
+  }
+  const results = await withTimeout(multi.exec(), timeoutMs);
+  if (!results) throw new Error('Redis discarded the transaction');
+  let i = 0;
+  return plan.map((fields) => {
+    const counts: VelocityCounts = {};
+    for (const f of fields) {
+      const [incrErr, cur] = results[i]!;
+      const [, prev] = results[i + 2]!;
+      i += 3;
+      if (incrErr) throw incrErr;
+      (counts[f.field] as number) = Number(cur) + Math.floor(Number(prev ?? 0) * f.weight);
+    }
+    return counts;
+  });
+}
+
+/**
+ * Returns the loader the moderate worker calls once per job. Each part is skipped when the site's
+ * policy does not use it (new-commenter off: no history query; duplicates or velocity switched
+ * off: no lookup), so the hot path pays only for what a site asked for.
+ */
+export function createContextLoader(deps: ContextDeps) {
+  const maxBatch = deps.maxBatch ?? 100;
+  const velocityWindowMs = deps.velocityWindowMs ?? 600_000;
+  const duplicateWindowMs = deps.duplicateWindowMs ?? 24 * 3600_000;
+  const prefix = deps.keyPrefix ?? 'parley';
+  const redisTimeoutMs = deps.redisTimeoutMs ?? 1000;
+  let redis: Promise<Redis> | undefined;
+  const redisClient = () => {
+    if (!deps.redis) return undefined;
+    redis ??= Promise.resolve(typeof deps.redis === 'function' ? deps.redis() : deps.redis);
+    return redis;
+  };
+
+  const authors = createBatcher<ModerationRow, AuthorCounts | null>(
+    async (rows) => {
+      const counts = await loadAuthorCounts(deps.db, rows);
+      return rows.map((r) => {
+        const a = authorOf(r);
+        return a ? (counts.get(`${r.site_id}\u0000${a.kind}\u0000${a.hash}`) ?? null) : null;
+      });
+    },
+    { maxBatch, maxInFlight: 2 },
+  );
+
+  const duplicates = createBatcher<ModerationRow, string[]>(
+    async (rows) => {
+      const found = await findNearDuplicates(
+        deps.db,
+        rows.map((r) => ({ id: r.id, siteId: r.site_id, body: r.body, createdAt: r.created_at })),
+        duplicateWindowMs,
+      );
+      return rows.map((r) => found.get(r.id) ?? []);
+    },
+    { maxBatch, maxInFlight: 2 },
+  );
+
+  const velocity = createBatcher<ModerationRow, VelocityCounts>(
+    async (rows) => {
+      const client = redisClient();
+      if (!client) return rows.map(() => ({ unavailable: true }));
+      try {
+        return await countVelocity(await client, prefix, velocityWindowMs, rows, redisTimeoutMs);
+      } catch {
+        // Unknown is not zero: the guarded velocity rule holds these comments and says why.
+        return rows.map(() => ({ unavailable: true }));
+      }
+    },
+    { maxBatch, maxInFlight: 2 },
+  );
+
+  return async function loadContext(row: ModerationRow, site: SiteRecord): Promise<ModerationContext> {
+    const policy = site.policy;
+    const [author, dups, vel, adaptive] = await Promise.all([
+      policy.newCommenterHold > 0 && ruleOn(policy, 'new-commenter') ? authors(row) : null,
+      ruleOn(policy, 'duplicates') ? duplicates(row) : undefined,
+      ruleOn(policy, 'velocity') ? velocity(row) : undefined,
+      ruleOn(policy, 'classifier') ? deps.adaptive?.get(site.id) : undefined,
+    ]);
+    const history: NonNullable<ModerationContext['history']> = {};
+    if (author) {
+      history.authorApproved = author.authorApproved;
+      history.authorRejected = author.authorRejected;
+    } else if (author === null && policy.newCommenterHold > 0 && !authorOf(row)) {
+      // Nothing identifies the author: treat them as new rather than as unknown.
+      history.authorApproved = 0;
+      history.authorRejected = 0;
+    }
+    if (dups) history.duplicates = dups;
+    if (vel && !vel.unavailable) {
+      history.recentByIp = vel.recentByIp;
+      history.recentByAuthor = vel.recentByAuthor;
+      history.recentByArticle = vel.recentByArticle;
+    }
+    return {
+      siteId: site.id,
+      policy,
+      policyVersion: site.policyVersion,
+      article: {
+        id: row.article_id,
+        closed: row.article_closed,
+        url: row.article_url,
+        title: row.article_title,
+      },
+      now: deps.now(),
+      history,
+      ...(adaptive ? { adaptive } : {}),
+      ...(vel?.unavailable ? { extra: { velocityUnavailable: true } } : {}),
+    };
+  };
+}
+
+/** Kept for callers that build one context at a time (tools, tests): no batching, no Redis. */
 export async function buildModerationContext(
   deps: ContextDeps,
   row: ModerationRow,
   site: SiteRecord,
 ): Promise<ModerationContext> {
-  return {
-    siteId: site.id,
-    policy: site.policy,
-    policyVersion: site.policyVersion,
-    article: {
-      id: row.article_id,
-      closed: row.article_closed,
-      url: row.article_url,
-      title: row.article_title,
-    },
-    now: deps.now(),
-    history: {},
-  };
+  return createContextLoader(deps)(row, site);
 }
+
+/** The rules the worker runs: the engine's, the velocity guard, and the external provider if configured. */
+export const workerRules = runningRules;

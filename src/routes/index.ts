@@ -8,9 +8,8 @@ import { mountDemo } from './demo';
 import { mountDocs } from './docs';
 import { mountEmbed } from './embed';
 import { mountHealth } from './health';
-import { mountModeration } from './moderation';
-import { mountReports } from './reports';
 import { mountMetrics } from './metrics';
+import { mountPolicy } from './policy';
 import { mountWebhooks } from './webhooks';
 
 export function mountRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
@@ -20,11 +19,10 @@ export function mountRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   // After mountComments: the counts route relies on its siteCors for /api/v1/sites/:siteId/*.
   mountCounts(app, deps);
   mountAdmin(app, deps);
-  mountModeration(app, deps);
-  // After mountComments: relies on its siteCors and jsonBody for /api/v1/sites/:siteId/*.
-  mountReports(app, deps);
   // After mountAdmin: relies on its jsonBody() for /api/v1/admin/*.
   mountWebhooks(app, deps);
+  // After mountAdmin: relies on its jsonBody() for /api/v1/admin/*.
+  mountPolicy(app, deps);
   mountEmbed(app, deps);
   mountDemo(app, deps);
   mountDocs(app);

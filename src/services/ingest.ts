@@ -11,6 +11,7 @@ import { TtlCache } from '../lib/ttl-cache';
 import type { Queues } from '../queue';
 import { type ArticleRef, articleKey, ensureArticles } from '../repositories/articles';
 import { findByIdempotencyKeys, findParents, insertComments } from '../repositories/comments';
+import { fingerprintColumns } from '../repositories/duplicates';
 import { insertOutbox } from '../repositories/outbox';
 import { publishNow } from './outbox-publisher';
 
@@ -162,6 +163,8 @@ export function createIngestor(deps: IngestDeps) {
           request_id: s.requestId ?? null,
           created_at: now,
           updated_at: now,
+          // Near-duplicate fingerprint, so the worker finds copies with an index probe.
+          ...fingerprintColumns(s.body),
         });
         rowIndex.push(i);
       });

@@ -1,0 +1,88 @@
+/**
+ * Near-duplicate fingerprints on comments: written at ingest, looked up by the moderate worker
+ * (see src/moderation/simhash.ts for why four bands find everything within 3 bits).
+ */
+import { sql } from 'kysely';
+import type { Db } from '../../db/schema';
+import { fingerprintToSigned, NEAR_DUPLICATE_BITS, simhash, simhashBands } from '../moderation/simhash';
+
+export interface FingerprintColumns {
+  simhash: string | null;
+  simhash_b0: number | null;
+  simhash_b1: number | null;
+  simhash_b2: number | null;
+  simhash_b3: number | null;
+}
+
+const NONE: FingerprintColumns = {
+  simhash: null,
+  simhash_b0: null,
+  simhash_b1: null,
+  simhash_b2: null,
+  simhash_b3: null,
+};
+
+/** The fingerprint columns for a body; all null for bodies too short to fingerprint fairly. */
+export function fingerprintColumns(body: string): FingerprintColumns {
+  const h = simhash(body);
+  if (h === null) return NONE;
+  const [b0, b1, b2, b3] = simhashBands(h);
+  return {
+    simhash: fingerprintToSigned(h).toString(),
+    simhash_b0: b0,
+    simhash_b1: b1,
+    simhash_b2: b2,
+    simhash_b3: b3,
+  };
+}
+
+export interface DuplicateProbe {
+  id: string;
+  siteId: string;
+  body: string;
+  createdAt: Date;
+}
+
+/**
+ * Ids of comments on the same site posted within `windowMs` before each probe (not after: the
+ * first of a run is the original, its copies are the suspects, whatever order jobs run in; ties
+ * on created_at go by id, which is time-ordered) whose
+ * fingerprint is within NEAR_DUPLICATE_BITS. One query for the whole batch; at most `limit` ids
+ * per probe. Probes too short to fingerprint get an empty list.
+ */
+export async function findNearDuplicates(
+  db: Db,
+  probes: DuplicateProbe[],
+  windowMs: number,
+  limit = 20,
+): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  const values = [];
+  for (const p of probes) {
+    out.set(p.id, []);
+    const h = simhash(p.body);
+    if (h === null) continue;
+    const [b0, b1, b2, b3] = simhashBands(h);
+    const signed = fingerprintToSigned(h).toString();
+    values.push(
+      sql`(${p.id}::uuid, ${p.siteId}::text, ${signed}::bigint, ${b0}::int, ${b1}::int, ${b2}::int, ${b3}::int, ${p.createdAt}::timestamptz)`,
+    );
+  }
+  if (!values.length) return out;
+  const res = await sql<{ probe: string; id: string }>`
+    select v.id as probe, d.id
+    from (values ${sql.join(values)}) as v(id, site_id, h, b0, b1, b2, b3, at)
+    cross join lateral (
+      select c.id from comments c
+      where c.site_id = v.site_id
+        and c.simhash is not null
+        and (c.simhash_b0 = v.b0 or c.simhash_b1 = v.b1 or c.simhash_b2 = v.b2 or c.simhash_b3 = v.b3)
+        and c.created_at >= v.at - ${sql.lit(`${Math.max(0, Math.round(windowMs))} milliseconds`)}::interval
+        and (c.created_at < v.at or (c.created_at = v.at and c.id < v.id))
+        and bit_count((c.simhash # v.h)::bit(64)) <= ${NEAR_DUPLICATE_BITS}
+      order by c.created_at desc
+      limit ${limit}
+    ) d`.execute(db);
+  for (const r of res.rows) out.get(r.probe)?.push(r.id);
+  return out;
+}

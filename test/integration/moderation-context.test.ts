@@ -1,0 +1,194 @@
+/**
+ * The moderate worker's context, through the real app and workers: author history (new-commenter),
+ * Redis velocity counters, near-duplicates across authors, stored reasons and spans, shadow mode,
+ * and what happens when the velocity counters cannot be read.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultRules } from '../../src/moderation/rules';
+import { createRedis } from '../../src/queue';
+import { decisionsFor } from '../../src/repositories/decisions';
+import { fingerprintColumns } from '../../src/repositories/duplicates';
+import { createModerateProcessor } from '../../workers/moderate';
+import { workerRules } from '../../workers/moderation-context';
+import { createTestContext, type TestContext, waitFor } from '../helpers/context';
+
+let t: TestContext;
+
+beforeAll(async () => {
+  // The API's own flood limits would answer 429 before the worker's velocity rule could act.
+  t = await createTestContext({ workers: true, env: { RATE_SUBMIT_PER_AUTHOR: '0/60' } });
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+interface StoredVerdict {
+  rule: string;
+  code: string;
+  shadow?: boolean;
+  spans?: Array<{ start: number; end: number }>;
+  message: string;
+}
+
+async function submit(siteId: string, articleId: string, body: Record<string, unknown>): Promise<string> {
+  const res = await t.submit(siteId, articleId, { authorName: 'Reader', ...body });
+  expect(res.status).toBe(202);
+  return ((await res.json()) as { id: string }).id;
+}
+
+async function decided(id: string) {
+  return waitFor(async () => {
+    const rows = await decisionsFor(t.rt.db, id);
+    return rows.find((r) => r.actor_type === 'system');
+  }, `decision for ${id}`);
+}
+
+const sentence = (n: number) =>
+  `Comment number ${n} about the council budget, ${['ferries', 'schools', 'parks', 'roads', 'libraries', 'housing'][n % 6]} and the harbour works this spring.`;
+
+describe('moderation context in the worker', () => {
+  it('stores a fingerprint with every comment long enough to compare', async () => {
+    const siteId = await t.site();
+    const id = await submit(siteId, 'fp', { body: sentence(1) });
+    const row = await t.rt.db
+      .selectFrom('comments')
+      .select(['simhash', 'simhash_b0', 'simhash_b1', 'simhash_b2', 'simhash_b3'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    const expected = fingerprintColumns(sentence(1));
+    expect(row.simhash).toBe(expected.simhash);
+    expect(row.simhash_b2).toBe(expected.simhash_b2);
+    const short = await submit(siteId, 'fp', { body: 'Thanks!' });
+    const shortRow = await t.rt.db
+      .selectFrom('comments')
+      .select('simhash')
+      .where('id', '=', short)
+      .executeTakeFirstOrThrow();
+    expect(shortRow.simhash).toBeNull();
+  });
+
+  it('holds a near-copy posted by another author and names the original', async () => {
+    const siteId = await t.site();
+    const original =
+      'Great deals on cheap watches and designer bags at my shop today, visit us for the lowest prices in town';
+    const first = await submit(siteId, 'dups', { body: original, authorEmail: 'a@example.org' });
+    expect((await decided(first)).action).toBe('publish');
+    const copy = await submit(siteId, 'dups-2', {
+      // Different bytes, same words (case and punctuation): what SimHash over word shingles folds
+      // together. One changed word in a comment this short moves ~14 of 64 bits, beyond the 3 allowed.
+      body: `${original.replace('Great deals', 'GREAT DEALS')}!!!`,
+      authorEmail: 'b@example.org',
+    });
+    const d = await decided(copy);
+    expect(d.action).toBe('hold');
+    const dup = (d.reasons as StoredVerdict[]).find((r) => r.rule === 'duplicates');
+    expect(dup?.code).toBe('duplicate');
+    expect(dup?.message).toContain(first);
+    // A different text on the same site is not a copy.
+    const other = await submit(siteId, 'dups', { body: sentence(7), authorEmail: 'c@example.org' });
+    expect((await decided(other)).action).toBe('publish');
+  });
+
+  it('counts posting velocity per author in Redis and holds what exceeds the limit', async () => {
+    const siteId = await t.site({ velocity: { perAuthor: 2, perIp: 100, perArticle: 1000 } });
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++)
+      ids.push(await submit(siteId, 'vel', { body: sentence(10 + i), authorEmail: 'fast@example.org' }));
+    const ds = await Promise.all(ids.map(decided));
+    const held = ds.filter((d) => (d.reasons as StoredVerdict[]).some((r) => r.code === 'author_velocity'));
+    // INCR is atomic: whichever order the jobs ran in, exactly the third and fourth exceed 2.
+    expect(held).toHaveLength(2);
+    expect(held.every((d) => d.action === 'hold')).toBe(true);
+    // Another author on the same site is counted apart.
+    const calm = await submit(siteId, 'vel', { body: sentence(20), authorEmail: 'calm@example.org' });
+    expect((await decided(calm)).action).toBe('publish');
+  });
+
+  it("holds a new commenter's comment until one of theirs is published", async () => {
+    const siteId = await t.site({ newCommenterHold: 1 });
+    const first = await submit(siteId, 'new', { body: sentence(30), authorEmail: 'newbie@example.org' });
+    const d1 = await decided(first);
+    expect(d1.action).toBe('hold');
+    expect(d1.reason_code).toBe('new_commenter');
+    // A moderator approves it (the workspace does this; here the row is set directly).
+    await t.rt.db.updateTable('comments').set({ status: 'published' }).where('id', '=', first).execute();
+    const second = await submit(siteId, 'new', { body: sentence(31), authorEmail: 'newbie@example.org' });
+    expect((await decided(second)).action).toBe('publish');
+    const stranger = await submit(siteId, 'new', { body: sentence(32), authorEmail: 'stranger@example.org' });
+    expect((await decided(stranger)).reason_code).toBe('new_commenter');
+  });
+
+  it("stores a held comment's reasons with the matched spans", async () => {
+    const siteId = await t.site({ words: { suspect: ['scoundrel'] } });
+    const body = 'The minister is a scoundrel and everyone on this island knows it.';
+    const id = await submit(siteId, 'spans', { body });
+    const d = await decided(id);
+    expect(d.action).toBe('hold');
+    expect(d.to_status).toBe('held');
+    const words = (d.reasons as StoredVerdict[]).find((r) => r.rule === 'site-words');
+    expect(words?.code).toBeTruthy();
+    expect(d.reason_code).toBe(words?.code);
+    const span = words?.spans?.[0];
+    expect(span).toBeDefined();
+    expect(body.slice(span!.start, span!.end).toLowerCase()).toBe('scoundrel');
+    const row = await t.rt.db
+      .selectFrom('comments')
+      .select('status')
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(row.status).toBe('held');
+  });
+
+  it('records a shadow-mode rule without letting it change the outcome', async () => {
+    const policy = { links: { blockedDomains: ['spam.example'] } };
+    const body =
+      'I read the full analysis at https://spam.example/article and found it quite balanced overall.';
+    const enforced = await t.site(policy);
+    const shadowed = await t.site({ ...policy, rules: { links: { shadow: true } } });
+    const a = await decided(await submit(enforced, 'shadow', { body }));
+    const b = await decided(await submit(shadowed, 'shadow', { body }));
+    expect(a.action).toBe('reject');
+    expect(a.reason_code).toBe('blocked_domain');
+    expect(b.action).toBe('publish');
+    expect(b.reason_code).toBeNull();
+    const v = (b.reasons as StoredVerdict[]).find((r) => r.rule === 'links');
+    expect(v).toMatchObject({ code: 'blocked_domain', shadow: true });
+  });
+
+  it('holds and says so when the velocity counters cannot be read', async () => {
+    const siteId = await t.site();
+    // A comment stored directly (no job): the processor below decides it with a dead Redis.
+    const accepted = await t.rt.ingest.submit({
+      siteId,
+      articleExternalId: 'redis-down',
+      authorName: 'Reader',
+      body: sentence(40),
+      signals: {},
+    });
+    const dead = createRedis('redis://127.0.0.1:1', 'general', {
+      connectTimeout: 200,
+      retryStrategy: () => null,
+    });
+    try {
+      const processor = createModerateProcessor({
+        db: t.rt.db,
+        queues: t.rt.queues,
+        sites: t.rt.sites,
+        rules: workerRules(defaultRules),
+        now: () => new Date(),
+        context: { redis: dead, keyPrefix: t.config.QUEUE_PREFIX, redisTimeoutMs: 300 },
+      });
+      // The running worker may decide it first (with a working Redis); either way it is decided once.
+      const result = await processor({ data: { commentId: accepted.id } });
+      const d = await decided(accepted.id);
+      if (result.state === 'decided') {
+        expect(result.outcome).toBe('hold');
+        expect(d.reason_code).toBe('velocity_unavailable');
+      } else {
+        expect(['already_decided', 'lost_race']).toContain(result.reason);
+      }
+    } finally {
+      dead.disconnect();
+    }
+  });
+});
