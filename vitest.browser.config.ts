@@ -1,5 +1,5 @@
 /** `npm run test:browser`: only the browser tests (the default config runs them too). */
-import { defineConfig, mergeConfig } from 'vitest/config';
+import { defineConfig } from 'vitest/config';
 import base from './vitest.config';
 
-export default mergeConfig(base, defineConfig({ test: { include: ['test/browser/**/*.test.ts'] } }));
+export default defineConfig({ ...base, test: { ...base.test, include: ['test/browser/**/*.test.ts'] } });

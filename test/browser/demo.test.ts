@@ -4,7 +4,6 @@
  */
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSite } from '../../src/repositories/sites';
 import { DEMO_ARTICLE_ID, DEMO_SITE_ID } from '../../src/routes/demo';
 import { waitFor } from '../helpers/context';
 import { hasChromium, SKIP_REASON, type Stack, startStack } from './harness';
@@ -16,12 +15,14 @@ beforeAll(async () => {
   if (!hasChromium) return;
   s = await startStack();
   mkdirSync(OUT, { recursive: true });
+  // Loaded after the app (startStack) so module initialisation order matches the server's.
+  const { createSite } = await import('../../src/repositories/sites');
   await s.t.rt.db.transaction().execute((trx) =>
     createSite(trx, {
       id: DEMO_SITE_ID,
       name: 'Parley demo',
       allowedOrigins: [s.api, 'https://news.example'],
-      policy: { bot: { minFormMs: 300 } },
+      policy: { bot: { minFormMs: 300, tokenProblemScore: 0 }, rules: { classifier: { enabled: false } } },
     }),
   );
   const post = async (authorName: string, body: string, parentId?: string) => {
