@@ -75,8 +75,13 @@ export interface RunningWebhookWorkers {
   close(graceMs?: number): Promise<void>;
 }
 
-/** A lease outlives the longest attempt, so only a dead worker's lease ever expires. */
-const LEASE_MARGIN_MS = 10_000;
+/**
+ * A lease outlives the longest attempt plus the writes after it, so only a dead worker's lease
+ * ever expires; then the message is leased again (same webhook-id).
+ */
+function leaseMs(timeoutMs: number): number {
+  return timeoutMs + Math.max(2000, timeoutMs / 2);
+}
 
 export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOptions): RunningWebhookWorkers {
   registerWebhookOutboxRoute();
@@ -87,7 +92,7 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
     const leased = await db.transaction().execute((trx) =>
       leaseDue(trx, {
         now,
-        leaseUntil: new Date(now.getTime() + opts.timeoutMs + LEASE_MARGIN_MS),
+        leaseUntil: new Date(now.getTime() + leaseMs(opts.timeoutMs)),
         perEndpoint: opts.perEndpoint,
         limit: 500,
       }),
