@@ -120,6 +120,7 @@ describe('a worker killed mid-delivery', () => {
       `the child to take deliveries (stderr: ${stderr.slice(0, 500)})`,
       30_000,
     );
+    await killing;
     await new Promise<void>((r) =>
       child!.exitCode !== null || child!.signalCode ? r() : child!.once('exit', () => r()),
     );

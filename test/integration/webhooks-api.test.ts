@@ -1,0 +1,227 @@
+/** The webhook admin API: who may use it, what it accepts, and what it documents. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestContext, type TestContext } from '../helpers/context';
+
+let t: TestContext;
+let siteId: string;
+let admin: string;
+
+beforeAll(async () => {
+  t = await createTestContext({ env: { WEBHOOKS_ALLOW_LOOPBACK: 'true' } });
+  siteId = await t.site();
+  admin = await t.token(siteId, 'admin');
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+const base = (s = siteId) => `/api/v1/admin/sites/${s}/webhooks/endpoints`;
+const as = (token: string) => ({ authorization: `Bearer ${token}` });
+
+async function create(body: Record<string, unknown>, token = admin) {
+  return t.request('POST', base(), body, as(token));
+}
+
+describe('webhook endpoints over the admin API', () => {
+  it('creates, reads, lists, updates and deletes an endpoint; the secret is shown once', async () => {
+    const res = await create({
+      url: 'http://127.0.0.1:9/hook',
+      description: 'CMS mirror',
+      eventTypes: ['comment.published', 'comment.deleted', 'comment.published'],
+    });
+    expect(res.status).toBe(201);
+    const { endpoint, secret } = (await res.json()) as { endpoint: Record<string, unknown>; secret: string };
+    expect(secret).toMatch(/^whsec_/);
+    expect(Buffer.from(secret.slice(6), 'base64')).toHaveLength(32);
+    expect(endpoint).toMatchObject({
+      url: 'http://127.0.0.1:9/hook',
+      description: 'CMS mirror',
+      eventTypes: ['comment.published', 'comment.deleted'],
+      enabled: true,
+      disabledReason: null,
+    });
+    const id = endpoint.id as string;
+    // Stored encrypted: the plain secret is nowhere in the database.
+    const stored = await t.rt.db
+      .selectFrom('webhook_secrets')
+      .select('secret_enc')
+      .where('endpoint_id', '=', id)
+      .execute();
+    expect(stored).toHaveLength(1);
+    expect(stored[0]!.secret_enc).not.toContain(secret.slice(6, 20));
+
+    const got = await t.request('GET', `${base()}/${id}`, undefined, as(admin));
+    expect(got.status).toBe(200);
+    expect(JSON.stringify(await got.json())).not.toContain('whsec_');
+    const list = (await (await t.request('GET', base(), undefined, as(admin))).json()) as {
+      endpoints: Array<{ id: string }>;
+    };
+    expect(list.endpoints.map((e) => e.id)).toContain(id);
+
+    const patched = await t.request(
+      'PATCH',
+      `${base()}/${id}`,
+      { enabled: false, eventTypes: [] },
+      as(admin),
+    );
+    expect(patched.status).toBe(200);
+    expect(await patched.json()).toMatchObject({ enabled: false, disabledReason: 'manual', eventTypes: [] });
+    expect((await t.request('POST', `${base()}/${id}/test`, {}, as(admin))).status).toBe(409);
+    const enabled = await t.request('PATCH', `${base()}/${id}`, { enabled: true }, as(admin));
+    expect(await enabled.json()).toMatchObject({ enabled: true, disabledReason: null });
+
+    expect((await t.request('DELETE', `${base()}/${id}`, undefined, as(admin))).status).toBe(204);
+    expect((await t.request('GET', `${base()}/${id}`, undefined, as(admin))).status).toBe(404);
+    expect((await t.request('DELETE', `${base()}/${id}`, undefined, as(admin))).status).toBe(404);
+  });
+
+  it('rotates the secret: a new one, the old one expiring after the overlap', async () => {
+    const { endpoint } = (await (await create({ url: 'http://127.0.0.1:9/rot' })).json()) as {
+      endpoint: { id: string };
+    };
+    const before = Date.now();
+    const res = await t.request(
+      'POST',
+      `${base()}/${endpoint.id}/secret/rotate`,
+      { overlapSeconds: 600 },
+      as(admin),
+    );
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { secret: string; previousSecretsExpireAt: string };
+    expect(body.secret).toMatch(/^whsec_/);
+    const exp = Date.parse(body.previousSecretsExpireAt) - before;
+    expect(exp).toBeGreaterThanOrEqual(600_000 - 1000);
+    expect(exp).toBeLessThan(600_000 + 5000);
+    const rows = await t.rt.db
+      .selectFrom('webhook_secrets')
+      .select(['expires_at'])
+      .where('endpoint_id', '=', endpoint.id)
+      .orderBy('id')
+      .execute();
+    expect(rows.map((r) => r.expires_at === null)).toEqual([false, true]);
+    const bad = await t.request(
+      'POST',
+      `${base()}/${endpoint.id}/secret/rotate`,
+      { overlapSeconds: -1 },
+      as(admin),
+    );
+    expect(bad.status).toBe(422);
+  });
+
+  it('answers bad input with a problem and a machine-readable code, storing nothing', async () => {
+    const cases: Array<[unknown, number, string]> = [
+      [{ url: 'not a url' }, 422, 'url_not_allowed'],
+      [{ url: 'ftp://example.com/' }, 422, 'url_not_allowed'],
+      [{ url: 'http://10.0.0.1/' }, 422, 'url_not_allowed'],
+      [{ url: 'http://169.254.169.254/' }, 422, 'url_not_allowed'],
+      [{ url: 'https://user:pw@127.0.0.1/' }, 422, 'url_not_allowed'],
+      [{ url: 'http://127.0.0.1/', eventTypes: ['comment.exploded'] }, 422, 'validation_failed'],
+      [{ url: 'http://127.0.0.1/', extra: 1 }, 422, 'validation_failed'],
+      [{ url: 'http://127.0.0.1/', description: 'x'.repeat(501) }, 422, 'validation_failed'],
+      [{ url: `http://127.0.0.1/${'a'.repeat(2001)}` }, 422, 'validation_failed'],
+      [{}, 422, 'validation_failed'],
+      ['{"url":', 400, 'invalid_json'],
+    ];
+    const countBefore = (await t.rt.db.selectFrom('webhook_endpoints').select('id').execute()).length;
+    for (const [body, status, code] of cases) {
+      const res = await create(body as Record<string, unknown>);
+      expect(res.status, JSON.stringify(body)).toBe(status);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      expect(((await res.json()) as { code: string }).code, JSON.stringify(body)).toBe(code);
+    }
+    const plain = await t.request('POST', base(), undefined, { ...as(admin), 'content-type': 'text/plain' });
+    expect(plain.status).toBe(415);
+    expect((await t.rt.db.selectFrom('webhook_endpoints').select('id').execute()).length).toBe(countBefore);
+
+    const { endpoint } = (await (await create({ url: 'http://127.0.0.1:9/q' })).json()) as {
+      endpoint: { id: string };
+    };
+    for (const q of ['?limit=0', '?limit=1000', '?before=abc', '?status=lost']) {
+      const res = await t.request('GET', `${base()}/${endpoint.id}/messages${q}`, undefined, as(admin));
+      expect(res.status, q).toBe(422);
+    }
+    expect((await t.request('GET', `${base()}/ep_nope/messages`, undefined, as(admin))).status).toBe(404);
+    expect((await t.request('GET', `${base()}/../../x`, undefined, as(admin))).status).toBe(404);
+    const redeliverMissing = await t.request(
+      'POST',
+      `${base()}/${endpoint.id}/messages/msg_missing/redeliver`,
+      {},
+      as(admin),
+    );
+    expect(redeliverMissing.status).toBe(404);
+    const recover = await t.request(
+      'POST',
+      `${base()}/${endpoint.id}/recover`,
+      { since: 'yesterday' },
+      as(admin),
+    );
+    expect(recover.status).toBe(422);
+  });
+
+  it('is for admins of the site only: 401 without a token, 403 for moderators, 404 for other sites', async () => {
+    const { endpoint } = (await (await create({ url: 'http://127.0.0.1:9/auth' })).json()) as {
+      endpoint: { id: string };
+    };
+    const moderator = await t.token(siteId, 'moderator');
+    const otherSite = await t.site();
+    const otherAdmin = await t.token(otherSite, 'admin');
+    const paths: Array<[string, string, unknown]> = [
+      ['GET', base(), undefined],
+      ['POST', base(), { url: 'http://127.0.0.1:9/x' }],
+      ['GET', `${base()}/${endpoint.id}`, undefined],
+      ['PATCH', `${base()}/${endpoint.id}`, { description: 'x' }],
+      ['DELETE', `${base()}/${endpoint.id}`, undefined],
+      ['POST', `${base()}/${endpoint.id}/secret/rotate`, {}],
+      ['POST', `${base()}/${endpoint.id}/test`, {}],
+      ['GET', `${base()}/${endpoint.id}/messages`, undefined],
+      ['GET', `${base()}/${endpoint.id}/attempts`, undefined],
+      ['POST', `${base()}/${endpoint.id}/recover`, { since: new Date().toISOString() }],
+    ];
+    for (const [method, path, body] of paths) {
+      expect((await t.request(method, path, body)).status, `${method} ${path} anonymous`).toBe(401);
+      expect((await t.request(method, path, body, as(moderator))).status, `${method} ${path} moderator`).toBe(
+        403,
+      );
+      expect(
+        (await t.request(method, path, body, as(otherAdmin))).status,
+        `${method} ${path} other admin`,
+      ).toBe(404);
+    }
+    // The other site's admin cannot reach this endpoint through their own site either.
+    const cross = await t.request('GET', `${base(otherSite)}/${endpoint.id}`, undefined, as(otherAdmin));
+    expect(cross.status).toBe(404);
+    expect((await t.request('GET', `${base()}/${endpoint.id}`, undefined, as(admin))).status).toBe(200);
+  });
+
+  it('documents the admin API and every versioned event payload in the OpenAPI document', async () => {
+    const doc = (await (await t.request('GET', '/openapi.json')).json()) as {
+      paths: Record<string, unknown>;
+      webhooks: Record<
+        string,
+        { post: { requestBody: { content: Record<string, { schema: { $ref: string } }> } } }
+      >;
+      components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+    };
+    expect(Object.keys(doc.paths)).toContain(
+      '/api/v1/admin/sites/{siteId}/webhooks/endpoints/{endpointId}/messages/{messageId}/redeliver',
+    );
+    for (const type of [
+      'comment.submitted',
+      'comment.published',
+      'comment.held',
+      'comment.rejected',
+      'comment.approved',
+      'comment.reported',
+      'comment.deleted',
+      'endpoint.disabled',
+    ]) {
+      const ref = doc.webhooks[type]?.post.requestBody.content['application/json']?.schema.$ref;
+      expect(ref, type).toMatch(/^#\/components\/schemas\/WebhookEvent_.*_v1$/);
+    }
+    const data = doc.components.schemas.WebhookCommentDataV1!.properties!;
+    expect(Object.keys(data)).toEqual(
+      expect.arrayContaining(['id', 'article', 'authorName', 'body', 'status', 'reasons']),
+    );
+    expect(Object.keys(data).join(' ')).not.toMatch(/email|ip|userAgent/i);
+  });
+});
