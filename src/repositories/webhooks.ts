@@ -198,6 +198,23 @@ export async function insertMessages(db: Db, rows: NewMessage[]): Promise<string
   return r.map((x) => x.id);
 }
 
+/**
+ * Erasure: earlier messages about the comment that still carry its text or author name get them
+ * blanked, so neither a pending retry nor a manual redelivery sends them again.
+ */
+export async function scrubCommentMessages(db: Db, siteId: string, commentId: string): Promise<number> {
+  const r = await sql`
+    update webhook_messages
+    set body = jsonb_set(jsonb_set(body::jsonb, '{data,body}', 'null'), '{data,authorName}', 'null')::text,
+        updated_at = now()
+    where site_id = ${siteId} and comment_id = ${commentId}
+      and event_type like 'comment.%'
+      and (body::jsonb -> 'data' ->> 'body' is not null or body::jsonb -> 'data' ->> 'authorName' is not null)`.execute(
+    db,
+  );
+  return Number(r.numAffectedRows ?? 0);
+}
+
 export interface Leased {
   id: string;
   lease_token: string;

@@ -56,7 +56,16 @@ export const CommentEventDataSchema = z
       .openapi({ description: 'Who decided (decision events)' }),
     reasonCode: z.string().nullable().optional(),
     reasons: z.array(Reason).optional().openapi({ description: 'comment.held and comment.rejected' }),
-    reportCount: z.number().int().optional().openapi({ description: 'comment.reported' }),
+    reportCount: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: 'comment.reported: reports filed so far' }),
+    reportReason: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({ description: 'comment.reported: the reason the reader gave' }),
     erasure: z
       .boolean()
       .optional()
@@ -180,9 +189,21 @@ export function buildEventBody(row: OutboxRow, comment: CommentSnapshot | undefi
     data.reasonCode = typeof payload.reasonCode === 'string' ? payload.reasonCode : null;
     data.reasons = reasonsOf(payload);
   }
-  if (type === 'comment.reported') data.reportCount = comment?.reportCount ?? 0;
-  if (deleted) data.erasure = payload.erasure === true;
+  if (type === 'comment.reported') {
+    data.reportCount =
+      typeof payload.reporters === 'number' ? payload.reporters : (comment?.reportCount ?? 0);
+    data.reportReason = typeof payload.reason === 'string' ? payload.reason : null;
+  }
+  if (deleted) {
+    data.reasonCode = typeof payload.reasonCode === 'string' ? payload.reasonCode : null;
+    data.erasure = isErasure(payload);
+  }
   return { type, timestamp, data };
+}
+
+/** An erasure request (the privacy feature writes reasonCode 'erasure'). */
+export function isErasure(payload: Record<string, unknown>): boolean {
+  return payload.erasure === true || payload.reasonCode === 'erasure';
 }
 
 export function subscribes(eventTypes: string[], type: string): boolean {

@@ -12,8 +12,9 @@ import {
   loadCommentSnapshot,
   messageIdFor,
   newEndpointId,
+  scrubCommentMessages,
 } from '../repositories/webhooks';
-import { buildEventBody, subscribes, TEST_EVENT_TYPE } from './events';
+import { buildEventBody, isErasure, subscribes, TEST_EVENT_TYPE } from './events';
 import { encryptSecret, newSigningSecret } from './signing';
 import type { GuardPolicy } from './ssrf';
 
@@ -85,6 +86,13 @@ export async function createTestMessage(db: Db, endpoint: { id: string; site_id:
  * twice: the message ids are derived from (endpoint, outbox row) and inserted with ON CONFLICT.
  */
 export async function fanOut(db: Kysely<Database>, row: OutboxRow, now: Date): Promise<string[]> {
+  if (
+    row.topic === 'comment.deleted' &&
+    row.comment_id &&
+    isErasure(row.payload as Record<string, unknown>)
+  ) {
+    await scrubCommentMessages(db, row.site_id, row.comment_id);
+  }
   const endpoints = (await enabledEndpoints(db, row.site_id)).filter(
     (e) =>
       subscribes(e.event_types, row.topic) &&

@@ -139,7 +139,8 @@ describe('webhook deliveries', () => {
     await emit(s.siteId, 'comment.rejected', commentId, { actor: 'moderator', reasonCode: 'spam', reasons });
     await emit(s.siteId, 'comment.approved', commentId, { actor: 'moderator' });
     await emit(s.siteId, 'comment.reported', commentId, { reason: 'offensive' });
-    await emit(s.siteId, 'comment.deleted', commentId, { actor: 'moderator', erasure: true });
+    // As the privacy feature writes an erasure.
+    await emit(s.siteId, 'comment.deleted', commentId, { actor: 'moderator', reasonCode: 'erasure' });
     await waitFor(
       async () => at('/all').some((r) => r.body.includes('comment.deleted')),
       'deleted event',
@@ -193,7 +194,17 @@ describe('webhook deliveries', () => {
       reasonCode: 'spam',
     });
     expect(byType.get('comment.approved')!.data).toMatchObject({ status: 'published', actor: 'moderator' });
+    expect(byType.get('comment.reported')!.data).toMatchObject({ reportReason: 'offensive' });
+    // Erasure blanks the text in every stored message about the comment (no redelivery resends it).
+    const stored = await t.rt.db
+      .selectFrom('webhook_messages')
+      .select('body')
+      .where('comment_id', '=', commentId)
+      .execute();
+    expect(stored).toHaveLength(7);
+    for (const m of stored) expect(m.body).not.toContain('harbour council meeting');
     expect(byType.get('comment.deleted')!.data).toMatchObject({
+      reasonCode: 'erasure',
       status: 'deleted',
       erasure: true,
       body: null,
