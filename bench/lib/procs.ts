@@ -5,7 +5,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 
 export interface Child {
   name: string;
@@ -22,16 +21,17 @@ process.on('exit', () => {
   for (const c of running) c.proc.kill('SIGKILL');
 });
 
-/** `nodeArgs` (for example --cpu-prof) runs `node <nodeArgs> --import tsx <script>` instead of tsx. */
+/**
+ * Runs `node <nodeArgs> --import tsx <script>`: what `tsx <script>` does, minus tsx's wrapper
+ * process, so the pid is the server itself (for CPU accounting and signals).
+ */
 export function startChild(
   name: string,
   script: string,
   env: Record<string, string>,
   nodeArgs: string[] = [],
 ): Child {
-  const [cmd, args] = nodeArgs.length
-    ? [process.execPath, [...nodeArgs, '--import', 'tsx', script]]
-    : [TSX, [script]];
+  const [cmd, args] = [process.execPath, [...nodeArgs, '--import', 'tsx', script]];
   const proc = spawn(cmd, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },

