@@ -17,6 +17,8 @@ let t: TestContext;
 beforeAll(async () => {
   // The API's own flood limits would answer 429 before the worker's velocity rule could act.
   t = await createTestContext({ workers: true, env: { RATE_SUBMIT_PER_AUTHOR: '0/60' } });
+  // The API answers 503 to submissions until its Redis client is connected.
+  await waitFor(async () => t.rt.redis.status === 'ready', 'Redis client ready');
 });
 afterAll(async () => {
   await t?.close();
@@ -156,39 +158,60 @@ describe('moderation context in the worker', () => {
   });
 
   it('holds and says so when the velocity counters cannot be read', async () => {
-    const siteId = await t.site();
-    // A comment stored directly (no job): the processor below decides it with a dead Redis.
-    const accepted = await t.rt.ingest.submit({
-      siteId,
-      articleExternalId: 'redis-down',
-      authorName: 'Reader',
-      body: sentence(40),
-      signals: {},
-    });
+    // No running workers here: the processor below is the only one deciding the comment.
+    const bare = await createTestContext();
     const dead = createRedis('redis://127.0.0.1:1', 'general', {
       connectTimeout: 200,
       retryStrategy: () => null,
     });
     try {
+      const siteId = await bare.site();
+      const accepted = await bare.rt.ingest.submit({
+        siteId,
+        articleExternalId: 'redis-down',
+        authorName: 'Reader',
+        body: sentence(40),
+        signals: {},
+      });
       const processor = createModerateProcessor({
-        db: t.rt.db,
-        queues: t.rt.queues,
-        sites: t.rt.sites,
+        db: bare.rt.db,
+        queues: bare.rt.queues,
+        sites: bare.rt.sites,
         rules: workerRules(defaultRules),
         now: () => new Date(),
-        context: { redis: dead, keyPrefix: t.config.QUEUE_PREFIX, redisTimeoutMs: 300 },
+        context: { redis: dead, keyPrefix: bare.config.QUEUE_PREFIX, redisTimeoutMs: 300 },
       });
-      // The running worker may decide it first (with a working Redis); either way it is decided once.
-      const result = await processor({ data: { commentId: accepted.id } });
-      const d = await decided(accepted.id);
-      if (result.state === 'decided') {
-        expect(result.outcome).toBe('hold');
-        expect(d.reason_code).toBe('velocity_unavailable');
-      } else {
-        expect(['already_decided', 'lost_race']).toContain(result.reason);
-      }
+      expect(await processor({ data: { commentId: accepted.id } })).toEqual({
+        state: 'decided',
+        outcome: 'hold',
+      });
+      const [d] = await decisionsFor(bare.rt.db, accepted.id);
+      expect(d?.reason_code).toBe('velocity_unavailable');
+      expect(((d?.reasons ?? []) as StoredVerdict[]).find((r) => r.rule === 'velocity')?.message).toMatch(
+        /could not be read/,
+      );
+
+      // The same comment text with Redis working: counted, and published.
+      const ok = await bare.rt.ingest.submit({
+        siteId,
+        articleExternalId: 'redis-up',
+        authorName: 'Reader',
+        body: sentence(41),
+        signals: {},
+      });
+      const live = createModerateProcessor({
+        db: bare.rt.db,
+        queues: bare.rt.queues,
+        sites: bare.rt.sites,
+        rules: workerRules(defaultRules),
+        now: () => new Date(),
+        context: { redis: bare.rt.redis, keyPrefix: bare.config.QUEUE_PREFIX },
+      });
+      await waitFor(async () => bare.rt.redis.status === 'ready', 'Redis client ready');
+      expect(await live({ data: { commentId: ok.id } })).toEqual({ state: 'decided', outcome: 'publish' });
     } finally {
       dead.disconnect();
+      await bare.close();
     }
   });
 });

@@ -11,6 +11,8 @@ let t: TestContext;
 
 beforeAll(async () => {
   t = await createTestContext({ workers: true, env: { RATE_SUBMIT_PER_AUTHOR: '0/60' } });
+  // The API answers 503 to submissions until its Redis client is connected.
+  await waitFor(async () => t.rt.redis.status === 'ready', 'Redis client ready');
 });
 afterAll(async () => {
   await t?.close();
