@@ -12,7 +12,7 @@ color:var(--fg);background:var(--bg);border:1px solid var(--bd);border-radius:10
 .pw *,.pw *::before,.pw *::after{box-sizing:border-box}
 [hidden]{display:none!important}
 h2,h3{font-size:20px;line-height:1.3;margin:0 0 12px;font-weight:650}
-h3{font-size:17px}
+h3{font-size:17px;margin:0}
 p{margin:0}
 form{display:grid;gap:10px;margin:0 0 20px;padding:12px;background:var(--sub);border-radius:8px}
 .row{display:grid;gap:10px;grid-template-columns:1fr 1fr}

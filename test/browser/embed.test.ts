@@ -223,6 +223,13 @@ describe.skipIf(!hasChromium)(
       await page.getByRole('button', { name: 'Reply to Gus' }).click();
       await page.getByText('Replying to Gus').waitFor();
       expect((await focused(page))?.name).toBe('body');
+      await page.screenshot({ path: 'test-output/embed-replying.png' });
+      // Escape leaves reply mode and hands focus back to the Reply button; Reply again returns.
+      await page.keyboard.press('Escape');
+      expect(await focused(page)).toMatchObject({ tag: 'button', text: 'Reply' });
+      expect(await page.getByText('Replying to Gus').count()).toBe(0);
+      await page.keyboard.press('Enter');
+      await page.getByText('Replying to Gus').waitFor();
       await page.getByLabel('Name').fill('Hana');
       await page.getByLabel('Comment', { exact: true }).fill('The harbour trust offered to pay half.');
       await page.waitForTimeout(400);
@@ -432,6 +439,7 @@ describe.skipIf(!hasChromium)(
       await page.getByRole('button', { name: 'Report comment by Max' }).click();
       await page.getByLabel('Abusive or hateful').check();
       await page.getByLabel('Note').fill('Advertising, not discussion');
+      await page.screenshot({ path: 'test-output/embed-report.png' });
       await page.getByRole('button', { name: 'Send report' }).click();
       await page.getByText('Thank you. A moderator will review this comment.').waitFor();
       expect(sent).toEqual([
