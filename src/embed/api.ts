@@ -117,11 +117,11 @@ export class Api {
     return this.call(statusUrl);
   }
 
-  report(commentId: string, reason: ReportReason, note: string) {
+  report(commentId: string, reason: ReportReason, note: string, readerToken?: string) {
     return this.call<unknown>(this.sitePath(`comments/${encodeURIComponent(commentId)}/reports`), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(note ? { reason, note } : { reason }),
+      body: JSON.stringify({ reason, ...(note ? { note } : {}), ...(readerToken ? { readerToken } : {}) }),
     });
   }
 

@@ -59,6 +59,23 @@ export class PendingStore {
   }
 }
 
+/**
+ * An opaque random id for this browser, sent with reader reports so that readers sharing one
+ * address (an office, a mobile carrier) count as different reporters. It identifies nothing else.
+ */
+export function readerToken(make: () => string): string | undefined {
+  try {
+    let t = localStorage.getItem('parley:reader');
+    if (!t || !/^[A-Za-z0-9_-]{16,128}$/.test(t)) {
+      t = make();
+      localStorage.setItem('parley:reader', t);
+    }
+    return t;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Remembers the reader's name (not their email) so the next comment is quicker to write. */
 export function rememberedName(): string {
   try {

@@ -4,7 +4,7 @@
  */
 import { type Api, ApiError, type PublicComment, type ReportReason, randomKey, type Thread } from './api';
 import { h, setText, uid } from './dom';
-import { type PendingComment, PendingStore, rememberedName, rememberName } from './store';
+import { type PendingComment, PendingStore, readerToken, rememberedName, rememberName } from './store';
 import { CSS } from './styles';
 import { applyTheme } from './theme';
 import { absoluteTime, relativeTime } from './time';
@@ -597,7 +597,7 @@ export class Widget {
       const reason = (form.querySelector(`input[name="${name}"]:checked`) as HTMLInputElement).value;
       send.disabled = true;
       try {
-        await this.o.api.report(id, reason as ReportReason, note.value.trim());
+        await this.o.api.report(id, reason as ReportReason, note.value.trim(), readerToken(randomKey));
         this.reported(form, opener, 'Thank you. A moderator will review this comment.');
       } catch (err) {
         const e2 = err instanceof ApiError ? err : new ApiError(0, 'network', 'network');

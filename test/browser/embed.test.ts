@@ -406,12 +406,12 @@ describe.skipIf(!hasChromium)(
       expect(await page.locator('parley-comments input[name=website]').inputValue()).toBe('');
     });
 
-    it('files a reader report with the chosen reason and note', async () => {
+    it('sends a reader report with the chosen reason and note, and handles 202 and 409 (intercepted)', async () => {
       const siteId = await newSite();
       const id = await seed(siteId, 'report', 'Max', 'Buy cheap lamps at my shop!!!');
       const page = await open(siteId, 'report');
-      // The reports endpoint belongs to the moderator-workspace work; the request is checked here and
-      // answered the way its contract says.
+      // The request is checked exactly and answered the way the reports contract says; the next
+      // test files a report with the real endpoint.
       const sent: Array<{ method: string; body: unknown; type?: string }> = [];
       let answer = 202;
       await page.route(`${s.api}/api/v1/sites/${siteId}/comments/*/reports`, async (route) => {
@@ -445,7 +445,11 @@ describe.skipIf(!hasChromium)(
       expect(sent).toEqual([
         {
           method: 'POST',
-          body: { reason: 'abuse', note: 'Advertising, not discussion' },
+          body: {
+            reason: 'abuse',
+            note: 'Advertising, not discussion',
+            readerToken: expect.stringMatching(/^[0-9a-f]{32}$/),
+          },
           type: 'application/json',
         },
       ]);
@@ -455,11 +459,39 @@ describe.skipIf(!hasChromium)(
       await page.getByRole('button', { name: 'Report comment by Max' }).click();
       await page.getByRole('button', { name: 'Send report' }).click();
       await page.getByText('You have already reported this comment.').waitFor();
-      // The default reason is the first one, and no empty note is sent.
-      expect(sent[1]?.body).toEqual({ reason: 'spam' });
+      // The default reason is the first; no empty note; the same browser sends the same reader token.
+      expect(sent[1]?.body).toEqual({
+        reason: 'spam',
+        readerToken: (sent[0]?.body as { readerToken: string }).readerToken,
+      });
       expect(await page.locator(`parley-comments li.c[data-id="${id}"] .body`).textContent()).toBe(
         'Buy cheap lamps at my shop!!!',
       );
+    });
+
+    it('files a real reader report, and a second from the same reader is refused politely', async () => {
+      const siteId = await newSite();
+      const id = await seed(siteId, 'report-real', 'Nell', 'Visit my lamp shop for the best deals today.');
+      const page = await open(siteId, 'report-real');
+      await page.getByRole('button', { name: 'Report comment by Nell' }).click();
+      await page.getByLabel('Spam or advertising').check();
+      await page.getByRole('button', { name: 'Send report' }).click();
+      await page.getByText('Thank you. A moderator will review this comment.').waitFor();
+      const rows = await s.t.rt.db
+        .selectFrom('reports')
+        .select(['reason', 'note'])
+        .where('comment_id', '=', id)
+        .execute();
+      expect(rows).toEqual([{ reason: 'spam', note: null }]);
+
+      await page.reload();
+      await page.getByRole('button', { name: 'Report comment by Nell' }).click();
+      await page.getByLabel('Off topic').check();
+      await page.getByRole('button', { name: 'Send report' }).click();
+      await page.getByText('You have already reported this comment.').waitFor();
+      expect(
+        await s.t.rt.db.selectFrom('reports').select('id').where('comment_id', '=', id).execute(),
+      ).toHaveLength(1);
     });
 
     it('works under a strict CSP, and hostile host styles cannot reach inside', async () => {
