@@ -22,6 +22,12 @@ export function createPool(opts: DbOptions): pg.Pool {
   });
   // An idle client losing its connection (Postgres restart) must not crash the process.
   pool.on('error', () => {});
+  // Nor a checked-out one between queries (inside a transaction, say): pg emits 'error' on the
+  // client with no listener and Node exits (found by the fault suite's Postgres restart). The
+  // next query on it fails with the same error, which callers handle.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return pool;
 }
 

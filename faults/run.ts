@@ -249,9 +249,20 @@ async function burst(
     at,
   });
   const loadEnd = Date.now();
+  // A process that died by itself during the burst is a failure; restart it so the rest can run.
+  const crashed: string[] = [];
+  for (const p of [api, worker]) {
+    if (p.running) continue;
+    crashed.push(
+      `${p.name} exited by itself (code ${p.exitCode}, signal ${p.exitSignal}): ${p.tail(3).slice(0, 300)}`,
+    );
+    if (p === api) await startApi();
+    else p.start();
+  }
   // Time to recover counts from the later of the fault clearing and the burst ending.
   const since = Math.max(opts.faultEnd?.() ?? 0, loadEnd);
   const row = await check(name, siteId, load.accepted, since, load.ips);
+  row.violations.unshift(...crashed);
   const codes = Object.entries(load.statusCounts)
     .map(([k, v]) => `${k === '0' ? 'no answer' : k}:${v}`)
     .join(' ');

@@ -33,12 +33,25 @@ export function startHttp(rt: Runtime) {
   return {
     app,
     server,
-    /** Stops accepting connections and waits for in-flight requests. */
-    close: () =>
+    /**
+     * Stops accepting connections and waits for in-flight requests. Keep-alive sockets go idle
+     * between requests: they are closed as soon as they do (a busy client would otherwise keep
+     * sending on them and hold close() open forever), and any left at `graceMs` are cut.
+     */
+    close: (graceMs = rt.config.SHUTDOWN_GRACE_MS) =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Idle keep-alive sockets would otherwise hold close() open until they time out.
-        (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        const s = server as unknown as {
+          closeIdleConnections?: () => void;
+          closeAllConnections?: () => void;
+        };
+        const sweep = setInterval(() => s.closeIdleConnections?.(), 25);
+        const cut = setTimeout(() => s.closeAllConnections?.(), Math.max(100, graceMs - 1000));
+        server.close(() => {
+          clearInterval(sweep);
+          clearTimeout(cut);
+          resolve();
+        });
+        s.closeIdleConnections?.();
       }),
   };
 }
