@@ -36,6 +36,8 @@ export interface WorkerDeps {
   lockDurationMs?: number;
   stalledIntervalMs?: number;
   onDecided?: ModerateDeps['onDecided'];
+  /** How often submission context past retention is purged (default hourly). */
+  retentionIntervalMs?: number;
   /** Webhook settings and secrets; read from the environment when not given. */
   config?: Config;
   /** Fail-fast client for the velocity counters; by default a fail-fast copy of workerConnection. */
@@ -137,6 +139,9 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
     },
   );
   moderate.on('error', (err) => deps.logger.warn({ err }, 'moderate worker error'));
+  // A lock lapsed (crashed or blocked worker): BullMQ runs the job again; the compare-and-set
+  // keeps the decision single.
+  moderate.on('stalled', (jobId) => deps.logger.warn({ jobId }, 'moderate job stalled; running it again'));
   moderate.on('failed', (job, err) =>
     deps.logger.warn({ err, jobId: job?.id, requestId: job?.data.requestId }, 'moderate job failed'),
   );
