@@ -13,6 +13,7 @@ import { type LearnJob, type ModerateJob, moderateJobId, QUEUE, type Queues } fr
 import { findStalePending } from '../src/repositories/comments';
 import { CANARY_JOB } from '../src/routes/health';
 import { relayOnce } from '../src/services/outbox-publisher';
+import { purgeSubmissionContext } from '../src/services/privacy';
 import type { SiteCache } from '../src/services/site-cache';
 import { startLearnWorker } from './learn';
 import { createModerateProcessor, type ModerateDeps } from './moderate';
@@ -36,6 +37,8 @@ export interface WorkerDeps {
   lockDurationMs?: number;
   stalledIntervalMs?: number;
   onDecided?: ModerateDeps['onDecided'];
+  /** How often submission context past retention is purged (default hourly). */
+  retentionIntervalMs?: number;
   /** How often submission context past retention is purged (default hourly). */
   retentionIntervalMs?: number;
   /** Webhook settings and secrets; read from the environment when not given. */
@@ -181,6 +184,14 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
     deps.relayIntervalMs,
     (err) => deps.logger.warn({ err }, 'outbox relay pass failed; will retry'),
   );
+  // Privacy: submission context (IP hash, user agent, referrer) past each site's retention period.
+  const retention = startLoop(
+    async () => {
+      for (let i = 0; i < 20; i++) if ((await purgeSubmissionContext(deps.db)) < 5000) break;
+    },
+    deps.retentionIntervalMs ?? 3_600_000,
+    (err) => deps.logger.warn({ err }, 'retention purge failed; will retry'),
+  );
   const sweep = startLoop(
     async () => {
       const n = await sweepPending(deps);
@@ -210,7 +221,7 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
         );
         await Promise.all([moderate.close(true), learn.close(true), webhooks?.close(0)]);
       }
-      await Promise.all([relay.stop(), sweep.stop()]);
+      await Promise.all([relay.stop(), sweep.stop(), retention.stop()]);
       ownCounterRedis?.disconnect();
     },
   };

@@ -6,6 +6,7 @@ import { AppError, problemSchema } from '../../lib/errors';
 import { jsonBody } from '../../lib/http';
 import { setArticleClosed } from '../../repositories/articles';
 import { ArticleParams, SiteParam } from '../comments/comments.schemas';
+import { mountAdminWorkspace } from './workspace';
 
 const problem = (description: string) => ({
   description,
@@ -64,6 +65,7 @@ export function mountAdmin(
   app.use('/api/v1/admin/*', jsonBody());
   app.use('/api/v1/admin/sites/:siteId', requireRole(resolvers, 'moderator'));
   app.use('/api/v1/admin/sites/:siteId/articles/*', requireRole(resolvers, 'admin'));
+  mountAdminWorkspace(app, deps, resolvers);
 
   app.openapi(getSite, async (c) => {
     const site = await deps.sites.get(c.req.valid('param').siteId);

@@ -128,7 +128,16 @@ export function moderationHandlers(deps: AppDeps) {
 
   const release: H<typeof r.release> = async (c) => {
     const { siteId, commentId } = c.req.valid('param');
-    await releaseClaim(deps.db, siteId, commentId, c.get('principal').actorId);
+    const released = await releaseClaim(deps.db, siteId, commentId, c.get('principal').actorId);
+    if (!released) {
+      const exists = await deps.db
+        .selectFrom('comments')
+        .select('id')
+        .where('id', '=', commentId)
+        .where('site_id', '=', siteId)
+        .executeTakeFirst();
+      if (!exists) throw AppError.notFound('Comment');
+    }
     return c.body(null, 204);
   };
 

@@ -1,0 +1,181 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { saveSettings } from '../../src/repositories/site-settings';
+import { purgeSubmissionContext } from '../../src/services/privacy';
+import { createTestContext, TEST_ORIGIN, type TestContext } from '../helpers/context';
+import { as, outboxFor, seedComments, signedIn } from '../helpers/workspace';
+
+let t: TestContext;
+beforeAll(async () => {
+  t = await createTestContext({ env: { REPORTS_PER_HOUR: '5' } });
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+// In-process requests have no peer address, so readers are told apart by their reader token.
+const report = (siteId: string, id: string, body: Record<string, unknown>, reader: string) =>
+  t.request(
+    'POST',
+    `/api/v1/sites/${siteId}/comments/${id}/reports`,
+    { ...body, readerToken: `reader-${reader.replace(/\W/g, '')}-0123456789` },
+    { origin: TEST_ORIGIN },
+  );
+
+describe('reader reports', () => {
+  it('accepts one report per reader, puts the comment in the reported queue past the threshold, rate-limits', async () => {
+    const siteId = await t.site();
+    await saveSettings(t.rt.db, siteId, { reportThreshold: 2, retentionDays: 90, eraseMode: 'anonymise' });
+    const { ids } = await seedComments(t, siteId, 2, { status: 'published' });
+    const id = ids[0]!;
+    const r1 = await report(siteId, id, { reason: 'abuse', note: 'rude' }, '198.51.100.1');
+    expect(r1.status).toBe(202);
+    const dup = await report(siteId, id, { reason: 'spam' }, '198.51.100.1');
+    expect(dup.status).toBe(409);
+    expect(((await dup.json()) as { code: string }).code).toBe('already_reported');
+    const before = await t.rt.db
+      .selectFrom('comments')
+      .select('reported_at')
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(before.reported_at).toBeNull();
+    expect((await report(siteId, id, { reason: 'abuse' }, '198.51.100.2')).status).toBe(202);
+    const after = await t.rt.db
+      .selectFrom('comments')
+      .select(['reported_at', 'report_count'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(after.reported_at).not.toBeNull();
+    expect(after.report_count).toBe(2);
+    expect((await outboxFor(t, id)).map((o) => o.topic)).toEqual(['comment.reported', 'comment.reported']);
+
+    const mod = await signedIn(t, { [siteId]: 'moderator' });
+    const q = (await (
+      await as(t, mod)('GET', `/api/v1/moderation/sites/${siteId}/queues/reported`)
+    ).json()) as {
+      items: Array<{ id: string; reports: unknown[] }>;
+    };
+    expect(q.items.map((i) => i.id)).toEqual([id]);
+    expect(q.items[0]!.reports).toHaveLength(2);
+    // Approving keeps it published and closes the reports.
+    expect(
+      (await as(t, mod)('POST', `/api/v1/moderation/sites/${siteId}/comments/${id}/approve`, {})).status,
+    ).toBe(200);
+    const done = await t.rt.db
+      .selectFrom('comments')
+      .select(['status', 'reported_at'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(done).toEqual({ status: 'published', reported_at: null });
+
+    expect((await report(siteId, id, { reason: 'nope' }, '198.51.100.3')).status).toBe(422);
+    expect(
+      (await report(siteId, '00000000-0000-7000-8000-000000000000', { reason: 'spam' }, '198.51.100.3'))
+        .status,
+    ).toBe(404);
+    // 5 per hour per address (on a fresh site): the rest are refused with Retry-After.
+    const site2 = await t.site();
+    const { ids: ids2 } = await seedComments(t, site2, 1, { status: 'published' });
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++)
+      statuses.push((await report(site2, ids2[0]!, { reason: 'spam' }, `r${i}`)).status);
+    expect(statuses.slice(0, 5)).toEqual([202, 202, 202, 202, 202]);
+    expect(statuses[5]).toBe(429);
+  });
+});
+
+describe('privacy', () => {
+  it('exports and erases an author, and purges old submission context', async () => {
+    const siteId = await t.site();
+    const { ids } = await seedComments(t, siteId, 2, {
+      email: 'ada@example.test',
+      authorName: 'Ada L',
+      status: 'published',
+    });
+    await seedComments(t, siteId, 1, { email: 'other@example.test' });
+    const token = await t.token(siteId, 'admin');
+    const h = { authorization: `Bearer ${token}` };
+    const ex = await t.request(
+      'POST',
+      `/api/v1/admin/sites/${siteId}/privacy/export`,
+      { email: 'ADA@example.test' },
+      h,
+    );
+    expect(ex.status).toBe(200);
+    const data = (await ex.json()) as {
+      comments: Array<{ id: string; authorEmail: string; decisions: unknown[] }>;
+    };
+    expect(data.comments.map((c) => c.id).sort()).toEqual([...ids].sort());
+    expect(data.comments[0]!.authorEmail).toBe('ada@example.test');
+    expect(data.comments[0]!.decisions.length).toBeGreaterThan(0);
+
+    const er = await t.request(
+      'POST',
+      `/api/v1/admin/sites/${siteId}/privacy/erase`,
+      { email: 'ada@example.test' },
+      h,
+    );
+    expect(await er.json()).toEqual({ comments: 2, mode: 'anonymise' });
+    const rows = await t.rt.db.selectFrom('comments').selectAll().where('id', 'in', ids).execute();
+    for (const r of rows) {
+      expect(r).toMatchObject({
+        author_name: '[erased]',
+        author_email: null,
+        email_hash: null,
+        ip_hash: null,
+        user_agent: null,
+        referrer: null,
+        status: 'published',
+      });
+    }
+    const again = (await (
+      await t.request(
+        'POST',
+        `/api/v1/admin/sites/${siteId}/privacy/export`,
+        { email: 'ada@example.test' },
+        h,
+      )
+    ).json()) as { comments: unknown[] };
+    expect(again.comments).toHaveLength(0);
+
+    // Delete mode empties and hides the comments, with an audit row and comment.deleted.
+    await saveSettings(t.rt.db, siteId, { reportThreshold: 3, retentionDays: 1, eraseMode: 'delete' });
+    const { ids: del } = await seedComments(t, siteId, 1, { email: 'bob@example.test', status: 'published' });
+    const er2 = await t.request(
+      'POST',
+      `/api/v1/admin/sites/${siteId}/privacy/erase`,
+      { email: 'bob@example.test' },
+      h,
+    );
+    expect(await er2.json()).toEqual({ comments: 1, mode: 'delete' });
+    const gone = await t.rt.db
+      .selectFrom('comments')
+      .selectAll()
+      .where('id', '=', del[0]!)
+      .executeTakeFirstOrThrow();
+    expect(gone).toMatchObject({ status: 'deleted', body: '' });
+    expect((await outboxFor(t, del[0]!)).map((o) => o.topic)).toContain('comment.deleted');
+
+    // Retention: context older than the site's 1 day is cleared, younger is kept.
+    const { ids: old } = await seedComments(t, siteId, 1, { email: 'old@example.test' });
+    await t.rt.db
+      .updateTable('comments')
+      .set({ created_at: new Date(Date.now() - 2 * 86_400_000) })
+      .where('id', '=', old[0]!)
+      .execute();
+    const { ids: young } = await seedComments(t, siteId, 1, { email: 'young@example.test' });
+    expect(await purgeSubmissionContext(t.rt.db)).toBeGreaterThanOrEqual(1);
+    const o = await t.rt.db
+      .selectFrom('comments')
+      .selectAll()
+      .where('id', '=', old[0]!)
+      .executeTakeFirstOrThrow();
+    expect(o).toMatchObject({ ip_hash: null, user_agent: null, referrer: null });
+    expect(o.email_hash).not.toBeNull();
+    const y = await t.rt.db
+      .selectFrom('comments')
+      .selectAll()
+      .where('id', '=', young[0]!)
+      .executeTakeFirstOrThrow();
+    expect(y.ip_hash).not.toBeNull();
+  });
+});
