@@ -72,6 +72,12 @@ export interface Datasets {
   toxicSpans: Row[];
   civil: Row[];
   c3: Row[];
+  /**
+   * Ordinary news comments scored under 0.5 but not 0 (autolabel files' `not toxic`, and the gender
+   * subset's scores under 0.2): mostly harmless, but not every rater agreed, so they are training
+   * negatives only and never counted as harmless in a measurement.
+   */
+  civilWeak: Row[];
   /** What was read and dropped, for the train script's report. */
   notes: string[];
 }
@@ -178,13 +184,16 @@ export function loadDatasets(dir = DATA_DIR): Datasets {
 
   const spanText = new Set(toxicSpans.map((r) => normKey(r.text)));
   const civilRaw: Row[] = [];
+  const weakRaw: Row[] = [];
   const scored = (file: string, textCol: string, scoreCol: string) => {
     for (const r of readTable(p('civil-comments-sample', file))) {
       const score = Number(r[scoreCol]);
       if (Number.isNaN(score)) continue;
-      // Clean means every rater said not toxic (0); the grey zone in between is left out.
+      // Clean means every rater said not toxic (0); the grey zone in between is left out of
+      // measurement, and only its mildest part (< 0.2) is kept as weak training negatives.
       if (score >= 0.5) civilRaw.push(row(r[textCol] ?? '', 'toxic', 'civil-comments', 'news'));
       else if (score === 0) civilRaw.push(row(r[textCol] ?? '', 'ok', 'civil-comments', 'news'));
+      else if (score < 0.2) weakRaw.push(row(r[textCol] ?? '', 'ok', 'civil-weak', 'news'));
     }
   };
   scored('autolabel_civil_comments.csv', 'text', 'toxicity');
@@ -193,6 +202,7 @@ export function loadDatasets(dir = DATA_DIR): Datasets {
     for (const r of readTable(p('civil-comments-sample', f))) {
       // "not toxic" here means a score under 0.5, not 0: kept out, like the grey zone above.
       if (r.label === 'toxic') civilRaw.push(row(r.example ?? '', 'toxic', 'civil-comments', 'news'));
+      else if (r.label === 'not toxic') weakRaw.push(row(r.example ?? '', 'ok', 'civil-weak', 'news'));
     }
   }
   let overlap = 0;
@@ -205,8 +215,15 @@ export function loadDatasets(dir = DATA_DIR): Datasets {
       return true;
     }),
   );
+  const civilKeys = new Set(civil.map((r) => normKey(r.text)));
+  const civilWeak = dedupe(
+    weakRaw.filter((r) => !spanText.has(normKey(r.text)) && !civilKeys.has(normKey(r.text))),
+  );
   notes.push(
     `civil-comments-sample (4 files): ${civil.length} rows (toxic >= 0.5, ok == 0), ${overlap} dropped as also in civil-toxic-spans`,
+  );
+  notes.push(
+    `civil-comments-sample weak negatives: ${civilWeak.length} rows (autolabel "not toxic", gender subset 0 < score < 0.2), training only`,
   );
 
   const c3 = dedupe(
@@ -220,7 +237,7 @@ export function loadDatasets(dir = DATA_DIR): Datasets {
   );
   notes.push(`c3 (measuring only): ${c3.length} rows (toxicity >= 2 toxic, == 1.0 ok)`);
 
-  return { youtube, youtubePilot, davidson, olid, toxicSpans, civil, c3, notes };
+  return { youtube, youtubePilot, davidson, olid, toxicSpans, civil, c3, civilWeak, notes };
 }
 
 function row(text: string, label: Label, source: string, domain: Domain): Row {
