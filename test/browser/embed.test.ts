@@ -91,7 +91,7 @@ async function open(siteId: string, article: string, o: OpenOptions = {}): Promi
     );
   });
   await page.goto(`${host.origin}${path}`);
-  await page.locator('parley-comments form').first().waitFor({ timeout: 10_000 });
+  await page.locator('parley-comments h2').first().waitFor({ timeout: 10_000 });
   return page;
 }
 
@@ -492,6 +492,27 @@ describe.skipIf(!hasChromium)(
       expect(
         await s.t.rt.db.selectFrom('reports').select('id').where('comment_id', '=', id).execute(),
       ).toHaveLength(1);
+    });
+
+    it('renders into a named container, and shows a closed article without a form', async () => {
+      const siteId = await newSite();
+      await seed(siteId, 'closed', 'Uma', 'Said before the thread was closed.');
+      await s.t.rt.db
+        .updateTable('articles')
+        .set({ closed: true })
+        .where('site_id', '=', siteId)
+        .where('external_id', '=', 'closed')
+        .execute();
+      const page = await open(siteId, 'closed', {
+        attrs: { 'data-container': '#discussion' },
+        after: '<p>More article text.</p><div id="discussion">Loading comments…</div>',
+      });
+      expect(await page.locator('#discussion > parley-comments').count()).toBe(1);
+      expect(await page.getByText('Loading comments…').count()).toBe(0);
+      await page.getByText('Said before the thread was closed.').waitFor();
+      await page.getByText('Comments are closed for this article.').waitFor();
+      expect(await page.locator('parley-comments form').count()).toBe(0);
+      expect(await page.getByRole('button', { name: 'Reply to Uma' }).isHidden()).toBe(true);
     });
 
     it('works under a strict CSP, and hostile host styles cannot reach inside', async () => {
