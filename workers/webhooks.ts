@@ -18,6 +18,7 @@ import {
   disableEndpoint,
   findLeased,
   findOutboxRow,
+  findUnfannedOutbox,
   finishMessage,
   insertAttempt,
   leaseDue,
@@ -28,8 +29,9 @@ import {
 } from '../src/repositories/webhooks';
 import { publishNow } from '../src/services/outbox-publisher';
 import { sendDelivery } from '../src/webhooks/client';
+import { EVENT_TYPES } from '../src/webhooks/events';
 import { recordDelivery, recordDisabled } from '../src/webhooks/metrics';
-import { FANOUT_JOB, registerWebhookOutboxRoute } from '../src/webhooks/outbox-route';
+import { FANOUT_JOB, fanoutJobId, registerWebhookOutboxRoute } from '../src/webhooks/outbox-route';
 import { DISABLE_AFTER_MS, nextDelayMs, parseRetryAfter } from '../src/webhooks/schedule';
 import { fanOut } from '../src/webhooks/service';
 import { decryptSecret, signedHeaders } from '../src/webhooks/signing';
@@ -53,6 +55,8 @@ export interface WebhookWorkerOptions {
   resolver?: Resolver;
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /** How often lost fan-out jobs are looked for (default 30 s). */
+  fanoutSweepIntervalMs?: number;
 }
 
 export interface WebhookDeps {
@@ -72,6 +76,8 @@ export interface RunningWebhookWorkers {
   delivery: Worker<DeliveryJob>;
   /** Runs one dispatcher pass now; resolves with the number of messages leased. */
   dispatchNow(): Promise<number>;
+  /** Re-enqueues fan-out jobs that were lost; resolves with how many. */
+  sweepFanoutNow(): Promise<number>;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -108,6 +114,24 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
       );
     }
     return leased.length;
+  }
+
+  /** The outbox relay marks a row published once its fan-out job is in Redis; if Redis loses it, this finds it. */
+  async function sweepFanout(): Promise<number> {
+    const ids = await findUnfannedOutbox(db, {
+      topics: EVENT_TYPES,
+      // Real time: this compares with outbox.created_at, which Postgres stamps.
+      olderThan: new Date(Date.now() - 30_000),
+      window: 20_000,
+      limit: 500,
+    });
+    if (ids.length) {
+      await queues.events.addBulk(
+        ids.map((id) => ({ name: FANOUT_JOB, data: { outboxId: id }, opts: { jobId: fanoutJobId(id) } })),
+      );
+      logger.info({ count: ids.length }, 'webhook fan-out jobs re-enqueued');
+    }
+    return ids.length;
   }
 
   let dispatcher: Loop | undefined;
@@ -235,13 +259,17 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
   dispatcher = startLoop(dispatchOnce, opts.dispatchIntervalMs, (err) =>
     logger.warn({ err }, 'webhook dispatch pass failed; will retry'),
   );
+  const fanoutSweep = startLoop(sweepFanout, opts.fanoutSweepIntervalMs ?? 30_000, (err) =>
+    logger.warn({ err }, 'webhook fan-out sweep failed; will retry'),
+  );
 
   return {
     fanout,
     delivery,
     dispatchNow: dispatchOnce,
+    sweepFanoutNow: sweepFanout,
     async close(graceMs = 10_000) {
-      await dispatcher?.stop();
+      await Promise.all([dispatcher?.stop(), fanoutSweep.stop()]);
       const closing = Promise.all([fanout.close(), delivery.close()]);
       const timedOut = await Promise.race([
         closing.then(() => false),

@@ -89,6 +89,16 @@ export async function up(db: Kysely<any>): Promise<void> {
     .where(sql<boolean>`status = 'pending' and comment_id is not null`)
     .execute();
 
+  // The fan-out of a comment's event first fans out any earlier event of the same comment still
+  // waiting, so per-comment order never depends on which fan-out job ran first.
+  await db.schema
+    .createIndex('outbox_comment_idx')
+    .ifNotExists()
+    .on('outbox')
+    .columns(['comment_id', 'id'])
+    .where(sql.ref('comment_id'), 'is not', null)
+    .execute();
+
   await db.schema
     .createTable('webhook_attempts')
     .addColumn('id', 'bigint', (c) => c.primaryKey().generatedAlwaysAsIdentity())
@@ -116,6 +126,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.dropIndex('outbox_comment_idx').ifExists().execute();
   for (const t of ['webhook_attempts', 'webhook_messages', 'webhook_secrets', 'webhook_endpoints']) {
     await db.schema.dropTable(t).ifExists().cascade().execute();
   }

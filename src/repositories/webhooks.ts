@@ -117,7 +117,7 @@ export async function activeSecrets(db: Db, endpointId: string, now: Date) {
 export async function enabledEndpoints(db: Db, siteId: string) {
   return db
     .selectFrom('webhook_endpoints')
-    .select(['id', 'event_types'])
+    .select(['id', 'event_types', 'created_at'])
     .where('site_id', '=', siteId)
     .where('enabled', '=', true)
     .execute();
@@ -161,6 +161,55 @@ export async function loadCommentSnapshot(db: Db, commentId: string): Promise<Co
     reportCount: r.report_count,
     createdAt: r.created_at,
   };
+}
+
+/**
+ * Outbox rows among the newest `window` that some subscribed, enabled endpoint (registered before
+ * the row) has no message for, and that are older than `olderThan`: their fan-out job was lost
+ * (Redis flushed or restarted without persistence). Walks the primary key backwards, so it stays
+ * cheap however large the outbox grows.
+ */
+export async function findUnfannedOutbox(
+  db: Db,
+  opts: { topics: readonly string[]; olderThan: Date; window: number; limit: number },
+): Promise<string[]> {
+  const r = await sql<{ id: string }>`
+    with recent as (
+      select id, site_id, topic, created_at from outbox
+      where id > (select coalesce(max(id), 0) from outbox) - ${opts.window}
+    )
+    select distinct o.id from recent o
+    join webhook_endpoints e on e.site_id = o.site_id and e.enabled and e.created_at <= o.created_at
+      and (cardinality(e.event_types) = 0 or o.topic = any(e.event_types))
+    where o.topic in (${sql.join(opts.topics.map((t) => sql`${t}`))})
+      and o.created_at < ${opts.olderThan}
+      and not exists (select 1 from webhook_messages m where m.endpoint_id = e.id and m.outbox_id = o.id)
+    order by o.id
+    limit ${opts.limit}`.execute(db);
+  return r.rows.map((x) => String(x.id));
+}
+
+/** Earlier event rows of the same comment that have no message yet (their fan-out has not run). */
+export async function earlierUnfanned(
+  db: Db,
+  row: { id: string; comment_id: string | null },
+  topics: readonly string[],
+) {
+  if (!row.comment_id) return [];
+  return db
+    .selectFrom('outbox as o')
+    .selectAll('o')
+    .where('o.comment_id', '=', row.comment_id)
+    .where('o.id', '<', row.id)
+    .where('o.topic', 'in', [...topics])
+    .where((eb) =>
+      eb.not(
+        eb.exists(eb.selectFrom('webhook_messages as m').select('m.id').whereRef('m.outbox_id', '=', 'o.id')),
+      ),
+    )
+    .orderBy('o.id')
+    .limit(50)
+    .execute();
 }
 
 export interface NewMessage {
@@ -246,7 +295,7 @@ export async function leaseDue(
         and not exists (
           select 1 from webhook_messages p
           where p.status = 'pending' and p.comment_id is not null
-            and p.endpoint_id = m.endpoint_id and p.comment_id = m.comment_id and p.seq < m.seq
+            and p.endpoint_id = m.endpoint_id and p.comment_id = m.comment_id and p.outbox_id < m.outbox_id
         )
     ), busy as (
       select endpoint_id, count(*)::int as n from webhook_messages

@@ -4,6 +4,7 @@ import type { Database, Db, OutboxRow } from '../../db/schema';
 import type { Config } from '../config';
 import { randomId } from '../lib/ids';
 import {
+  earlierUnfanned,
   enabledEndpoints,
   expireSecrets,
   insertEndpoint,
@@ -14,7 +15,7 @@ import {
   newEndpointId,
   scrubCommentMessages,
 } from '../repositories/webhooks';
-import { buildEventBody, isErasure, subscribes, TEST_EVENT_TYPE } from './events';
+import { buildEventBody, EVENT_TYPES, isErasure, subscribes, TEST_EVENT_TYPE } from './events';
 import { encryptSecret, newSigningSecret } from './signing';
 import type { GuardPolicy } from './ssrf';
 
@@ -86,6 +87,16 @@ export async function createTestMessage(db: Db, endpoint: { id: string; site_id:
  * twice: the message ids are derived from (endpoint, outbox row) and inserted with ON CONFLICT.
  */
 export async function fanOut(db: Kysely<Database>, row: OutboxRow, now: Date): Promise<string[]> {
+  // Per-comment order: an earlier event of this comment whose own fan-out job has not run yet
+  // (jobs run concurrently) gets its messages first, so the dispatcher's ordering gate sees it.
+  const earlier = await earlierUnfanned(db, row, EVENT_TYPES);
+  const ids: string[] = [];
+  for (const e of earlier) ids.push(...(await fanOutOne(db, e, now)));
+  ids.push(...(await fanOutOne(db, row, now)));
+  return ids;
+}
+
+async function fanOutOne(db: Kysely<Database>, row: OutboxRow, now: Date): Promise<string[]> {
   if (
     row.topic === 'comment.deleted' &&
     row.comment_id &&
@@ -95,6 +106,8 @@ export async function fanOut(db: Kysely<Database>, row: OutboxRow, now: Date): P
   }
   const endpoints = (await enabledEndpoints(db, row.site_id)).filter(
     (e) =>
+      // An endpoint hears about what happened after it was registered.
+      new Date(e.created_at).getTime() <= new Date(row.created_at).getTime() &&
       subscribes(e.event_types, row.topic) &&
       // endpoint.disabled goes to the site's *other* endpoints.
       !(row.topic === 'endpoint.disabled' && (row.payload as { endpointId?: string }).endpointId === e.id),

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertOutbox } from '../../src/repositories/outbox';
+import { insertOutbox, markPublished } from '../../src/repositories/outbox';
 import { messageIdFor } from '../../src/repositories/webhooks';
 import { publishNow } from '../../src/services/outbox-publisher';
 import { RETRY_SCHEDULE_MS } from '../../src/webhooks/schedule';
@@ -396,8 +396,14 @@ describe('webhook deliveries', () => {
     rx.on('/order', (n) => (n === 1 ? { status: 500 } : { status: 200 }));
     const ep = await endpoint(s, '/order', ['comment.published', 'comment.deleted']);
     const commentId = randomUUID();
-    await emit(s.siteId, 'comment.published', commentId, { actor: 'system' });
-    await emit(s.siteId, 'comment.deleted', commentId, { actor: 'moderator' });
+    const [published, deleted] = await insertOutbox(t.rt.db, [
+      { topic: 'comment.published', siteId: s.siteId, commentId, payload: { actor: 'system' } },
+      { topic: 'comment.deleted', siteId: s.siteId, commentId, payload: { actor: 'moderator' } },
+    ]);
+    // The worst case: the later event's fan-out job runs first.
+    await publishNow(t.rt.db, t.rt.queues, [deleted!]);
+    await new Promise((r) => setTimeout(r, 200));
+    await publishNow(t.rt.db, t.rt.queues, [published!]);
     await waitFor(async () => at('/order').length === 1, 'first try of published');
     await new Promise((r) => setTimeout(r, 400));
     expect(at('/order')).toHaveLength(1);
@@ -495,5 +501,39 @@ describe('webhook deliveries', () => {
     expect(at('/fan-a')).toHaveLength(1);
     expect(at('/fan-b')).toHaveLength(1);
     expect(at('/fan-c')).toHaveLength(0);
+  });
+
+  it('finds an outbox row whose fan-out job Redis lost, and fans it out once', async () => {
+    const s = await site();
+    const lost = await endpoint(s, '/lost', ['comment.reported']);
+    // Registered two minutes ago, so the row below (one minute old) is one it should have had.
+    await t.rt.db
+      .updateTable('webhook_endpoints')
+      .set({ created_at: new Date(Date.now() - 120_000) })
+      .where('id', '=', lost.id)
+      .execute();
+    // Relayed (marked published) but the job never reached a worker.
+    const [row] = await insertOutbox(t.rt.db, [
+      { topic: 'comment.reported', siteId: s.siteId, commentId: randomUUID() },
+    ]);
+    await markPublished(t.rt.db, [row!.id]);
+    await t.rt.db
+      .updateTable('outbox')
+      .set({ created_at: new Date(Date.now() - 60_000) })
+      .where('id', '=', row!.id)
+      .execute();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(at('/lost')).toHaveLength(0);
+    expect(await t.workers!.webhooks!.sweepFanoutNow()).toBeGreaterThanOrEqual(1);
+    await waitFor(async () => at('/lost').length === 1, 'the lost event delivered');
+    await t.workers!.webhooks!.sweepFanoutNow();
+    await new Promise((r) => setTimeout(r, 300));
+    const msgs = await t.rt.db
+      .selectFrom('webhook_messages')
+      .select('id')
+      .where('outbox_id', '=', row!.id)
+      .execute();
+    expect(msgs).toHaveLength(1);
+    expect(at('/lost')).toHaveLength(1);
   });
 });
