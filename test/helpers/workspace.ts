@@ -103,7 +103,7 @@ export async function seedComments(t: TestContext, siteId: string, n: number, o:
                   code: 'toxicity',
                   score: 0.8,
                   message: 'Reads as an insult',
-                  spans: [{ start: 8, end: 14 }],
+                  spans: [{ start: 11, end: 16 }],
                 },
               ]
             : [],

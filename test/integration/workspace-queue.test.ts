@@ -90,7 +90,7 @@ describe('queues and claiming', () => {
     const p1 = (await (await req('GET', `${base(siteId)}/queues/held?limit=4`)).json()) as any;
     expect(p1.counts.held).toBe(8);
     expect(p1.items).toHaveLength(4);
-    expect(p1.items[0].decisions[0].reasons[0].spans).toEqual([{ start: 8, end: 14 }]);
+    expect(p1.items[0].decisions[0].reasons[0].spans).toEqual([{ start: 11, end: 16 }]);
     expect(p1.items[0].article.id).toBe('a1');
     const p2 = (await (
       await req('GET', `${base(siteId)}/queues/held?limit=4&cursor=${p1.nextCursor}`)

@@ -1,0 +1,130 @@
+/**
+ * The moderation UI in Debian's Chromium: sign in, clear ten held comments by keyboard, bulk-reject
+ * a selection, undo one, ban an author, checking the database and the outbox after each step.
+ */
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUser, grantRole } from '../../src/repositories/users';
+import { createTestContext, type TestContext } from '../helpers/context';
+import { outboxFor, seedComments, statusOf } from '../helpers/workspace';
+import { CHROMIUM, hasChromium, SKIP_REASON } from './harness';
+
+let t: TestContext;
+let browser: Browser;
+let server: ReturnType<typeof serve>;
+let origin: string;
+
+beforeAll(async () => {
+  if (!hasChromium) return;
+  t = await createTestContext();
+  server = serve({ fetch: t.app.fetch, hostname: '127.0.0.1', port: 0 });
+  await new Promise((r) => server.once('listening', r));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((r) => (server ? server.close(r) : r(null)));
+  await t?.close();
+});
+
+async function waitStatus(page: Page, text: RegExp) {
+  await page.waitForFunction(
+    (src) => new RegExp(src).test(document.querySelector('#status')?.textContent ?? ''),
+    text.source,
+    { timeout: 5000 },
+  );
+}
+
+describe.skipIf(!hasChromium)(`moderation UI (${hasChromium ? 'chromium' : SKIP_REASON})`, () => {
+  it('signs in, clears ten by keyboard, bulk-rejects, undoes, bans', async () => {
+    const siteId = await t.site();
+    const held = await seedComments(t, siteId, 10, {
+      body: (i) => `You are an idiot <script>alert(${i})</script> number ${i}`,
+    });
+    const u = await createUser(t.rt.db, { email: 'mod@example.test', password: 'a long password' });
+    await grantRole(t.rt.db, u.id, siteId, 'moderator');
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('dialog', (d) => void d.dismiss());
+    const res = await page.goto(`${origin}/moderation`);
+    expect(res?.headers()['content-security-policy']).toContain("script-src 'self'");
+
+    await page.fill('#email', 'mod@example.test');
+    await page.fill('#password', 'a long password');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('#list li');
+    expect(await page.textContent('nav button[data-queue=held]')).toBe('held (10)');
+    // User text is text: the <script> in a body is shown, never run, and the span is highlighted.
+    expect(await page.textContent('#detail .body')).toContain('<script>alert(0)</script>');
+    expect(await page.textContent('#detail mark')).toBe('idiot');
+    await page.screenshot({ path: 'test/browser/artifacts/moderation-queue.png', fullPage: true });
+
+    // Ten by keyboard: approve the first five, reject (spam) the next five.
+    for (let i = 0; i < 10; i++) {
+      await page.selectOption('#reason', 'spam');
+      await page.locator('body').press(i < 5 ? 'a' : 'r');
+      await waitStatus(page, i < 5 ? /Approved/ : /Rejected/);
+      await page.waitForFunction((n) => document.querySelectorAll('#list li').length === n, 9 - i);
+    }
+    for (const [i, id] of held.ids.entries()) {
+      expect(await statusOf(t, id)).toBe(i < 5 ? 'published' : 'rejected');
+      const topics = (await outboxFor(t, id)).map((o) => o.topic);
+      expect(topics).toEqual(i < 5 ? ['comment.approved', 'comment.published'] : ['comment.rejected']);
+    }
+
+    // Undo the last one (a rejection): back to held.
+    await page.locator('body').press('u');
+    await waitStatus(page, /Undone/);
+    expect(await statusOf(t, held.ids[9]!)).toBe('held');
+    expect((await outboxFor(t, held.ids[9]!)).map((o) => o.topic)).toEqual([
+      'comment.rejected',
+      'comment.undone',
+    ]);
+
+    // Bulk-reject a selection of three new ones.
+    const more = await seedComments(t, siteId, 3, { article: 'story-2' });
+    await page.click('nav button[data-queue=held]');
+    await page.waitForFunction(() => document.querySelectorAll('#list li').length === 4);
+    for (const id of more.ids) await page.check(`#list li[data-id="${id}"] input`);
+    await page.selectOption('#reason', 'off_topic');
+    await page.click('#bulk-reject');
+    await waitStatus(page, /3 of 3 rejected/);
+    for (const id of more.ids) {
+      expect(await statusOf(t, id)).toBe('rejected');
+      expect((await outboxFor(t, id))[0]).toMatchObject({
+        topic: 'comment.rejected',
+        payload: { reasonCode: 'off_topic', actor: 'moderator' },
+      });
+    }
+
+    // Ban the author of the remaining one (by email), rejecting what they have waiting.
+    await page.waitForFunction(() => document.querySelectorAll('#list li').length === 1);
+    await page.locator('body').press('b');
+    await waitStatus(page, /Banned/);
+    const bans = await t.rt.db.selectFrom('bans').selectAll().where('site_id', '=', siteId).execute();
+    expect(bans).toHaveLength(1);
+    expect(bans[0]).toMatchObject({ kind: 'email', expires_at: null });
+    expect(await statusOf(t, held.ids[9]!)).toBe('rejected');
+    expect((await outboxFor(t, held.ids[9]!)).map((o) => o.topic)).toContain('author.banned');
+
+    // Help toggles with ?.
+    await page.locator('body').press('?');
+    expect(await page.isVisible('#help')).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
