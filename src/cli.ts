@@ -8,6 +8,7 @@ import { migrateToLatest } from '../db/migrate';
 import { ConfigError, loadConfig } from './config';
 import { createSite } from './repositories/sites';
 import { createToken, revokeToken } from './repositories/tokens';
+import { createUser, findUserByEmail, grantRole } from './repositories/users';
 
 type Handler = (args: string[], ctx: CliContext) => Promise<unknown>;
 interface CliContext {
@@ -79,6 +80,37 @@ const commands: Record<string, { usage: string; run: Handler }> = {
         name: values.name ?? `${values.role} token`,
       });
       return { ...t, note: 'Store this token now: it is shown only once.' };
+    },
+  },
+  'user create': {
+    usage:
+      'user create --email EMAIL --password PASSWORD --site SITE_ID --role admin|moderator [--name NAME] (an existing account gets the role)',
+    run: async (args, { db }) => {
+      const { values } = parseArgs({
+        args,
+        options: {
+          email: { type: 'string' },
+          password: { type: 'string' },
+          site: { type: 'string' },
+          role: { type: 'string' },
+          name: { type: 'string' },
+        },
+      });
+      if (!values.email || !/^[^@\s]+@[^@\s]+$/.test(values.email))
+        throw new UsageError('--email is required');
+      if (!values.site) throw new UsageError('--site is required');
+      if (values.role !== 'admin' && values.role !== 'moderator')
+        throw new UsageError('--role must be admin or moderator');
+      const site = await db.selectFrom('sites').select('id').where('id', '=', values.site).executeTakeFirst();
+      if (!site) throw new UsageError(`no site with id ${values.site}`);
+      const existing = await findUserByEmail(db, values.email);
+      if (!existing && (!values.password || values.password.length < 10))
+        throw new UsageError('--password of at least 10 characters is required for a new account');
+      const user =
+        existing ??
+        (await createUser(db, { email: values.email, password: values.password!, name: values.name }));
+      await grantRole(db, user.id, values.site, values.role);
+      return { id: user.id, email: user.email, site: values.site, role: values.role, created: !existing };
     },
   },
   'token revoke': {
