@@ -14,7 +14,7 @@ import { bumpThreads } from '../src/repositories/articles';
 import { loadForModeration, type ModerationRow, transitionStatuses } from '../src/repositories/comments';
 import { insertDecisions } from '../src/repositories/decisions';
 import { insertOutbox } from '../src/repositories/outbox';
-import { publishNow } from '../src/services/outbox-publisher';
+import { createCoalescingPublisher } from '../src/services/publish-coalescer';
 import type { SiteCache } from '../src/services/site-cache';
 import { type ContextOptions, createContextLoader, toCommentInput } from './moderation-context';
 
@@ -57,6 +57,7 @@ export function publicReasons(decision: ModerationDecision) {
 
 export function createModerateProcessor(deps: ModerateDeps) {
   const maxBatch = deps.maxBatch ?? 100;
+  const publish = createCoalescingPublisher(deps.db, deps.queues);
   const loadContext = createContextLoader({ db: deps.db, now: deps.now, maxBatch, ...deps.context });
 
   const load = createBatcher<string, ModerationRow | null>(
@@ -130,7 +131,7 @@ export function createModerateProcessor(deps: ModerateDeps) {
         await bumpThreads(trx, deltas);
         return new Set(won);
       });
-      void publishNow(deps.db, deps.queues, outbox);
+      void publish(outbox);
       return all.map((w) => applied.has(w));
     },
     { maxBatch, maxInFlight: 2 },

@@ -13,7 +13,7 @@ import { type ArticleRef, articleKey, ensureArticles } from '../repositories/art
 import { findByIdempotencyKeys, findParents, insertComments } from '../repositories/comments';
 import { fingerprintColumns } from '../repositories/duplicates';
 import { insertOutbox } from '../repositories/outbox';
-import { publishNow } from './outbox-publisher';
+import { createCoalescingPublisher } from './publish-coalescer';
 
 export interface Submission {
   siteId: string;
@@ -57,6 +57,8 @@ export function createIngestor(deps: IngestDeps) {
   // Articles are cached once seen; a closed article may accept comments for up to the TTL, and the
   // worker's closed-article rule rejects those, so the cache never lets one through.
   const articles = new TtlCache<string, ArticleRef>(deps.cacheTtlMs, 50_000);
+  // Outbox rows of batches committed close together reach Redis together.
+  const publish = createCoalescingPublisher(deps.db, deps.queues);
 
   /**
    * Articles found or created inside the batch's transaction go into `fresh`, and only into the
@@ -228,7 +230,7 @@ export function createIngestor(deps: IngestDeps) {
 
     deps.onCommitted?.(published.length);
     // After commit, off the response path; failure leaves the rows for the relay.
-    void publishNow(deps.db, deps.queues, published);
+    void publish(published);
     return results;
   }
 
