@@ -24,6 +24,7 @@ import { createDb, dropDatabase, ensureDatabase } from '../db/database';
 import { uuidv7 } from '../src/lib/ids';
 import { bumpThreads } from '../src/repositories/articles';
 import { createSite } from '../src/repositories/sites';
+import { cpuPer, cpuSnapshot } from './lib/cpu';
 import { openLoop, percentile, wallNow } from './lib/open-loop';
 import { type Child, freePort, startChild, waitReady } from './lib/procs';
 import { benchPipeline, corpus } from './pipeline';
@@ -160,6 +161,8 @@ const commentPath = (siteId: string, i: number) =>
 
 interface Cannon {
   rps: number;
+  /** CPU ms per answered request: of the server process, and of Postgres and Redis (shared: upper bounds). */
+  cpu?: { process: number; postgres: number; redis: number };
   p50: number;
   p99: number;
   total: number;
@@ -189,8 +192,10 @@ async function postLoad(
   token: string,
   seconds: number,
   connections = CONNECTIONS,
+  pid?: number,
 ) {
   let k = Math.floor(Math.random() * 1e6);
+  const before = cpuSnapshot(pid ? [pid] : []);
   const r = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections,
@@ -207,10 +212,18 @@ async function postLoad(
       },
     ],
   });
-  return cannonSummary(r, 202);
+  const summary = cannonSummary(r, 202);
+  if (pid) summary.cpu = cpuPer(before, cpuSnapshot([pid]), summary.ok);
+  return summary;
 }
 
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
+const r3 = (n: number) => Math.round(n * 1000) / 1000;
+const meanCpu = (runs: Cannon[]) => ({
+  process: r3(mean(runs.map((r) => r.cpu?.process ?? 0))),
+  postgres: r3(mean(runs.map((r) => r.cpu?.postgres ?? 0))),
+  redis: r3(mean(runs.map((r) => r.cpu?.redis ?? 0))),
+});
 
 async function waitDrained(db: ReturnType<typeof createDb>, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
@@ -433,9 +446,9 @@ async function main() {
   const baseRuns: Cannon[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     log(`ingest round ${r + 1}/${ROUNDS}: baseline ${ROUND_S}s`);
-    baseRuns.push(await postLoad(basePort, siteId, token, ROUND_S));
+    baseRuns.push(await postLoad(basePort, siteId, token, ROUND_S, CONNECTIONS, baseline.proc.pid));
     log(`ingest round ${r + 1}/${ROUNDS}: parley ${ROUND_S}s`);
-    parleyRuns.push(await postLoad(api.port, siteId, token, ROUND_S));
+    parleyRuns.push(await postLoad(api.port, siteId, token, ROUND_S, CONNECTIONS, api.child.proc.pid));
   }
   await baseline.stop();
 
@@ -460,6 +473,7 @@ async function main() {
     requests: parleyRuns.reduce((s, x) => s + x.total, 0),
     non202: parleyRuns.reduce((s, x) => s + x.other, 0),
     rounds: parleyRuns.map((x) => x.rps),
+    cpuMsPerComment: meanCpu(parleyRuns),
   };
   const base = {
     commentsPerSecond: Math.round(mean(baseRuns.map((x) => x.rps))),
@@ -469,6 +483,7 @@ async function main() {
     requests: baseRuns.reduce((s, x) => s + x.total, 0),
     non202: baseRuns.reduce((s, x) => s + x.other, 0),
     rounds: baseRuns.map((x) => x.rps),
+    cpuMsPerComment: meanCpu(baseRuns),
   };
   const ratio = Math.round((ingest.commentsPerSecond / Math.max(1, base.commentsPerSecond)) * 100) / 100;
   const scaleOut = {
@@ -518,6 +533,7 @@ async function main() {
     await sleep((READ_S * 1000) / 2);
     return freshnessProbe(e2eDb, e2eApi.port, e2eSite, readArticle, threadPath);
   })();
+  const readCpu0 = cpuSnapshot([e2eApi.child.proc.pid ?? 0]);
   const readRun = cannonSummary(
     await autocannon({
       url: `http://127.0.0.1:${e2eApi.port}${threadPath}`,
@@ -526,6 +542,7 @@ async function main() {
     }),
     200,
   );
+  readRun.cpu = cpuPer(readCpu0, cpuSnapshot([e2eApi.child.proc.pid ?? 0]), readRun.ok);
   const freshnessMs = await probe;
   const reads = {
     requestsPerSecond: readRun.rps,
@@ -536,6 +553,7 @@ async function main() {
     commentsOnPage: page.comments.length,
     pageBytes,
     freshnessMs,
+    cpuMsPerRequest: readRun.cpu.process,
   };
   await e2eDb.destroy();
 
@@ -599,9 +617,19 @@ async function main() {
       '',
     ],
     [
+      '  CPU ms per comment',
+      `server ${base.cpuMsPerComment.process}  postgres ${base.cpuMsPerComment.postgres}  redis ${base.cpuMsPerComment.redis}`,
+      '',
+    ],
+    [
       'Parley ingest (64 conn)',
       `${ingest.commentsPerSecond}/s  p50 ${ingest.p50Ms} ms  p99 ${ingest.p99Ms} ms  non-202 ${ingest.non202}`,
       mark(targets.ingestP99.met),
+    ],
+    [
+      '  CPU ms per comment',
+      `server ${ingest.cpuMsPerComment.process}  postgres ${ingest.cpuMsPerComment.postgres}  redis ${ingest.cpuMsPerComment.redis}`,
+      '',
     ],
     ['ratio Parley / baseline', `${ratio}x`, mark(targets.ingestRatio.met)],
     [
@@ -622,7 +650,7 @@ async function main() {
     ['sustainable rate (p99 < 1 s)', `${sustainable}/s`, mark(targets.sustainableRate.met)],
     [
       'thread reads (64 conn)',
-      `${reads.requestsPerSecond} req/s  p99 ${reads.p99Ms} ms  ${reads.commentsOnPage} comments, ${pageBytes} B`,
+      `${reads.requestsPerSecond} req/s  p99 ${reads.p99Ms} ms  ${reads.commentsOnPage} comments, ${pageBytes} B, ${reads.cpuMsPerRequest} CPU ms/req`,
       mark(targets.reads.met),
     ],
     ['published -> visible in thread', `${freshnessMs} ms`, mark(targets.freshness.met)],
