@@ -127,7 +127,8 @@ export async function recentDecided(
     (r) =>
       sql`(${r.id}::uuid, ${r.created_at}::timestamptz, ${r.email_hash}::text, ${r.ip_hash}::text, ${r.article_id}::uuid)`,
   );
-  // Bounded counts (limit inside each subquery) so a prolific author or a busy IP stays cheap.
+  // Bounded counts (limit inside each subquery) so a prolific author or a busy IP stays cheap; one
+  // plain equality per subquery so each uses its (site, column) index.
   const count = (where: ReturnType<typeof sql>) => sql`(select count(*) from (
       select 1 from comments o where o.site_id = ${siteId} and ${where} limit 1000) x)`;
   const counts = await sql<{
@@ -142,8 +143,10 @@ export async function recentDecided(
       case when v.ip is null then null else ${count(sql`o.ip_hash = v.ip and o.created_at > v.at - ${win}::interval and o.created_at <= v.at`)} end as by_ip,
       case when v.email is null then null else ${count(sql`o.email_hash = v.email and o.created_at > v.at - ${win}::interval and o.created_at <= v.at`)} end as by_author,
       ${count(sql`o.article_id = v.article and o.created_at > v.at - ${win}::interval and o.created_at <= v.at`)} as by_article,
-      case when coalesce(v.email, v.ip) is null then null else ${count(sql`o.created_at < v.at and o.status = 'published' and (case when v.email is not null then o.email_hash = v.email else o.ip_hash = v.ip end)`)} end as approved,
-      case when coalesce(v.email, v.ip) is null then null else ${count(sql`o.created_at < v.at and o.status = 'rejected' and (case when v.email is not null then o.email_hash = v.email else o.ip_hash = v.ip end)`)} end as rejected
+      case when v.email is not null then ${count(sql`o.email_hash = v.email and o.created_at < v.at and o.status = 'published'`)}
+        when v.ip is not null then ${count(sql`o.ip_hash = v.ip and o.created_at < v.at and o.status = 'published'`)} end as approved,
+      case when v.email is not null then ${count(sql`o.email_hash = v.email and o.created_at < v.at and o.status = 'rejected'`)}
+        when v.ip is not null then ${count(sql`o.ip_hash = v.ip and o.created_at < v.at and o.status = 'rejected'`)} end as rejected
     from (values ${sql.join(values)}) as v(id, at, email, ip, article)`.execute(db);
   const countsById = new Map(counts.rows.map((r) => [r.id, r]));
   const dups = await findNearDuplicates(

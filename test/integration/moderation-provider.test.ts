@@ -93,7 +93,7 @@ describe('external classifier provider', () => {
   });
 
   it('is asked about every comment, with the API key, and a clean answer publishes', async () => {
-    const siteId = await t.site();
+    const siteId = await t.site({ rules: { classifier: { enabled: false } } });
     const body = 'The new ferry timetable works well for commuters from the island.';
     const d = await decide(siteId, body);
     expect(d.action).toBe('publish');
@@ -104,7 +104,7 @@ describe('external classifier provider', () => {
   });
 
   it("holds what the provider scores above the site's toxicity threshold", async () => {
-    const siteId = await t.site();
+    const siteId = await t.site({ rules: { classifier: { enabled: false } } });
     const d = await decide(siteId, 'A perfectly polite sentence that the provider dislikes PROVIDER-FLAG.');
     expect(d.action).toBe('hold');
     expect(d.reason_code).toBe('external_harassment');
@@ -112,7 +112,7 @@ describe('external classifier provider', () => {
   });
 
   it('holds, and says so, when the provider fails or does not answer in time', async () => {
-    const siteId = await t.site();
+    const siteId = await t.site({ rules: { classifier: { enabled: false } } });
     const failed = await decide(siteId, 'An ordinary remark about the weather PROVIDER-FAIL.');
     expect(failed.action).toBe('hold');
     expect(failed.reason_code).toBe('external_failed');
