@@ -11,11 +11,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { createDb } from '../db/database';
 import { createSite } from '../src/repositories/sites';
+import { createToken } from '../src/repositories/tokens';
 import { readerIp, runLoad, submitOnce } from './load';
 import { freePort, PrivatePostgres, PrivateRedis, Proc, sleep, until } from './procs';
 
@@ -25,6 +27,7 @@ const SECONDS = Number(process.env.FAULTS_SECONDS ?? 3);
 const ONLY = (process.env.FAULTS_ONLY ?? '').split(',').filter(Boolean);
 const SUITE_TIMEOUT_MS = Number(process.env.FAULTS_TIMEOUT_MS ?? 8 * 60_000);
 const RECOVER_BOUND_MS = 60_000;
+const WEBHOOK_BOUND_MS = 75_000;
 const LOCK_MS = 2000;
 const GRACE_MS = 5000;
 const ORIGIN = 'https://news.example';
@@ -37,6 +40,7 @@ interface Row {
   recoverMs: number | null;
   violations: string[];
   note?: string;
+  webhooks?: string;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'parley-faults-'));
@@ -77,6 +81,9 @@ function env(): Record<string, string> {
     WORKER_METRICS_PORT: '0',
     READYZ_CANARY_TIMEOUT_MS: '2000',
     WEBHOOKS_ALLOW_LOOPBACK: 'true',
+    WEBHOOKS_ENDPOINT_CONCURRENCY: '16',
+    WEBHOOKS_DISPATCH_INTERVAL_MS: '200',
+    WEBHOOKS_TIMEOUT_MS: '5000',
   };
 }
 
@@ -116,14 +123,109 @@ async function ensureRunning(): Promise<void> {
   if (!(await waitReady())) throw new Error(`not ready:\n${api.tail()}\n${worker.tail()}`);
 }
 
+/**
+ * The webhook receiver: answers 200 at once and counts, per webhook-id, how many deliveries it
+ * answered 2xx, to check at-least-once with one webhook-id and no re-send after a recorded 2xx.
+ */
+const received = new Map<string, number>();
+let receiver: Server | undefined;
+let receiverPort = 0;
+let webhooksAvailable: boolean | undefined;
+
+async function startReceiver(): Promise<void> {
+  receiver = createHttpServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const id = String(req.headers['webhook-id'] ?? '');
+      if (id) received.set(id, (received.get(id) ?? 0) + 1);
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((r) => receiver!.listen(0, '127.0.0.1', () => r()));
+  receiverPort = (receiver.address() as { port: number }).port;
+}
+
 async function newSite(name: string): Promise<string> {
   const db = createDb({ url: postgres.url, poolMax: 1 });
   try {
     const site = await db.transaction().execute((trx) => createSite(trx, { name, allowedOrigins: [ORIGIN] }));
+    // Subscribe the receiver to the decision events through the real admin API.
+    const { token } = await createToken(db, { siteId: site.id, role: 'admin', name: 'faults' });
+    const res = await fetch(`${baseUrl()}/api/v1/admin/sites/${site.id}/webhooks/endpoints`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        url: `http://127.0.0.1:${receiverPort}/hook/${name}`,
+        eventTypes: ['comment.published', 'comment.held', 'comment.rejected'],
+      }),
+    }).catch(() => undefined);
+    webhooksAvailable = res?.status === 201;
+    if (!webhooksAvailable)
+      console.log(`  (webhooks not available: endpoint creation answered ${res?.status ?? 'nothing'})`);
     return site.id;
   } finally {
     await db.destroy();
   }
+}
+
+/** At-least-once delivery of every message of the site; no re-send after a recorded 2xx. */
+async function checkWebhooks(siteId: string): Promise<{ violations: string[]; note: string }> {
+  if (!webhooksAvailable) return { violations: [], note: 'webhooks not checked' };
+  const violations: string[] = [];
+  // One decision event per comment is subscribed; lost fan-out jobs are found again by the
+  // webhook workers' own sweep (every 30 s), hence the longer bound.
+  let unsent = 0;
+  let missingMsgs = 0;
+  const started = Date.now();
+  const done = await until(
+    async () => {
+      const r = (
+        await q<{ comments: string; msgs: string; unsent: string }>(
+          `select (select count(*) from comments where site_id = $1 and status <> 'pending') comments,
+                  (select count(*) from webhook_messages where site_id = $1) msgs,
+                  (select count(*) from webhook_messages where site_id = $1 and status <> 'succeeded') unsent`,
+          [siteId],
+        )
+      )[0]!;
+      unsent = Number(r.unsent);
+      missingMsgs = Math.max(0, Number(r.comments) - Number(r.msgs));
+      return unsent === 0 && missingMsgs === 0;
+    },
+    WEBHOOK_BOUND_MS,
+    250,
+  );
+  if (!done) {
+    if (missingMsgs)
+      violations.push(
+        `${missingMsgs} decisions without a webhook message after ${WEBHOOK_BOUND_MS / 1000} s`,
+      );
+    if (unsent)
+      violations.push(`${unsent} webhook messages not delivered within ${WEBHOOK_BOUND_MS / 1000} s`);
+  }
+  const deliveredMs = Date.now() - started;
+  const msgs = await q<{ id: string; successes: string }>(
+    `select m.id, (select count(*) from webhook_attempts a where a.message_id = m.id and a.outcome = 'success') successes
+       from webhook_messages m where m.site_id = $1`,
+    [siteId],
+  );
+  const never = msgs.filter((m) => !received.has(m.id)).length;
+  if (never) violations.push(`${never} webhook messages marked or pending but never received`);
+  let twice = 0;
+  let resentAfterRecorded = 0;
+  for (const m of msgs) {
+    const n = received.get(m.id) ?? 0;
+    if (n > 1) {
+      twice++;
+      // Two recorded successes means it was sent again after the first 2xx was recorded.
+      if (Number(m.successes) > 1) resentAfterRecorded++;
+    }
+  }
+  if (resentAfterRecorded)
+    violations.push(`${resentAfterRecorded} webhook-ids delivered again after a recorded 2xx`);
+  return {
+    violations,
+    note: `webhooks: ${msgs.length} messages all delivered ${(deliveredMs / 1000).toFixed(1)} s after the comments settled, ${twice} received twice (first 2xx not recorded)`,
+  };
 }
 
 async function q<T extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<T[]> {
@@ -203,7 +305,11 @@ async function check(
   const ipHits = await scanForIps(ips);
   if (ipHits.length) violations.push(`plain reader IPs stored in ${ipHits.join(', ')}`);
 
+  const hooks = await checkWebhooks(siteId);
+  violations.push(...hooks.violations);
+
   return {
+    webhooks: hooks.note,
     scenario: name,
     accepted: ids.length,
     lost: missing.length + (settled ? 0 : pending),
@@ -577,7 +683,7 @@ function printTable(rows: Row[]): void {
   for (const b of body) console.log(line(b));
   console.log('');
   for (const r of rows) {
-    if (r.note) console.log(`  ${r.scenario}: ${r.note}`);
+    if (r.note) console.log(`  ${r.scenario}: ${r.note}${r.webhooks ? `; ${r.webhooks}` : ''}`);
     for (const v of r.violations) console.log(`  ${r.scenario}: VIOLATION ${v}`);
   }
 }
@@ -586,6 +692,7 @@ async function cleanup(): Promise<void> {
   await Promise.all([api?.stop(3000), worker?.stop(3000), worker2?.stop(3000)].filter(Boolean));
   for (const p of [worker, worker2]) if (p?.running) p.signal('SIGCONT');
   await redis?.kill();
+  receiver?.close();
   await pool?.end().catch(() => {});
   await postgres?.stop();
   if (!process.env.FAULTS_KEEP) rmSync(dir, { recursive: true, force: true });
@@ -599,7 +706,7 @@ async function main(): Promise<number> {
   postgres = new PrivatePostgres(join(dir, 'pg'), await freePort());
   redis = new PrivateRedis(await freePort(), join(dir, 'redis.log'));
   apiPort = await freePort();
-  await Promise.all([postgres.init(), redis.start()]);
+  await Promise.all([postgres.init(), redis.start(), startReceiver()]);
   // The API creates and migrates its database on start.
   pool = new pg.Pool({ connectionString: postgres.url, max: 2 });
   pool.on('error', () => {});
