@@ -598,6 +598,11 @@ describe.skipIf(!hasChromium)(
             .classList.contains('dark'),
         );
       expect(await isDark(dark)).toBe(true);
+      // The host switches to a light look at run time (a theme toggle): the widget follows.
+      await dark.evaluate(() => {
+        document.body.style.background = '#fafafa';
+      });
+      await expect.poll(() => isDark(dark)).toBe(false);
       const forcedLight = await open(siteId, 'theme', {
         head: '<link rel="stylesheet" href="/dark.css">',
         attrs: { 'data-theme': 'light' },
