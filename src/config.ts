@@ -20,6 +20,11 @@ export const configSchema = z.object({
   PUBLIC_URL: z.url().optional(),
   DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/parley'),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(20),
+  /**
+   * Optional streaming replica for public thread reads (the most frequent request). Unset: the
+   * primary. A page shown is then up to the replica's lag plus THREAD_CACHE_MS behind.
+   */
+  DATABASE_READ_URL: z.url().optional(),
   REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
   /** BullMQ key prefix; the braces make it a Redis Cluster hash tag so a queue's keys share a slot. */
   QUEUE_PREFIX: z.string().min(1).default('{parley}'),

@@ -12,6 +12,8 @@ import type { SiteCache } from './services/site-cache';
 export interface AppDeps {
   config: Config;
   db: Kysely<Database>;
+  /** Where public thread reads go: a read replica (DATABASE_READ_URL) or, unset, `db`. */
+  readDb?: Kysely<Database>;
   /** General-purpose Redis client (fails fast while Redis is away). */
   redis: Redis;
   queues: Queues;

@@ -41,6 +41,13 @@ export function createRuntime(config: Config, logger: Logger = createLogger(conf
     poolMax: config.DATABASE_POOL_MAX,
     connectionTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
   });
+  const readDb = config.DATABASE_READ_URL
+    ? createDb({
+        url: config.DATABASE_READ_URL,
+        poolMax: config.DATABASE_POOL_MAX,
+        connectionTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+      })
+    : undefined;
   // Auto-pipelining: the flood-control counters of concurrent requests share one write and one
   // round trip instead of three of each per comment.
   const redis = createRedis(config.REDIS_URL, 'general', { enableAutoPipelining: true });
@@ -57,6 +64,7 @@ export function createRuntime(config: Config, logger: Logger = createLogger(conf
   return {
     config,
     db,
+    readDb,
     redis,
     producerRedis,
     queues,
@@ -69,6 +77,7 @@ export function createRuntime(config: Config, logger: Logger = createLogger(conf
       redis.disconnect();
       producerRedis.disconnect();
       await db.destroy();
+      await readDb?.destroy();
     },
   };
 }

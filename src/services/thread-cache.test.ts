@@ -1,4 +1,4 @@
-import type { KyselyPlugin } from 'kysely';
+import { type KyselyPlugin, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../../test/helpers/context';
 import { uuidv7 } from '../lib/ids';
@@ -204,5 +204,32 @@ describe('GET thread through the app with the cache on', () => {
     expect(page.headers.get('content-type')).toContain('application/json');
     const again = await c.request('GET', path, undefined, { 'if-none-match': etag! });
     expect(again.status).toBe(304);
+  });
+});
+
+describe('DATABASE_READ_URL', () => {
+  let c: TestContext;
+  const appName = `parley_read_${process.pid}`;
+  beforeAll(async () => {
+    const primary = new URL(t.config.DATABASE_URL);
+    primary.searchParams.set('application_name', appName);
+    c = await createTestContext({ env: { DATABASE_READ_URL: primary.toString() } });
+  });
+  afterAll(async () => {
+    await c?.close();
+  });
+
+  it('sends public thread reads to the read pool and writes to the primary', async () => {
+    const siteId = await c.site();
+    const res = await c.request('GET', `/api/v1/sites/${siteId}/articles/replica/comments`);
+    expect(res.status).toBe(200);
+    const r = await c.rt.db
+      .selectFrom(sql<{ application_name: string }>`pg_stat_activity`.as('a'))
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('application_name', '=', appName)
+      .executeTakeFirstOrThrow();
+    expect(Number(r.n)).toBeGreaterThan(0);
+    expect(c.rt.readDb).toBeDefined();
+    expect(c.rt.readDb).not.toBe(c.rt.db);
   });
 });

@@ -20,7 +20,8 @@ export function toPublicStatus(status: string): 'pending' | 'published' | 'rejec
 }
 
 export function commentHandlers(deps: AppDeps) {
-  const threads = createThreadCache(deps.db, {
+  // Public thread reads may go to a read replica (DATABASE_READ_URL).
+  const threads = createThreadCache(deps.readDb ?? deps.db, {
     freshMs: Math.min(deps.config.THREAD_CACHE_MS, deps.config.CACHE_TTL_MS),
     maxAgeMs: deps.config.CACHE_TTL_MS,
   });
