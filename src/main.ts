@@ -26,6 +26,7 @@ const workers = startWorkers({
   sweepAfterMs: config.SWEEP_AFTER_MS,
   lockDurationMs: config.WORKER_LOCK_MS,
   stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
+  retentionIntervalMs: config.RETENTION_INTERVAL_MS,
 });
 const http = startHttp(rt);
 const base = publicBase(config);

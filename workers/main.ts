@@ -27,6 +27,7 @@ const workers = startWorkers({
   sweepAfterMs: config.SWEEP_AFTER_MS,
   lockDurationMs: config.WORKER_LOCK_MS,
   stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
+  retentionIntervalMs: config.RETENTION_INTERVAL_MS,
 });
 bindMetricsBackends({ db: rt.db, queues: [rt.queues.moderate, rt.queues.events] });
 const stopMetrics = startMetricsServer(config, rt.logger);
