@@ -381,24 +381,44 @@ async function publishDirect(
   return ids;
 }
 
-/** Publishes one comment mid-load and measures how long until a plain GET of the page shows it. */
+/**
+ * Publishes one comment mid-load and measures how long readers kept getting the old page: four
+ * pollers ask for the page back to back; staleForMs is how long after the commit the last request
+ * that still missed the comment was sent (what a reader experiences), firstSeenMs when the first
+ * response showing it arrived (includes queueing in a server under load).
+ */
 async function freshnessProbe(
   db: ReturnType<typeof createDb>,
   port: number,
   siteId: string,
   articleId: string,
   threadPath: string,
-): Promise<number> {
+): Promise<{ staleForMs: number; firstSeenMs: number }> {
   const [id] = await publishDirect(db, siteId, articleId, 1, 'fresh');
   const committed = wallNow();
   const deadline = committed + 5000;
-  while (wallNow() < deadline) {
-    const res = await fetch(`http://127.0.0.1:${port}${threadPath}`);
-    const text = await res.text();
-    if (id && text.includes(id)) return round1(wallNow() - committed);
-    await sleep(10);
-  }
-  return Number.POSITIVE_INFINITY;
+  let lastStaleSent = committed;
+  let firstSeen = Number.POSITIVE_INFINITY;
+  const poller = async () => {
+    while (wallNow() < deadline) {
+      const sent = wallNow();
+      const text = await (await fetch(`http://127.0.0.1:${port}${threadPath}`)).text();
+      if (id && text.includes(id)) {
+        firstSeen = Math.min(firstSeen, wallNow());
+        return;
+      }
+      lastStaleSent = Math.max(lastStaleSent, sent);
+      await sleep(5);
+    }
+    lastStaleSent = Number.POSITIVE_INFINITY;
+  };
+  await Promise.all(
+    [0, 1, 2, 3].map(async (k) => {
+      await sleep(k * 3);
+      await poller();
+    }),
+  );
+  return { staleForMs: round1(lastStaleSent - committed), firstSeenMs: round1(firstSeen - committed) };
 }
 
 async function main() {
@@ -543,7 +563,7 @@ async function main() {
     200,
   );
   readRun.cpu = cpuPer(readCpu0, cpuSnapshot([e2eApi.child.proc.pid ?? 0]), readRun.ok);
-  const freshnessMs = await probe;
+  const { staleForMs: freshnessMs, firstSeenMs } = await probe;
   const reads = {
     requestsPerSecond: readRun.rps,
     p50Ms: readRun.p50,
@@ -553,6 +573,7 @@ async function main() {
     commentsOnPage: page.comments.length,
     pageBytes,
     freshnessMs,
+    firstSeenMs,
     cpuMsPerRequest: readRun.cpu.process,
   };
   await e2eDb.destroy();
@@ -653,7 +674,11 @@ async function main() {
       `${reads.requestsPerSecond} req/s  p99 ${reads.p99Ms} ms  ${reads.commentsOnPage} comments, ${pageBytes} B, ${reads.cpuMsPerRequest} CPU ms/req`,
       mark(targets.reads.met),
     ],
-    ['published -> visible in thread', `${freshnessMs} ms`, mark(targets.freshness.met)],
+    [
+      'published -> stale page served for',
+      `${freshnessMs} ms (first response showing it after ${firstSeenMs} ms)`,
+      mark(targets.freshness.met),
+    ],
   ];
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));
