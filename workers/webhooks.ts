@@ -93,7 +93,8 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
   registerWebhookOutboxRoute();
   const { db, queues, logger } = deps;
 
-  async function dispatchOnce(): Promise<number> {
+  /** Leases due messages (all endpoints, or one) and enqueues a delivery job per lease. */
+  async function dispatchOnce(endpointId?: string): Promise<number> {
     const now = opts.now();
     const leased = await db.transaction().execute((trx) =>
       leaseDue(trx, {
@@ -101,6 +102,7 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
         leaseUntil: new Date(now.getTime() + leaseMs(opts.timeoutMs)),
         perEndpoint: opts.perEndpoint,
         limit: 500,
+        endpointId,
       }),
     );
     if (leased.length) {
@@ -225,7 +227,9 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
       ]);
     });
     if (outbox.length) await publishNow(db, queues, outbox);
-    kick();
+    // The slot just freed goes straight to this endpoint's next due message, without waiting for
+    // a dispatcher pass; a failure here is harmless (the dispatcher finds it).
+    await dispatchOnce(m.endpoint_id).catch((err) => logger.warn({ err }, 'chained lease failed'));
     return result.outcome;
   }
 
@@ -256,8 +260,10 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
   delivery.on('error', (err) => logger.warn({ err }, 'webhook delivery worker error'));
   delivery.on('failed', (job, err) => logger.warn({ err, jobId: job?.id }, 'webhook delivery job failed'));
 
-  dispatcher = startLoop(dispatchOnce, opts.dispatchIntervalMs, (err) =>
-    logger.warn({ err }, 'webhook dispatch pass failed; will retry'),
+  dispatcher = startLoop(
+    () => dispatchOnce(),
+    opts.dispatchIntervalMs,
+    (err) => logger.warn({ err }, 'webhook dispatch pass failed; will retry'),
   );
   const fanoutSweep = startLoop(sweepFanout, opts.fanoutSweepIntervalMs ?? 30_000, (err) =>
     logger.warn({ err }, 'webhook fan-out sweep failed; will retry'),
@@ -266,7 +272,7 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
   return {
     fanout,
     delivery,
-    dispatchNow: dispatchOnce,
+    dispatchNow: () => dispatchOnce(),
     sweepFanoutNow: sweepFanout,
     async close(graceMs = 10_000) {
       await Promise.all([dispatcher?.stop(), fanoutSweep.stop()]);

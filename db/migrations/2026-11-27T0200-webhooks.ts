@@ -71,11 +71,18 @@ export async function up(db: Kysely<any>): Promise<void> {
     // Fanning the same outbox row out twice creates no second message.
     .addUniqueConstraint('webhook_messages_endpoint_outbox_uq', ['endpoint_id', 'outbox_id'])
     .execute();
+  // The dispatcher walks each endpoint's due messages in order, and counts its leased ones.
   await db.schema
     .createIndex('webhook_messages_due_idx')
     .on('webhook_messages')
-    .columns(['next_attempt_at', 'seq'])
+    .columns(['endpoint_id', 'next_attempt_at', 'seq'])
     .where(sql<boolean>`status = 'pending'`)
+    .execute();
+  await db.schema
+    .createIndex('webhook_messages_leased_idx')
+    .on('webhook_messages')
+    .column('endpoint_id')
+    .where(sql<boolean>`status = 'pending' and lease_until is not null`)
     .execute();
   await db.schema
     .createIndex('webhook_messages_endpoint_idx')

@@ -273,43 +273,60 @@ export interface Leased {
  * Leases due messages for delivery: at most `perEndpoint` in flight per endpoint (so a slow or
  * dead endpoint holds only its own slots), and never a message while an earlier one for the same
  * comment and endpoint is still pending (a receiver must not see deleted before published).
- * One dispatcher at a time across replicas, by a transaction-scoped advisory lock.
+ * Endpoint rows are locked while their slots are counted, so dispatchers on several replicas and
+ * workers chaining the next message of an endpoint never hand out more than its slots.
+ * Call inside a transaction.
  */
 export async function leaseDue(
   db: Db,
-  opts: { now: Date; leaseUntil: Date; perEndpoint: number; limit: number },
+  opts: { now: Date; leaseUntil: Date; perEndpoint: number; limit: number; endpointId?: string },
 ): Promise<Leased[]> {
-  const locked = await sql<{
-    ok: boolean;
-  }>`select pg_try_advisory_xact_lock(hashtext('parley.webhooks.dispatch')) as ok`.execute(db);
-  if (!locked.rows[0]?.ok) return [];
+  const only = opts.endpointId ? sql`and e.id = ${opts.endpointId}` : sql``;
+  // The whole pass skips endpoints another transaction is leasing for; a single endpoint waits.
+  const skip = opts.endpointId ? sql`` : sql`skip locked`;
+  // Lock first, in its own statement: the lease statement below then takes a snapshot that sees
+  // every lease committed by whoever held these locks before us (READ COMMITTED).
+  const locked = await sql<{ id: string }>`
+    select e.id from webhook_endpoints e
+    where e.enabled ${only} and exists (
+      select 1 from webhook_messages x
+      where x.endpoint_id = e.id and x.status = 'pending' and x.next_attempt_at <= ${opts.now}
+    )
+    order by e.id
+    for update of e ${skip}`.execute(db);
+  if (!locked.rows.length) return [];
+  const ids = locked.rows.map((x) => x.id);
   const r = await sql<Leased>`
-    with cand as (
-      select m.id, m.endpoint_id, m.seq,
-             row_number() over (partition by m.endpoint_id order by m.seq) as rn
-      from webhook_messages m
-      join webhook_endpoints e on e.id = m.endpoint_id and e.enabled
-      where m.status = 'pending'
-        and m.next_attempt_at <= ${opts.now}
-        and (m.lease_until is null or m.lease_until <= ${opts.now})
-        and not exists (
-          select 1 from webhook_messages p
-          where p.status = 'pending' and p.comment_id is not null
-            and p.endpoint_id = m.endpoint_id and p.comment_id = m.comment_id and p.outbox_id < m.outbox_id
-        )
-    ), busy as (
-      select endpoint_id, count(*)::int as n from webhook_messages
-      where status = 'pending' and lease_until > ${opts.now}
-      group by endpoint_id
+    with eps as (
+      select l.id, ${opts.perEndpoint} - (
+        select count(*)::int from webhook_messages b
+        where b.endpoint_id = l.id and b.status = 'pending' and b.lease_until is not null
+          and b.lease_until > ${opts.now}
+      ) as free
+      from unnest(${ids}::text[]) as l(id)
     ), pick as (
-      select c.id from cand c left join busy b on b.endpoint_id = c.endpoint_id
-      where c.rn <= ${opts.perEndpoint} - coalesce(b.n, 0)
-      order by c.seq
+      select m.id from eps
+      cross join lateral (
+        select m.id from webhook_messages m
+        where m.endpoint_id = eps.id and m.status = 'pending'
+          and m.next_attempt_at <= ${opts.now}
+          and (m.lease_until is null or m.lease_until <= ${opts.now})
+          and not exists (
+            select 1 from webhook_messages p
+            where p.status = 'pending' and p.comment_id is not null
+              and p.endpoint_id = m.endpoint_id and p.comment_id = m.comment_id and p.outbox_id < m.outbox_id
+          )
+        order by m.next_attempt_at, m.seq
+        limit greatest(eps.free, 0)
+      ) m
       limit ${opts.limit}
     )
     update webhook_messages w
     set lease_token = substr(md5(random()::text || w.id), 1, 20), lease_until = ${opts.leaseUntil}, updated_at = now()
-    from pick where w.id = pick.id
+    from pick
+    -- Re-checked on the row's latest version if a delivery finished it meanwhile.
+    where w.id = pick.id and w.status = 'pending' and w.next_attempt_at <= ${opts.now}
+      and (w.lease_until is null or w.lease_until <= ${opts.now})
     returning w.id, w.lease_token`.execute(db);
   return r.rows;
 }
