@@ -119,7 +119,7 @@ describe('a worker killed mid-delivery', () => {
     await waitFor(
       async () => killed,
       `the child to take deliveries (stderr: ${stderr.slice(0, 500)})`,
-      30_000,
+      60_000,
     );
     await killing;
     await new Promise<void>((r) =>
