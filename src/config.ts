@@ -44,6 +44,11 @@ export const configSchema = z.object({
   COMMENT_MAX_CHARS: z.coerce.number().int().min(1).default(5000),
   /** How long in-process caches of site and article rows may lag behind the database. */
   CACHE_TTL_MS: z.coerce.number().int().min(0).default(5000),
+  /**
+   * How long a rendered thread page may be served from memory before its article's thread_version
+   * is checked again: the most a newly published comment can be late (capped by CACHE_TTL_MS).
+   */
+  THREAD_CACHE_MS: z.coerce.number().int().min(0).max(1000).default(250),
   INGEST_MAX_BATCH: z.coerce.number().int().min(1).max(5000).default(200),
   INGEST_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(4),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),

@@ -39,8 +39,6 @@ export interface WorkerDeps {
   onDecided?: ModerateDeps['onDecided'];
   /** How often submission context past retention is purged (default hourly). */
   retentionIntervalMs?: number;
-  /** How often submission context past retention is purged (default hourly). */
-  retentionIntervalMs?: number;
   /** Webhook settings and secrets; read from the environment when not given. */
   config?: Config;
   /** Fail-fast client for the velocity counters; by default a fail-fast copy of workerConnection. */

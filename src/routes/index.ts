@@ -8,6 +8,9 @@ import { mountDemo } from './demo';
 import { mountDocs } from './docs';
 import { mountEmbed } from './embed';
 import { mountHealth } from './health';
+import { mountModeration } from './moderation';
+import { mountModerationUi } from './moderation-ui';
+import { mountReports } from './reports';
 import { mountMetrics } from './metrics';
 import { mountPolicy } from './policy';
 import { mountWebhooks } from './webhooks';
@@ -19,6 +22,10 @@ export function mountRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   // After mountComments: the counts route relies on its siteCors for /api/v1/sites/:siteId/*.
   mountCounts(app, deps);
   mountAdmin(app, deps);
+  mountModeration(app, deps);
+  mountModerationUi(app);
+  // After mountComments: relies on its siteCors and jsonBody for /api/v1/sites/:siteId/*.
+  mountReports(app, deps);
   // After mountAdmin: relies on its jsonBody() for /api/v1/admin/*.
   mountWebhooks(app, deps);
   // After mountAdmin: relies on its jsonBody() for /api/v1/admin/*.
