@@ -322,14 +322,12 @@ export async function loadItems(db: Db, siteId: string, ids: string[], actor: st
           : null,
         history: {
           ...counts,
-          recent: mine
-            .slice(0, 5)
-            .map((h) => ({
-              id: h.id,
-              status: h.status,
-              body: excerpt(h.body, 160),
-              createdAt: h.created_at.toISOString(),
-            })),
+          recent: mine.slice(0, 5).map((h) => ({
+            id: h.id,
+            status: h.status,
+            body: excerpt(h.body, 160),
+            createdAt: h.created_at.toISOString(),
+          })),
         },
         decisions: decisions
           .filter((d) => d.comment_id === r.id)

@@ -8,11 +8,11 @@ import { mountDemo } from './demo';
 import { mountDocs } from './docs';
 import { mountEmbed } from './embed';
 import { mountHealth } from './health';
+import { mountMetrics } from './metrics';
 import { mountModeration } from './moderation';
 import { mountModerationUi } from './moderation-ui';
-import { mountReports } from './reports';
-import { mountMetrics } from './metrics';
 import { mountPolicy } from './policy';
+import { mountReports } from './reports';
 import { mountWebhooks } from './webhooks';
 
 export function mountRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
