@@ -186,7 +186,7 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
           error: null,
           deliveredAt: after,
         });
-        await markEndpointHealthy(trx, m.endpoint_id);
+        if (m.failing_since) await markEndpointHealthy(trx, m.endpoint_id);
         return [];
       }
       let disable: 'gone' | 'failing' | undefined;

@@ -331,7 +331,7 @@ export async function leaseDue(
   return r.rows;
 }
 
-export type DeliveryTarget = WebhookMessage & { url: string; enabled: boolean };
+export type DeliveryTarget = WebhookMessage & { url: string; enabled: boolean; failing_since: Date | null };
 
 export async function findLeased(
   db: Db,
@@ -342,7 +342,7 @@ export async function findLeased(
     .selectFrom('webhook_messages as m')
     .innerJoin('webhook_endpoints as e', 'e.id', 'm.endpoint_id')
     .selectAll('m')
-    .select(['e.url', 'e.enabled'])
+    .select(['e.url', 'e.enabled', 'e.failing_since'])
     .where('m.id', '=', id)
     .where('m.lease_token', '=', leaseToken)
     .where('m.status', '=', 'pending')

@@ -43,6 +43,8 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   if (!value) return undefined;
   const v = value.trim();
   if (/^\d{1,10}$/.test(v)) return Number(v) * 1000;
+  // Only the IMF-fixdate senders must use (RFC 9110); Date.parse alone accepts things like '-5'.
+  if (!/^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(v)) return undefined;
   const at = Date.parse(v);
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - nowMs);
