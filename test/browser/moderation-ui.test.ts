@@ -51,8 +51,16 @@ async function waitStatus(page: Page, text: RegExp) {
 describe.skipIf(!hasChromium)(`moderation UI (${hasChromium ? 'chromium' : SKIP_REASON})`, () => {
   it('signs in, clears ten by keyboard, bulk-rejects, undoes, bans', async () => {
     const siteId = await t.site();
+    // Author 0 has one published comment, and their held comment replies to it.
+    const earlier = await seedComments(t, siteId, 1, {
+      status: 'published',
+      email: 'author0@example.test',
+      authorName: 'Author 0',
+      body: () => 'The council voted on Tuesday.',
+    });
     const held = await seedComments(t, siteId, 10, {
       body: (i) => `You are an idiot <script>alert(${i})</script> number ${i}`,
+      parentId: (i) => (i === 0 ? earlier.ids[0] : undefined),
     });
     const u = await createUser(t.rt.db, { email: 'mod@example.test', password: 'a long password' });
     await grantRole(t.rt.db, u.id, siteId, 'moderator');
@@ -71,7 +79,24 @@ describe.skipIf(!hasChromium)(`moderation UI (${hasChromium ? 'chromium' : SKIP_
     // User text is text: the <script> in a body is shown, never run, and the span is highlighted.
     expect(await page.textContent('#detail .body')).toContain('<script>alert(0)</script>');
     expect(await page.textContent('#detail mark')).toBe('idiot');
-    await page.screenshot({ path: 'test/browser/artifacts/moderation-queue.png', fullPage: true });
+    // The detail pane: the article as a real link, nothing absent printed as "null".
+    expect(await page.getAttribute('#detail h2 a', 'href')).toBe('https://news.example/story-1');
+    expect(await page.textContent('#detail h2 a')).toBe('A story');
+    expect(await page.textContent('#detail')).not.toMatch(/null|undefined/);
+    expect(await page.textContent('#detail .reasons')).toContain(
+      'classifier toxicity 0.80 Reads as an insult',
+    );
+    expect(await page.textContent('#detail .decisions')).toContain('Parley · hold (pending → held)');
+    expect(await page.textContent('#detail .parent')).toContain('In reply to Author 0 (published)');
+    expect(await page.textContent('#detail .parent')).toContain('The council voted on Tuesday.');
+    expect(await page.textContent('#detail .history')).toMatch(/^1 published · 0 held/);
+    expect(await page.textContent('#detail .recent')).toContain('The council voted on Tuesday.');
+    // For review, at 1280 and 800 px wide (test-output/ is gitignored).
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.screenshot({ path: 'test-output/moderation-queue.png', fullPage: true });
+    await page.setViewportSize({ width: 800, height: 900 });
+    await page.screenshot({ path: 'test-output/moderation-queue-800.png', fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 800 });
 
     // Ten by keyboard: approve the first five, reject (spam) the next five.
     for (let i = 0; i < 10; i++) {
@@ -120,6 +145,16 @@ describe.skipIf(!hasChromium)(`moderation UI (${hasChromium ? 'chromium' : SKIP_
     expect(bans[0]).toMatchObject({ kind: 'email', expires_at: null });
     expect(await statusOf(t, held.ids[9]!)).toBe('rejected');
     expect((await outboxFor(t, held.ids[9]!)).map((o) => o.topic)).toContain('author.banned');
+
+    // An article URL that is not http(s) is shown as text, never as a link.
+    await seedComments(t, siteId, 1, {
+      article: 'story-3',
+      articleTitle: 'Bad link',
+      articleUrl: 'javascript:alert(1)',
+    });
+    await page.click('nav button[data-queue=held]');
+    await page.waitForFunction(() => document.querySelector('#detail h2')?.textContent === 'Bad link');
+    expect(await page.locator('#detail h2 a').count()).toBe(0);
 
     // Help toggles with ?.
     await page.locator('body').press('?');

@@ -48,6 +48,11 @@ export interface SeedOptions {
   email?: string;
   ip?: string;
   body?: (i: number) => string;
+  /** The reply's parent comment id, per comment (none when it returns undefined). */
+  parentId?: (i: number) => string | undefined;
+  /** The article's title and URL when this call creates it (defaults: 'A story', https://news.example/<article>). */
+  articleTitle?: string;
+  articleUrl?: string;
 }
 
 /** Inserts `n` comments as the engine would have left them: held with a system decision and spans. */
@@ -55,7 +60,12 @@ export async function seedComments(t: TestContext, siteId: string, n: number, o:
   const secret = t.config.PARLEY_SECRET;
   const db = t.rt.db;
   const articles = await ensureArticles(db, [
-    { siteId, externalId: o.article ?? 'story-1', title: 'A story', url: 'https://news.example/story-1' },
+    {
+      siteId,
+      externalId: o.article ?? 'story-1',
+      title: o.articleTitle ?? 'A story',
+      url: o.articleUrl ?? `https://news.example/${o.article ?? 'story-1'}`,
+    },
   ]);
   const article = [...articles.values()][0]!;
   const status = o.status ?? 'held';
@@ -69,6 +79,7 @@ export async function seedComments(t: TestContext, siteId: string, n: number, o:
       id,
       site_id: siteId,
       article_id: article.id,
+      parent_id: o.parentId?.(i) ?? null,
       author_name: o.authorName ?? `Author ${i}`,
       author_email: o.email ?? `author${i}@example.test`,
       email_hash: hashEmail(secret, o.email ?? `author${i}@example.test`),

@@ -1,25 +1,56 @@
-// Parley moderation UI: plain JS, no framework. Every piece of user text goes in with textContent.
+// Parley moderation UI: plain JS, no framework. User text only ever goes in through textContent or
+// text nodes, and links are built as elements with a parsed http(s) href: never string-built HTML.
 (() => {
   const $ = (sel) => document.querySelector(sel);
+  const $$ = (sel) => [...document.querySelectorAll(sel)];
+  /** An element with properties and children; null, undefined and false children are skipped. */
   const el = (tag, props = {}, ...kids) => {
     const n = document.createElement(tag);
     for (const [k, v] of Object.entries(props)) {
+      if (v === undefined || v === null || v === false) continue;
       if (k === 'text') n.textContent = v;
       else if (k.startsWith('on')) n.addEventListener(k.slice(2), v);
-      else n.setAttribute(k, v);
+      else n.setAttribute(k, v === true ? '' : v);
     }
-    for (const k of kids) if (k) n.append(k);
+    for (const k of kids.flat()) if (k !== null && k !== undefined && k !== false) n.append(k);
     return n;
   };
+  /** Replaces a node's children, skipping empty ones (replaceChildren would print "null"). */
+  const fill = (node, ...kids) =>
+    node.replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined && k !== false));
+  const when = (iso) => (iso ? new Date(iso).toLocaleString() : '');
+  const lines = (text) =>
+    text
+      .split('\n')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  /** An http(s) URL as a link element, anything else as plain text. */
+  function safeLink(url, label) {
+    try {
+      const u = new URL(url);
+      if (u.protocol === 'http:' || u.protocol === 'https:') {
+        return el('a', { href: u.href, rel: 'noopener noreferrer', target: '_blank', text: label });
+      }
+    } catch {}
+    return document.createTextNode(label);
+  }
+
   const state = {
     csrf: null,
+    user: null,
+    sites: [],
     site: null,
+    role: null,
     queue: 'held',
     items: [],
     index: 0,
     selected: new Set(),
+    claimed: null,
     lastDecided: null,
     view: 'queue',
+    historyCursor: null,
+    policy: null,
+    previewed: null,
   };
 
   async function api(method, path, body) {
@@ -33,40 +64,75 @@
       credentials: 'same-origin',
     });
     const data = res.status === 204 ? null : await res.json().catch(() => null);
-    if (!res.ok)
-      throw Object.assign(new Error((data && data.title) || `HTTP ${res.status}`), {
+    if (!res.ok) {
+      const fields = data && Array.isArray(data.errors) ? data.errors : [];
+      const detail = fields.map((f) => `${f.path}: ${f.message}`).join('; ');
+      const msg = data?.title || `HTTP ${res.status}`;
+      throw Object.assign(new Error(detail ? `${msg} (${detail})` : msg), {
         status: res.status,
-        code: data && data.code,
+        code: data?.code,
       });
+    }
     return data;
   }
   const say = (msg) => {
     $('#status').textContent = msg;
   };
-  const base = () => `/api/v1/moderation/sites/${encodeURIComponent(state.site)}`;
+  const site = () => encodeURIComponent(state.site);
+  const base = () => `/api/v1/moderation/sites/${site()}`;
+  const admin = () => `/api/v1/admin/sites/${site()}`;
+
+  // ---- session -------------------------------------------------------------------------------
 
   async function start() {
     try {
-      const s = await api('GET', '/api/v1/moderation/session');
-      enter(s);
+      enter(await api('GET', '/api/v1/moderation/session'));
     } catch {
       $('#signin').hidden = false;
+      $('#email').focus();
     }
   }
 
   function enter(s) {
     state.csrf = s.csrfToken;
+    state.user = s.user;
+    state.sites = s.sites;
     $('#signin').hidden = true;
     $('#app').hidden = false;
     $('#who').textContent = s.user ? s.user.email : 'token';
-    const pick = $('#site');
-    pick.replaceChildren(...s.sites.map((x) => el('option', { value: x.id, text: `${x.name} (${x.role})` })));
-    state.site = s.sites[0] && s.sites[0].id;
-    if (state.site) load();
+    fill(
+      $('#site'),
+      s.sites.map((x) => el('option', { value: x.id, text: `${x.name} (${x.role})` })),
+    );
+    pickSite(s.sites[0]?.id);
   }
 
-  async function load() {
-    state.view = 'queue';
+  function pickSite(id) {
+    state.site = id || null;
+    const entry = state.sites.find((x) => x.id === id);
+    state.role = entry ? entry.role : null;
+    state.index = 0;
+    state.selected.clear();
+    state.lastDecided = null;
+    // Settings are for admins only; the API answers 403 to moderators anyway.
+    $('button[data-view=settings]').hidden = state.role !== 'admin';
+    if (!state.site) return say('Your account has no site yet.');
+    show(state.view === 'settings' && state.role !== 'admin' ? 'queue' : state.view);
+  }
+
+  function show(view) {
+    state.view = view;
+    for (const b of $$('button[data-view]')) b.setAttribute('aria-pressed', String(b.dataset.view === view));
+    $('#queue-view').hidden = view !== 'queue';
+    $('#history-view').hidden = view !== 'history';
+    $('#settings-view').hidden = view !== 'settings';
+    const load = { queue: loadQueue, history: loadHistory, settings: loadSettings }[view];
+    load().catch((e) => say(e.message));
+  }
+
+  // ---- queue ---------------------------------------------------------------------------------
+
+  async function loadQueue() {
     const page = await api('GET', `${base()}/queues/${state.queue}?limit=50`);
     state.items = page.items;
     state.index = Math.min(state.index, Math.max(0, state.items.length - 1));
@@ -76,26 +142,36 @@
   }
 
   function counts(c) {
-    for (const b of document.querySelectorAll('nav button[data-queue]')) {
+    for (const b of $$('nav button[data-queue]')) {
       const q = b.dataset.queue;
       b.textContent = `${q} (${c[q]})`;
       b.setAttribute('aria-pressed', String(q === state.queue));
     }
   }
 
-  /** The body with the rule's matched spans wrapped in <mark>, built from text nodes only. */
+  /**
+   * The body with every matched span wrapped in <mark>, built from text nodes only. Overlapping
+   * spans are merged, so each character is highlighted at most once.
+   */
   function highlighted(body, reasons) {
     const spans = reasons
-      .flatMap((r) => r.spans)
+      .flatMap((r) => (r.spans || []).map((s) => ({ ...s, code: r.code })))
       .filter((s) => s.start >= 0 && s.end <= body.length && s.start < s.end)
-      .sort((a, b) => a.start - b.start);
+      .sort((a, b) => a.start - b.start || b.end - a.end);
+    const merged = [];
+    for (const s of spans) {
+      const last = merged[merged.length - 1];
+      if (last && s.start <= last.end) {
+        last.end = Math.max(last.end, s.end);
+        if (!last.codes.includes(s.code)) last.codes.push(s.code);
+      } else merged.push({ start: s.start, end: s.end, codes: [s.code] });
+    }
     const out = el('div', { class: 'body' });
     let at = 0;
-    for (const s of spans) {
-      if (s.start < at) continue;
+    for (const s of merged) {
       out.append(
         document.createTextNode(body.slice(at, s.start)),
-        el('mark', { text: body.slice(s.start, s.end) }),
+        el('mark', { title: s.codes.join(', '), text: body.slice(s.start, s.end) }),
       );
       at = s.end;
     }
@@ -103,67 +179,139 @@
     return out;
   }
 
+  function reasonItem(r) {
+    return el(
+      'li',
+      {},
+      el('span', { class: 'tag', text: r.rule }),
+      ' ',
+      el('code', { text: r.code }),
+      r.score != null ? el('span', { class: 'score', text: ` ${r.score.toFixed(2)}` }) : null,
+      r.shadow ? el('span', { class: 'tag shadow', text: 'shadow' }) : null,
+      el('span', { text: ` ${r.message}` }),
+    );
+  }
+
+  function actorName(d) {
+    if (d.actorType === 'system') return 'Parley';
+    if (d.actorId && state.user && d.actorId === `user:${state.user.id}`) return 'you';
+    return d.actorId || d.actorType;
+  }
+
+  function detail(it) {
+    const reasons = it.decisions.flatMap((x) => x.reasons);
+    const h = it.history;
+    const title = it.article.title || it.article.id;
+    return [
+      el(
+        'h2',
+        { class: 'article' },
+        it.article.url ? safeLink(it.article.url, title) : title,
+        it.article.closed ? el('span', { class: 'tag', text: 'closed' }) : null,
+      ),
+      el('p', {
+        class: 'muted',
+        text: `${it.authorName} · ${when(it.createdAt)} · ${it.status}${it.hasEmail ? '' : ' · no email'}`,
+      }),
+      it.claim && !it.claim.mine
+        ? el('p', { class: 'warn', text: 'Another moderator has this one open.' })
+        : null,
+      it.parent
+        ? el(
+            'blockquote',
+            { class: 'parent' },
+            el('p', { class: 'muted', text: `In reply to ${it.parent.authorName} (${it.parent.status})` }),
+            el('p', { class: 'text', text: it.parent.body }),
+          )
+        : null,
+      highlighted(it.body, reasons),
+      el('h3', { text: 'Why it is here' }),
+      reasons.length
+        ? el('ul', { class: 'reasons' }, reasons.map(reasonItem))
+        : el('p', { class: 'muted', text: 'No rule reasons recorded.' }),
+      it.reports.length
+        ? [
+            el('h3', { text: `Reader reports (${it.reports.length})` }),
+            el(
+              'ul',
+              { class: 'plain' },
+              it.reports.map((r) =>
+                el('li', { text: `${r.reason}${r.note ? `: ${r.note}` : ''} · ${when(r.createdAt)}` }),
+              ),
+            ),
+          ]
+        : null,
+      el('h3', { text: 'Author on this site' }),
+      el('p', {
+        class: 'history',
+        text: `${h.published} published · ${h.held} held · ${h.rejected} rejected · ${h.pending} pending${h.deleted ? ` · ${h.deleted} deleted` : ''}`,
+      }),
+      h.recent.length
+        ? el(
+            'ul',
+            { class: 'plain recent' },
+            h.recent.map((r) =>
+              el(
+                'li',
+                {},
+                el('span', { class: `tag st-${r.status}`, text: r.status }),
+                el('span', { class: 'muted', text: ` ${when(r.createdAt)} ` }),
+                el('span', { class: 'ex', text: r.body }),
+              ),
+            ),
+          )
+        : null,
+      el('h3', { text: 'Decisions' }),
+      el(
+        'ol',
+        { class: 'plain decisions' },
+        it.decisions.map((d) =>
+          el('li', {
+            text: `${when(d.createdAt)} · ${actorName(d)} · ${d.action} (${d.fromStatus} → ${d.toStatus})${d.reasonCode ? ` · ${d.reasonCode}` : ''}`,
+          }),
+        ),
+      ),
+    ];
+  }
+
   function render() {
-    const list = $('#list');
-    list.replaceChildren(
-      ...state.items.map((it, i) => {
-        const box = el('input', { type: 'checkbox', 'aria-label': 'select' });
+    fill(
+      $('#list'),
+      state.items.map((it, i) => {
+        const box = el('input', { type: 'checkbox', 'aria-label': `Select the comment by ${it.authorName}` });
         box.checked = state.selected.has(it.id);
         box.addEventListener('change', () => {
           box.checked ? state.selected.add(it.id) : state.selected.delete(it.id);
         });
-        const li = el(
-          'li',
-          { 'data-id': it.id, class: i === state.index ? 'current' : '' },
-          box,
-          el('span', { class: 'ex', text: `${it.authorName}: ${it.body}` }),
+        const pick = el(
+          'button',
+          { type: 'button', class: 'pick', 'aria-current': i === state.index ? 'true' : null },
+          el('strong', { text: it.authorName }),
+          el('span', { class: 'ex', text: it.body }),
         );
-        li.addEventListener('click', (e) => {
-          if (e.target !== box) {
-            state.index = i;
-            render();
-          }
+        pick.addEventListener('click', () => {
+          state.index = i;
+          render();
         });
-        return li;
+        return el('li', { 'data-id': it.id, class: i === state.index ? 'current' : null }, box, pick);
       }),
     );
     const it = state.items[state.index];
-    const d = $('#detail');
     if (!it) {
-      d.replaceChildren(el('p', { text: 'Nothing here. Well done.' }));
+      fill($('#detail'), el('p', { class: 'empty', text: 'Nothing here. Well done.' }));
       return;
     }
-    const reasons = it.decisions.flatMap((x) => x.reasons);
-    d.replaceChildren(
-      el('h2', { text: it.article.title || it.article.id }),
-      el('p', {
-        class: 'muted',
-        text: `${it.authorName} · ${new Date(it.createdAt).toLocaleString()} · history: ${it.history.published} published, ${it.history.rejected} rejected, ${it.history.held} held`,
-      }),
-      it.parent
-        ? el(
-            'div',
-            { class: 'parent' },
-            el('div', { class: 'muted', text: `In reply to ${it.parent.authorName}` }),
-            el('div', { text: it.parent.body }),
-          )
-        : null,
-      highlighted(it.body, reasons),
-      el(
-        'ul',
-        {},
-        ...reasons.map((r) =>
-          el('li', { text: `${r.code}: ${r.message}${r.score != null ? ` (${r.score.toFixed(2)})` : ''}` }),
-        ),
-      ),
-      it.reports.length
-        ? el('p', { class: 'muted', text: `Reports: ${it.reports.map((r) => r.reason).join(', ')}` })
-        : null,
-      it.claim && !it.claim.mine
-        ? el('p', { class: 'muted', text: 'Another moderator is on this one.' })
-        : null,
-    );
-    api('POST', `${base()}/comments/${it.id}/claim`).catch(() => {});
+    fill($('#detail'), detail(it));
+    const cur = $('#list li.current');
+    if (cur) cur.scrollIntoView({ block: 'nearest' });
+    // Opening an item leases it; only claim again when another item comes up (renewal is cheap).
+    if (
+      state.claimed !== it.id &&
+      (state.queue === 'held' || state.queue === 'reported' || state.queue === 'pending')
+    ) {
+      state.claimed = it.id;
+      api('POST', `${base()}/comments/${it.id}/claim`).catch(() => {});
+    }
   }
 
   async function act(kind) {
@@ -177,20 +325,24 @@
     } catch (e) {
       say(e.message);
     }
-    await load();
+    await loadQueue();
   }
 
   async function bulk(action) {
     if (!state.selected.size) return say('Select comments first (x or the checkboxes).');
-    const res = await api('POST', `${base()}/bulk`, {
-      action,
-      ids: [...state.selected],
-      reasonCode: action === 'reject' ? $('#reason').value : undefined,
-    });
-    const ok = res.results.filter((r) => r.ok).length;
-    say(`${ok} of ${res.results.length} ${action === 'approve' ? 'approved' : 'rejected'}.`);
-    state.selected.clear();
-    await load();
+    try {
+      const res = await api('POST', `${base()}/bulk`, {
+        action,
+        ids: [...state.selected],
+        reasonCode: action === 'reject' ? $('#reason').value : undefined,
+      });
+      const ok = res.results.filter((r) => r.ok).length;
+      say(`${ok} of ${res.results.length} ${action === 'approve' ? 'approved' : 'rejected'}.`);
+      state.selected.clear();
+    } catch (e) {
+      say(e.message);
+    }
+    await loadQueue();
   }
 
   async function undo() {
@@ -202,7 +354,7 @@
     } catch (e) {
       say(e.message);
     }
-    await load();
+    await loadQueue();
   }
 
   async function ban() {
@@ -220,39 +372,519 @@
     } catch (e) {
       say(e.message);
     }
-    await load();
+    await loadQueue();
   }
 
-  async function history() {
-    state.view = 'history';
-    const h = await api('GET', `${base()}/history?limit=100`);
-    $('#list').replaceChildren(
-      ...h.entries.map((e) =>
+  // ---- history -------------------------------------------------------------------------------
+
+  async function loadHistory(more = false) {
+    const q = more && state.historyCursor ? `&cursor=${encodeURIComponent(state.historyCursor)}` : '';
+    const h = await api('GET', `${base()}/history?limit=100${q}`);
+    const rows = h.entries.map((e) =>
+      el(
+        'tr',
+        {},
+        el('td', { text: when(e.createdAt) }),
+        el('td', { text: `${e.action} (${e.fromStatus} → ${e.toStatus})` }),
+        el('td', { text: e.reasonCode || '' }),
+        el('td', { text: actorName({ actorType: 'moderator', actorId: e.actorId }) }),
+        el('td', { class: 'ex' }, el('strong', { text: e.authorName }), ` ${e.excerpt}`),
+      ),
+    );
+    if (more) $('#history-rows').append(...rows);
+    else
+      fill(
+        $('#history-rows'),
+        rows.length ? rows : el('tr', {}, el('td', { colspan: '5', text: 'No decisions yet.' })),
+      );
+    state.historyCursor = h.nextCursor;
+    $('#history-more').hidden = !h.nextCursor;
+  }
+
+  // ---- settings (admins) ---------------------------------------------------------------------
+
+  async function loadSettings() {
+    await Promise.all([loadSiteSettings(), loadPolicy(), loadMembers(), loadTokens(), loadEndpoints()]);
+  }
+
+  async function loadSiteSettings() {
+    const s = await api('GET', `${admin()}/settings`);
+    $('#origins').value = s.allowedOrigins.join('\n');
+    $('#report-threshold').value = String(s.reportThreshold);
+    $('#retention-days').value = String(s.retentionDays);
+    $('#erase-mode').value = s.eraseMode;
+  }
+
+  async function saveSiteSettings() {
+    const s = await api('PUT', `${admin()}/settings`, {
+      allowedOrigins: lines($('#origins').value),
+      reportThreshold: Number($('#report-threshold').value),
+      retentionDays: Number($('#retention-days').value),
+      eraseMode: $('#erase-mode').value,
+    });
+    $('#origins').value = s.allowedOrigins.join('\n');
+    say(`Settings saved: ${s.allowedOrigins.length} allowed origin(s).`);
+  }
+
+  const numberInput = (value, label, data) =>
+    el('input', {
+      type: 'number',
+      min: '0',
+      max: '1',
+      step: '0.01',
+      value: String(value),
+      'aria-label': label,
+      ...data,
+    });
+
+  async function loadPolicy() {
+    const p = await api('GET', `${admin()}/policy`);
+    state.policy = p;
+    state.previewed = null;
+    const pol = p.policy;
+    $('#policy-version').textContent =
+      `Version ${p.version}${p.createdBy ? `, saved by ${p.createdBy}` : ''}${p.createdAt ? ` on ${when(p.createdAt)}` : ''}.`;
+    $('#premoderate').checked = pol.premoderate;
+    $('#new-commenter-hold').value = String(pol.newCommenterHold);
+    fill(
+      $('#thresholds'),
+      Object.entries(pol.thresholds).map(([cat, t]) =>
         el(
-          'li',
+          'tr',
           {},
-          el('span', {
-            class: 'ex',
-            text: `${new Date(e.createdAt).toLocaleTimeString()} ${e.action} ${e.reasonCode || ''} · ${e.authorName}: ${e.excerpt}`,
-          }),
+          el('th', { scope: 'row', text: cat }),
+          el('td', {}, numberInput(t.hold, `${cat}: hold at`, { 'data-threshold': `${cat}.hold` })),
+          el('td', {}, numberInput(t.reject, `${cat}: reject at`, { 'data-threshold': `${cat}.reject` })),
         ),
       ),
     );
-    $('#detail').replaceChildren(
-      el('p', { text: 'Decision history (newest first). Press h again or pick a queue to go back.' }),
+    const ids = [...new Set([...$('#settings-view').dataset.rules.split(','), ...Object.keys(pol.rules)])];
+    fill(
+      $('#rules'),
+      ids.map((id) => {
+        const sw = pol.rules[id] || {};
+        const on = el('input', {
+          type: 'checkbox',
+          'data-rule': id,
+          'data-switch': 'enabled',
+          'aria-label': `${id}: on`,
+        });
+        on.checked = sw.enabled !== false;
+        const shadow = el('input', {
+          type: 'checkbox',
+          'data-rule': id,
+          'data-switch': 'shadow',
+          'aria-label': `${id}: shadow`,
+        });
+        shadow.checked = sw.shadow === true;
+        return el('tr', {}, el('th', { scope: 'row', text: id }), el('td', {}, on), el('td', {}, shadow));
+      }),
+    );
+    $('#words-banned').value = pol.words.banned.join('\n');
+    $('#words-suspect').value = pol.words.suspect.join('\n');
+    $('#words-allowed').value = pol.words.allowed.join('\n');
+    $('#words-builtin').value = pol.words.builtin;
+    fill($('#whatif'));
+    policyDirty();
+  }
+
+  /** The stored policy with the form's fields laid over it (fields the form does not show are kept). */
+  function proposedPolicy() {
+    const cur = state.policy.policy;
+    const thresholds = {};
+    for (const [cat, t] of Object.entries(cur.thresholds)) {
+      const v = (b) => Number($(`input[data-threshold="${CSS.escape(`${cat}.${b}`)}"]`).value);
+      thresholds[cat] = { hold: v('hold'), reject: v('reject') };
+      if (!Number.isFinite(thresholds[cat].hold)) thresholds[cat].hold = t.hold;
+      if (!Number.isFinite(thresholds[cat].reject)) thresholds[cat].reject = t.reject;
+    }
+    const rules = { ...cur.rules };
+    for (const box of $$('#rules input[data-rule]')) {
+      rules[box.dataset.rule] = { ...rules[box.dataset.rule], [box.dataset.switch]: box.checked };
+    }
+    return {
+      ...cur,
+      premoderate: $('#premoderate').checked,
+      newCommenterHold: Number($('#new-commenter-hold').value) || 0,
+      thresholds,
+      rules,
+      words: {
+        ...cur.words,
+        banned: lines($('#words-banned').value),
+        suspect: lines($('#words-suspect').value),
+        allowed: lines($('#words-allowed').value),
+        builtin: $('#words-builtin').value,
+      },
+    };
+  }
+
+  /** Save is offered only for exactly the policy whose what-if the admin has just seen. */
+  function policyDirty() {
+    const ready = state.previewed !== null && state.previewed === JSON.stringify(proposedPolicy());
+    $('#policy-save').disabled = !ready;
+    $('#policy-save').textContent = state.policy
+      ? `Save as version ${state.policy.version + 1}`
+      : 'Save policy';
+    $('#policy-hint').textContent = ready
+      ? 'The numbers below are for exactly this policy.'
+      : 'Preview the change before saving it.';
+  }
+
+  async function previewPolicy() {
+    const policy = proposedPolicy();
+    fill($('#whatif'), el('p', { class: 'muted', text: 'Replaying recent comments…' }));
+    const r = await api('POST', `${admin()}/policy/what-if`, { policy, days: 14, limit: 500 });
+    state.previewed = JSON.stringify(policy);
+    const pct = (x) => `${Math.round(x * 100)}%`;
+    const diff = (n) => (n > 0 ? `+${n}` : String(n));
+    const row = (label, a, b, d) =>
+      el(
+        'tr',
+        {},
+        el('th', { scope: 'row', text: label }),
+        el('td', { text: a }),
+        el('td', { text: b }),
+        el('td', { text: d }),
+      );
+    fill(
+      $('#whatif'),
+      el('h3', { text: 'What this change would have done' }),
+      el('p', {
+        text: `Replayed ${r.total} comments decided since ${when(r.since)} (${r.reviewedByModerators} decided by moderators).`,
+      }),
+      el(
+        'table',
+        { class: 'grid whatif-numbers' },
+        el(
+          'thead',
+          {},
+          el(
+            'tr',
+            {},
+            el('th', { scope: 'col', text: '' }),
+            el('th', { scope: 'col', text: `Now (v${r.currentVersion})` }),
+            el('th', { scope: 'col', text: 'Proposed' }),
+            el('th', { scope: 'col', text: 'Change' }),
+          ),
+        ),
+        el(
+          'tbody',
+          {},
+          row('Published', String(r.current.published), String(r.proposed.published), diff(r.morePublished)),
+          row('Held', String(r.current.held), String(r.proposed.held), diff(r.moreHeld)),
+          row('Rejected', String(r.current.rejected), String(r.proposed.rejected), diff(r.moreRejected)),
+          row('Agrees with moderators', pct(r.current.agreement), pct(r.proposed.agreement), ''),
+        ),
+      ),
+      r.changes.length
+        ? el(
+            'details',
+            {},
+            el('summary', {
+              text: `${r.changes.length}${r.changesTruncated ? '+' : ''} comments would be decided differently`,
+            }),
+            el(
+              'ul',
+              { class: 'plain' },
+              r.changes
+                .slice(0, 50)
+                .map((c) =>
+                  el(
+                    'li',
+                    {},
+                    el('span', { class: 'tag', text: `${c.from} → ${c.to}` }),
+                    el('span', { class: 'muted', text: ` moderators: ${c.moderators} ` }),
+                    el('span', { class: 'ex', text: c.snippet }),
+                  ),
+                ),
+            ),
+          )
+        : el('p', { class: 'muted', text: 'No comment would be decided differently.' }),
+    );
+    policyDirty();
+  }
+
+  async function savePolicy() {
+    const policy = proposedPolicy();
+    if (state.previewed !== JSON.stringify(policy)) return say('Preview the change before saving it.');
+    const saved = await api('PUT', `${admin()}/policy`, { policy, expectedVersion: state.policy.version });
+    say(`Policy saved as version ${saved.version}.`);
+    await loadPolicy();
+  }
+
+  function button(text, onclick, props = {}) {
+    return el('button', { type: 'button', ...props, text, onclick });
+  }
+
+  async function loadMembers() {
+    const { members } = await api('GET', `${admin()}/members`);
+    fill(
+      $('#members'),
+      members.map((m) =>
+        el(
+          'tr',
+          { 'data-member': m.id },
+          el('td', { text: m.email }),
+          el('td', { text: m.name }),
+          el('td', { text: m.role }),
+          el(
+            'td',
+            {},
+            state.user && m.id === state.user.id
+              ? el('span', { class: 'muted', text: 'you' })
+              : button('Remove', () => removeMember(m), { 'aria-label': `Remove ${m.email}` }),
+          ),
+        ),
+      ),
     );
   }
 
+  async function removeMember(m) {
+    if (!confirm(`Remove ${m.email} from this site?`)) return;
+    await api('DELETE', `${admin()}/members/${encodeURIComponent(m.id)}`);
+    say(`${m.email} removed.`);
+    await loadMembers();
+  }
+
+  async function addMember() {
+    const body = { email: $('#member-email').value.trim(), role: $('#member-role').value };
+    if ($('#member-name').value.trim()) body.name = $('#member-name').value.trim();
+    if ($('#member-password').value) body.password = $('#member-password').value;
+    const m = await api('POST', `${admin()}/members`, body);
+    $('#member-add').reset();
+    say(`${m.email} is now ${m.role}.`);
+    await loadMembers();
+  }
+
+  async function loadTokens() {
+    const { tokens } = await api('GET', `${admin()}/tokens`);
+    fill(
+      $('#tokens'),
+      tokens.map((t) =>
+        el(
+          'tr',
+          { 'data-token': t.id, class: t.revoked ? 'revoked' : null },
+          el('td', { text: t.name }),
+          el('td', { text: t.role }),
+          el('td', { text: when(t.createdAt) }),
+          el('td', { text: t.lastUsedAt ? when(t.lastUsedAt) : 'never' }),
+          el(
+            'td',
+            {},
+            t.revoked
+              ? el('span', { class: 'muted', text: 'revoked' })
+              : button('Revoke', () => revokeToken(t), { 'aria-label': `Revoke ${t.name}` }),
+          ),
+        ),
+      ),
+    );
+  }
+
+  /** A secret shown once: the text, a note that it will not come back, and a button to hide it. */
+  function showSecret(box, label, secret) {
+    box.hidden = false;
+    const code = el('code', { text: secret, tabindex: '0' });
+    fill(
+      box,
+      el('p', {}, el('strong', { text: label }), ' Copy it now: it is shown only this once.'),
+      code,
+      el(
+        'p',
+        {},
+        button('Done', () => {
+          fill(box);
+          box.hidden = true;
+        }),
+      ),
+    );
+    code.focus();
+  }
+
+  async function createToken() {
+    const t = await api('POST', `${admin()}/tokens`, {
+      name: $('#token-name').value.trim(),
+      role: $('#token-role').value,
+    });
+    $('#token-add').reset();
+    showSecret($('#token-created'), `Token "${t.name}" (${t.role}).`, t.token);
+    say(`Token ${t.name} created.`);
+    await loadTokens();
+  }
+
+  async function revokeToken(t) {
+    if (!confirm(`Revoke the token "${t.name}"? Integrations using it stop working at once.`)) return;
+    await api('DELETE', `${admin()}/tokens/${encodeURIComponent(t.id)}`);
+    say(`Token ${t.name} revoked.`);
+    await loadTokens();
+  }
+
+  const hooks = () => `${admin()}/webhooks/endpoints`;
+
+  async function loadEndpoints() {
+    const events = $('#settings-view').dataset.events.split(',');
+    if (!$('#endpoint-events').childElementCount) {
+      fill(
+        $('#endpoint-events'),
+        events.map((e) =>
+          el('label', { class: 'check' }, el('input', { type: 'checkbox', value: e }), ` ${e}`),
+        ),
+      );
+    }
+    const { endpoints } = await api('GET', hooks());
+    fill(
+      $('#endpoints'),
+      endpoints.length
+        ? endpoints.map((ep) =>
+            el(
+              'tr',
+              { 'data-endpoint': ep.id },
+              el(
+                'td',
+                { class: 'url' },
+                el('code', { text: ep.url }),
+                ep.description ? el('div', { class: 'muted', text: ep.description }) : null,
+              ),
+              el('td', { text: ep.eventTypes.length ? ep.eventTypes.join(', ') : 'all' }),
+              el('td', { text: ep.enabled ? 'enabled' : `disabled (${ep.disabledReason || 'manual'})` }),
+              el(
+                'td',
+                { class: 'buttons' },
+                button('Delivery log', () => loadDeliveries(ep)),
+                ep.enabled ? button('Send test', () => sendTest(ep)) : null,
+                button(ep.enabled ? 'Disable' : 'Enable', () => toggleEndpoint(ep)),
+                button('Delete', () => deleteEndpoint(ep), { 'aria-label': `Delete ${ep.url}` }),
+              ),
+            ),
+          )
+        : el('tr', {}, el('td', { colspan: '4', class: 'muted', text: 'No endpoints yet.' })),
+    );
+  }
+
+  async function addEndpoint() {
+    const eventTypes = $$('#endpoint-events input:checked').map((b) => b.value);
+    const body = { url: $('#endpoint-url').value.trim(), eventTypes };
+    if ($('#endpoint-description').value.trim()) body.description = $('#endpoint-description').value.trim();
+    const r = await api('POST', hooks(), body);
+    $('#endpoint-add').reset();
+    showSecret($('#endpoint-created'), `Signing secret for ${r.endpoint.url}.`, r.secret);
+    say('Endpoint added.');
+    await loadEndpoints();
+  }
+
+  async function toggleEndpoint(ep) {
+    await api('PATCH', `${hooks()}/${encodeURIComponent(ep.id)}`, { enabled: !ep.enabled });
+    say(`Endpoint ${ep.enabled ? 'disabled' : 'enabled'}.`);
+    await loadEndpoints();
+  }
+
+  async function deleteEndpoint(ep) {
+    if (!confirm(`Delete the endpoint ${ep.url} and its delivery log?`)) return;
+    await api('DELETE', `${hooks()}/${encodeURIComponent(ep.id)}`);
+    fill($('#deliveries'));
+    say('Endpoint deleted.');
+    await loadEndpoints();
+  }
+
+  async function sendTest(ep) {
+    await api('POST', `${hooks()}/${encodeURIComponent(ep.id)}/test`, {});
+    say('Test event queued.');
+    await loadDeliveries(ep);
+  }
+
+  async function loadDeliveries(ep) {
+    const { messages } = await api('GET', `${hooks()}/${encodeURIComponent(ep.id)}/messages?limit=50`);
+    fill(
+      $('#deliveries'),
+      el('h3', {}, 'Delivery log: ', el('code', { text: ep.url })),
+      button('Refresh', () => loadDeliveries(ep).catch((e) => say(e.message))),
+      el(
+        'table',
+        { class: 'grid' },
+        el(
+          'thead',
+          {},
+          el(
+            'tr',
+            {},
+            ['Created', 'Event', 'Status', 'Attempts', 'Last answer', 'Next attempt', ''].map((h) =>
+              el('th', { scope: 'col', text: h }),
+            ),
+          ),
+        ),
+        el(
+          'tbody',
+          {},
+          messages.length
+            ? messages.map((m) =>
+                el(
+                  'tr',
+                  { 'data-message': m.id },
+                  el('td', { text: when(m.createdAt) }),
+                  el('td', { text: m.eventType }),
+                  el('td', { class: `st-${m.status}`, text: m.status }),
+                  el('td', { text: String(m.attempts) }),
+                  el('td', { text: m.lastStatusCode != null ? String(m.lastStatusCode) : m.lastError || '' }),
+                  el('td', { text: when(m.nextAttemptAt) }),
+                  el(
+                    'td',
+                    {},
+                    ep.enabled
+                      ? button('Redeliver', () => redeliver(ep, m), { 'aria-label': `Redeliver ${m.id}` })
+                      : null,
+                  ),
+                ),
+              )
+            : el('tr', {}, el('td', { colspan: '7', class: 'muted', text: 'Nothing sent yet.' })),
+        ),
+      ),
+    );
+  }
+
+  async function redeliver(ep, m) {
+    await api(
+      'POST',
+      `${hooks()}/${encodeURIComponent(ep.id)}/messages/${encodeURIComponent(m.id)}/redeliver`,
+      {},
+    );
+    say(`Message ${m.id} queued again.`);
+    await loadDeliveries(ep);
+  }
+
+  // ---- wiring --------------------------------------------------------------------------------
+
+  /** Runs an async UI action and reports failures in the status line instead of losing them. */
+  const guard = (f) => (e) => {
+    if (e?.preventDefault) e.preventDefault();
+    Promise.resolve()
+      .then(f)
+      .catch((err) => say(err.message));
+  };
+
+  function toggleHelp() {
+    const h = $('#help');
+    h.hidden = !h.hidden;
+    $('#help-toggle').setAttribute('aria-expanded', String(!h.hidden));
+  }
+
   document.addEventListener('keydown', (e) => {
+    const t = e.target;
     if (
-      e.target instanceof HTMLInputElement ||
-      e.target instanceof HTMLSelectElement ||
+      t instanceof HTMLInputElement ||
+      t instanceof HTMLSelectElement ||
+      t instanceof HTMLTextAreaElement ||
+      (t instanceof HTMLElement && t.isContentEditable) ||
       e.metaKey ||
       e.ctrlKey ||
       e.altKey
     )
       return;
-    if ($('#app').hidden) return;
+    if ($('#app').hidden || !state.site) return;
+    if (e.key === 'h' && state.view !== 'settings') {
+      e.preventDefault();
+      show(state.view === 'history' ? 'queue' : 'history');
+      return;
+    }
+    if (state.view !== 'queue') return;
     const keys = {
       j: () => {
         state.index = Math.min(state.index + 1, state.items.length - 1);
@@ -273,10 +905,7 @@
           render();
         }
       },
-      h: () => (state.view === 'history' ? load() : history()),
-      '?': () => {
-        $('#help').hidden = !$('#help').hidden;
-      },
+      '?': toggleHelp,
     };
     const f = keys[e.key];
     if (f) {
@@ -298,26 +927,36 @@
       $('#signin-error').textContent = err.message;
     }
   });
-  for (const b of document.querySelectorAll('nav button[data-queue]'))
+  for (const b of $$('nav button[data-queue]'))
     b.addEventListener('click', () => {
       state.queue = b.dataset.queue;
       state.index = 0;
-      load();
+      loadQueue().catch((e) => say(e.message));
     });
-  $('#site').addEventListener('change', (e) => {
-    state.site = e.target.value;
-    state.index = 0;
-    load();
-  });
+  for (const b of $$('button[data-view]')) b.addEventListener('click', () => show(b.dataset.view));
+  $('#site').addEventListener('change', (e) => pickSite(e.target.value));
   $('#bulk-approve').addEventListener('click', () => bulk('approve'));
   $('#bulk-reject').addEventListener('click', () => bulk('reject'));
+  $('#help-toggle').addEventListener('click', toggleHelp);
+  $('#history-more').addEventListener(
+    'click',
+    guard(() => loadHistory(true)),
+  );
+  $('#site-settings').addEventListener('submit', guard(saveSiteSettings));
+  $('#policy').addEventListener('submit', guard(savePolicy));
+  $('#policy').addEventListener('input', () => state.policy && policyDirty());
+  $('#policy').addEventListener('change', () => state.policy && policyDirty());
+  $('#policy-preview').addEventListener('click', guard(previewPolicy));
+  $('#member-add').addEventListener('submit', guard(addMember));
+  $('#token-add').addEventListener('submit', guard(createToken));
+  $('#endpoint-add').addEventListener('submit', guard(addEndpoint));
   $('#signout').addEventListener('click', async () => {
     await api('DELETE', '/api/v1/moderation/session').catch(() => {});
     location.reload();
   });
   // Counts refresh by themselves.
   setInterval(async () => {
-    if (!state.site || $('#app').hidden || document.hidden) return;
+    if (!state.site || $('#app').hidden || document.hidden || state.view !== 'queue') return;
     try {
       counts(await api('GET', `${base()}/queues`));
     } catch {}

@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../../deps';
+import { defaultRules } from '../../moderation/rules';
+import { EVENT_TYPES } from '../../webhooks/events';
 
 const dir = path.dirname(fileURLToPath(import.meta.url));
 const script = readFileSync(path.join(dir, 'app.js'));
@@ -26,6 +28,9 @@ const CSP = [
 
 const QUEUES = ['held', 'reported', 'pending', 'approved', 'rejected'];
 const REASONS = ['spam', 'offensive', 'abusive', 'harassment', 'hate_speech', 'off_topic', 'other'];
+// The engine's rule ids (plus the optional external provider), for the policy's rule switches.
+const RULE_IDS = [...defaultRules.map((r) => r.id), 'external'];
+const WEBHOOK_EVENTS = EVENT_TYPES;
 
 const SHELL = `<!doctype html>
 <html lang="en">
@@ -45,24 +50,116 @@ const SHELL = `<!doctype html>
   <p id="signin-error" role="alert"></p>
 </form>
 <div id="app" hidden>
-<header>
+<header class="top">
   <h1>Parley</h1>
-  <select id="site" aria-label="Site"></select>
-  <nav aria-label="Queues">${QUEUES.map((q) => `<button type="button" data-queue="${q}">${q}</button>`).join('')}</nav>
-  <label>Reject reason <select id="reason">${REASONS.map((r) => `<option value="${r}">${r.replace('_', ' ')}</option>`).join('')}</select></label>
-  <button type="button" id="bulk-approve">Approve selected</button>
-  <button type="button" id="bulk-reject">Reject selected</button>
+  <label class="inline">Site <select id="site"></select></label>
+  <div class="views" role="group" aria-label="Views">
+    <button type="button" data-view="queue" aria-pressed="true">Queue</button>
+    <button type="button" data-view="history" aria-pressed="false">History</button>
+    <button type="button" data-view="settings" aria-pressed="false" hidden>Settings</button>
+  </div>
+  <span class="grow"></span>
+  <button type="button" id="help-toggle" aria-controls="help" aria-expanded="false">Keys <kbd>?</kbd></button>
   <span id="who" class="muted"></span>
   <button type="button" id="signout">Sign out</button>
 </header>
 <p id="status" role="status" aria-live="polite"></p>
-<section id="help" hidden>
-  <p><kbd>j</kbd>/<kbd>k</kbd> next/previous · <kbd>a</kbd> approve · <kbd>r</kbd> reject (reason above) · <kbd>b</kbd> ban author · <kbd>u</kbd> undo · <kbd>x</kbd> select · <kbd>h</kbd> history · <kbd>?</kbd> help</p>
+<div id="queue-view">
+  <div class="toolbar">
+    <nav aria-label="Queues">${QUEUES.map((q) => `<button type="button" data-queue="${q}">${q}</button>`).join('')}</nav>
+    <span class="grow"></span>
+    <label class="inline">Reject reason <select id="reason">${REASONS.map((r) => `<option value="${r}">${r.replace('_', ' ')}</option>`).join('')}</select></label>
+    <button type="button" id="bulk-approve">Approve selected</button>
+    <button type="button" id="bulk-reject">Reject selected</button>
+  </div>
+  <section id="help" hidden aria-label="Keyboard shortcuts">
+    <p><kbd>j</kbd>/<kbd>k</kbd> next/previous · <kbd>a</kbd> approve · <kbd>r</kbd> reject (reason above) · <kbd>b</kbd> ban author · <kbd>u</kbd> undo · <kbd>x</kbd> select · <kbd>h</kbd> history · <kbd>?</kbd> help</p>
+  </section>
+  <main class="split">
+    <ul id="list" aria-label="Queue"></ul>
+    <section id="detail" aria-live="polite" aria-label="Comment"></section>
+  </main>
+</div>
+<section id="history-view" hidden aria-labelledby="history-title">
+  <h2 id="history-title">Decision history</h2>
+  <table class="grid"><thead><tr><th scope="col">When</th><th scope="col">Action</th><th scope="col">Reason</th><th scope="col">Moderator</th><th scope="col">Comment</th></tr></thead><tbody id="history-rows"></tbody></table>
+  <button type="button" id="history-more" hidden>Load more</button>
 </section>
-<main>
-  <ul id="list" aria-label="Queue"></ul>
-  <section id="detail" aria-live="polite"></section>
-</main>
+<section id="settings-view" hidden data-rules="${RULE_IDS.join(',')}" data-events="${WEBHOOK_EVENTS.join(',')}">
+  <form id="site-settings" class="card">
+    <h2>Embed and privacy</h2>
+    <label for="origins">Allowed embed origins <span class="muted">(one per line, such as https://news.example)</span></label>
+    <textarea id="origins" rows="4" spellcheck="false"></textarea>
+    <div class="row">
+      <label>Reports before a comment is queued <input id="report-threshold" type="number" min="1" max="1000" required></label>
+      <label>Keep submission context (days) <input id="retention-days" type="number" min="1" max="3650" required></label>
+      <label>On erasure <select id="erase-mode"><option value="anonymise">keep the text, remove the author</option><option value="delete">delete the comments</option></select></label>
+    </div>
+    <button type="submit">Save</button>
+  </form>
+  <form id="policy" class="card">
+    <h2>Moderation policy</h2>
+    <p id="policy-version" class="muted"></p>
+    <div class="row">
+      <label class="check"><input id="premoderate" type="checkbox"> Hold every comment for a moderator (premoderation)</label>
+      <label>Hold a new author's first comments until one is approved <input id="new-commenter-hold" type="number" min="0" max="1000"></label>
+    </div>
+    <h3>Thresholds</h3>
+    <p class="muted">A score at or above <em>hold</em> holds the comment for a moderator; at or above <em>reject</em> rejects it.</p>
+    <table class="grid"><thead><tr><th scope="col">Category</th><th scope="col">Hold at</th><th scope="col">Reject at</th></tr></thead><tbody id="thresholds"></tbody></table>
+    <h3>Rules</h3>
+    <p class="muted">A rule in shadow mode records what it would have done without changing the outcome.</p>
+    <table class="grid"><thead><tr><th scope="col">Rule</th><th scope="col">On</th><th scope="col">Shadow</th></tr></thead><tbody id="rules"></tbody></table>
+    <h3>Words</h3>
+    <div class="row">
+      <label>Banned (reject), one per line <textarea id="words-banned" rows="4" spellcheck="false"></textarea></label>
+      <label>Suspect (hold), one per line <textarea id="words-suspect" rows="4" spellcheck="false"></textarea></label>
+      <label>Allowed (never match), one per line <textarea id="words-allowed" rows="4" spellcheck="false"></textarea></label>
+    </div>
+    <label>Built-in English profanity list <select id="words-builtin"><option value="off">off</option><option value="suspect">hold</option><option value="banned">reject</option></select></label>
+    <div class="actions">
+      <button type="button" id="policy-preview">Preview the change (what-if)</button>
+      <button type="submit" id="policy-save" disabled>Save policy</button>
+      <span id="policy-hint" class="muted">Preview the change before saving it.</span>
+    </div>
+    <div id="whatif" aria-live="polite"></div>
+  </form>
+  <section class="card" aria-labelledby="members-title">
+    <h2 id="members-title">Moderators</h2>
+    <table class="grid"><thead><tr><th scope="col">Email</th><th scope="col">Name</th><th scope="col">Role</th><th scope="col"><span class="sr">Actions</span></th></tr></thead><tbody id="members"></tbody></table>
+    <form id="member-add" class="row">
+      <label>Email <input id="member-email" type="email" required></label>
+      <label>Role <select id="member-role"><option value="moderator">moderator</option><option value="admin">admin</option></select></label>
+      <label>Name <input id="member-name" maxlength="100"></label>
+      <label>Password <span class="muted">(new accounts only)</span> <input id="member-password" type="password" minlength="10" autocomplete="new-password"></label>
+      <button type="submit">Add</button>
+    </form>
+  </section>
+  <section class="card" aria-labelledby="tokens-title">
+    <h2 id="tokens-title">API tokens</h2>
+    <table class="grid"><thead><tr><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col"><span class="sr">Actions</span></th></tr></thead><tbody id="tokens"></tbody></table>
+    <form id="token-add" class="row">
+      <label>Name <input id="token-name" maxlength="100" required></label>
+      <label>Role <select id="token-role"><option value="moderator">moderator</option><option value="admin">admin</option></select></label>
+      <button type="submit">Create token</button>
+    </form>
+    <div id="token-created" class="secret" hidden></div>
+  </section>
+  <section class="card" aria-labelledby="webhooks-title">
+    <h2 id="webhooks-title">Webhooks</h2>
+    <table class="grid"><thead><tr><th scope="col">URL</th><th scope="col">Events</th><th scope="col">State</th><th scope="col"><span class="sr">Actions</span></th></tr></thead><tbody id="endpoints"></tbody></table>
+    <form id="endpoint-add">
+      <div class="row">
+        <label>URL <input id="endpoint-url" type="url" required placeholder="https://cms.example/hooks/parley"></label>
+        <label>Description <input id="endpoint-description" maxlength="500"></label>
+      </div>
+      <fieldset><legend>Events <span class="muted">(none ticked: every event)</span></legend><div id="endpoint-events" class="row"></div></fieldset>
+      <button type="submit">Add endpoint</button>
+    </form>
+    <div id="endpoint-created" class="secret" hidden></div>
+    <div id="deliveries" aria-live="polite"></div>
+  </section>
+</section>
 </div>
 <script src="/moderation/app.js"></script>
 </body>
