@@ -126,6 +126,8 @@ export const configSchema = z.object({
   WEBHOOKS_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
   /** How often the dispatcher looks for due retries (new events wake it at once). */
   WEBHOOKS_DISPATCH_INTERVAL_MS: z.coerce.number().int().min(10).default(1000),
+  /** Delivered and failed webhook messages (with their attempt log) are deleted after this many days. */
+  WEBHOOKS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /** The worker touches this file while its loops run, for container health checks. */
   WORKER_HEARTBEAT_FILE: z.string().optional(),
   /**

@@ -165,6 +165,7 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
       perEndpoint: config.WEBHOOKS_ENDPOINT_CONCURRENCY,
       concurrency: config.WEBHOOKS_WORKER_CONCURRENCY,
       dispatchIntervalMs: config.WEBHOOKS_DISPATCH_INTERVAL_MS,
+      retentionMs: config.WEBHOOKS_RETENTION_DAYS * 86_400_000,
       now,
       random: Math.random,
       ...deps.webhooks,

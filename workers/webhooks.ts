@@ -15,6 +15,7 @@ import { QUEUE, type Queues } from '../src/queue';
 import { insertOutbox } from '../src/repositories/outbox';
 import {
   activeSecrets,
+  deleteFinishedBefore,
   disableEndpoint,
   findLeased,
   findOutboxRow,
@@ -57,6 +58,8 @@ export interface WebhookWorkerOptions {
   stalledIntervalMs?: number;
   /** How often lost fan-out jobs are looked for (default 30 s). */
   fanoutSweepIntervalMs?: number;
+  /** Finished messages and their attempt log are deleted after this long (default 30 days). */
+  retentionMs?: number;
 }
 
 export interface WebhookDeps {
@@ -78,6 +81,8 @@ export interface RunningWebhookWorkers {
   dispatchNow(): Promise<number>;
   /** Re-enqueues fan-out jobs that were lost; resolves with how many. */
   sweepFanoutNow(): Promise<number>;
+  /** Deletes finished messages past retention; resolves with how many. */
+  pruneNow(): Promise<number>;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -134,6 +139,19 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
       logger.info({ count: ids.length }, 'webhook fan-out jobs re-enqueued');
     }
     return ids.length;
+  }
+
+  async function prune(): Promise<number> {
+    const before = new Date(opts.now().getTime() - (opts.retentionMs ?? 30 * 86_400_000));
+    let total = 0;
+    // Bounded batches so a large backlog never holds long locks.
+    for (let i = 0; i < 100; i++) {
+      const n = await deleteFinishedBefore(db, before, 5000);
+      total += n;
+      if (n < 5000) break;
+    }
+    if (total) logger.info({ deleted: total }, 'old webhook messages deleted');
+    return total;
   }
 
   let dispatcher: Loop | undefined;
@@ -265,6 +283,7 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
     opts.dispatchIntervalMs,
     (err) => logger.warn({ err }, 'webhook dispatch pass failed; will retry'),
   );
+  const pruner = startLoop(prune, 3_600_000, (err) => logger.warn({ err }, 'webhook retention pass failed'));
   const fanoutSweep = startLoop(sweepFanout, opts.fanoutSweepIntervalMs ?? 30_000, (err) =>
     logger.warn({ err }, 'webhook fan-out sweep failed; will retry'),
   );
@@ -274,8 +293,9 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
     delivery,
     dispatchNow: () => dispatchOnce(),
     sweepFanoutNow: sweepFanout,
+    pruneNow: prune,
     async close(graceMs = 10_000) {
-      await Promise.all([dispatcher?.stop(), fanoutSweep.stop()]);
+      await Promise.all([dispatcher?.stop(), fanoutSweep.stop(), pruner.stop()]);
       const closing = Promise.all([fanout.close(), delivery.close()]);
       const timedOut = await Promise.race([
         closing.then(() => false),

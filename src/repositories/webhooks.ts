@@ -298,12 +298,13 @@ export async function leaseDue(
   const ids = locked.rows.map((x) => x.id);
   const r = await sql<Leased>`
     with eps as (
-      select l.id, ${opts.perEndpoint} - (
+      -- A failing endpoint gets one slot: a dead one holds as little of the workers as possible.
+      select e.id, (case when e.failing_since is null then ${opts.perEndpoint} else 1 end) - (
         select count(*)::int from webhook_messages b
-        where b.endpoint_id = l.id and b.status = 'pending' and b.lease_until is not null
+        where b.endpoint_id = e.id and b.status = 'pending' and b.lease_until is not null
           and b.lease_until > ${opts.now}
       ) as free
-      from unnest(${ids}::text[]) as l(id)
+      from webhook_endpoints e where e.id = any(${ids}::text[])
     ), pick as (
       select m.id from eps
       cross join lateral (
@@ -561,4 +562,15 @@ export async function requeueFailedSince(
     .where('created_at', '>=', since)
     .executeTakeFirst();
   return Number(r.numUpdatedRows);
+}
+
+/** Deletes up to `limit` finished messages (and, by cascade, their attempts) last touched before `before`. */
+export async function deleteFinishedBefore(db: Db, before: Date, limit: number): Promise<number> {
+  const r = await sql`
+    delete from webhook_messages where id in (
+      select id from webhook_messages
+      where status in ('succeeded', 'failed') and updated_at < ${before}
+      limit ${limit}
+    )`.execute(db);
+  return Number(r.numAffectedRows ?? 0);
 }

@@ -536,4 +536,27 @@ describe('webhook deliveries', () => {
     expect(msgs).toHaveLength(1);
     expect(at('/lost')).toHaveLength(1);
   });
+
+  it('deletes finished messages and their attempt log after the retention period, and nothing else', async () => {
+    const s = await site();
+    const ep = await endpoint(s, '/old');
+    const oldId = await sendTest(ep);
+    const newId = await sendTest(ep);
+    await waitFor(
+      async () =>
+        (await message(oldId)).status === 'succeeded' && (await message(newId)).status === 'succeeded',
+      'both delivered',
+    );
+    const old = new Date(clock.now().getTime() - 31 * 86_400_000);
+    await t.rt.db.updateTable('webhook_messages').set({ updated_at: old }).where('id', '=', oldId).execute();
+    expect(await t.workers!.webhooks!.pruneNow()).toBeGreaterThanOrEqual(1);
+    const left = await t.rt.db
+      .selectFrom('webhook_messages')
+      .select('id')
+      .where('endpoint_id', '=', ep.id)
+      .execute();
+    expect(left.map((m) => m.id)).toEqual([newId]);
+    expect(await attempts(oldId)).toHaveLength(0);
+    expect(await attempts(newId)).toHaveLength(1);
+  });
 });
