@@ -157,6 +157,35 @@ describe('thread page cache', () => {
   });
 });
 
+describe('thread page cache memory bound', () => {
+  it('evicts the oldest pages to stay within maxChars and maxEntries', async () => {
+    const siteId = await t.site();
+    for (const name of ['m1', 'm2', 'm3'])
+      await publish(siteId, await article(siteId, name), `body of ${name}`);
+    const probe = createThreadCache(t.rt.db, { freshMs: 10_000, maxAgeMs: 60_000 });
+    const one = (await probe.get(query(siteId, 'm1'))).body.length;
+
+    const { db, queries } = counted();
+    // Room for two pages of this size, not three.
+    const cache = createThreadCache(db, { freshMs: 10_000, maxAgeMs: 60_000, maxChars: one * 2 + 10 });
+    await cache.get(query(siteId, 'm1'));
+    await cache.get(query(siteId, 'm2'));
+    await cache.get(query(siteId, 'm3'));
+    expect(cache.size().entries).toBe(2);
+    expect(cache.size().chars).toBeLessThanOrEqual(one * 2 + 10);
+    const before = queries();
+    await cache.get(query(siteId, 'm3'));
+    expect(queries()).toBe(before); // still cached
+    await cache.get(query(siteId, 'm1'));
+    expect(queries()).toBeGreaterThan(before); // evicted, loaded again
+
+    const few = createThreadCache(t.rt.db, { freshMs: 10_000, maxAgeMs: 60_000, maxEntries: 1 });
+    await few.get(query(siteId, 'm1'));
+    await few.get(query(siteId, 'm2'));
+    expect(few.size().entries).toBe(1);
+  });
+});
+
 describe('GET thread through the app with the cache on', () => {
   let c: TestContext;
   beforeAll(async () => {

@@ -42,6 +42,8 @@ export interface ThreadCacheOptions {
   freshMs: number;
   maxAgeMs: number;
   maxEntries?: number;
+  /** Memory bound on the rendered bodies kept (UTF-16 code units, about bytes); oldest go first. */
+  maxChars?: number;
   now?: () => number;
 }
 
@@ -49,7 +51,17 @@ export function createThreadCache(db: Kysely<Database>, opts: ThreadCacheOptions
   const entries = new Map<string, Entry>();
   const loading = new Map<string, Promise<RenderedThread>>();
   const maxEntries = opts.maxEntries ?? 5000;
+  // A page of 100 long comments is about half a megabyte: 5000 of them must not fill the heap.
+  const maxChars = opts.maxChars ?? 32 * 1024 * 1024;
+  let chars = 0;
   const now = opts.now ?? Date.now;
+
+  const remove = (key: string) => {
+    const old = entries.get(key);
+    if (!old) return;
+    chars -= old.page.body.length;
+    entries.delete(key);
+  };
 
   async function load(key: string, q: ThreadQueryKey): Promise<RenderedThread> {
     const article = await findArticleByExternalId(db, q.siteId, q.articleId);
@@ -92,12 +104,15 @@ export function createThreadCache(db: Kysely<Database>, opts: ThreadCacheOptions
       }),
       etag,
     };
-    if (opts.freshMs > 0) {
-      if (!entries.has(key) && entries.size >= maxEntries) {
-        const oldest = entries.keys().next();
-        if (!oldest.done) entries.delete(oldest.value);
+    if (opts.freshMs > 0 && rendered.body.length <= maxChars) {
+      remove(key);
+      // Oldest first (a Map iterates in insertion order; a rebuilt page moves to the back).
+      for (const oldest of entries.keys()) {
+        if (entries.size < maxEntries && chars + rendered.body.length <= maxChars) break;
+        remove(oldest);
       }
       entries.set(key, { page: rendered, version, freshUntil: t + opts.freshMs, builtAt: t });
+      chars += rendered.body.length;
     }
     return rendered;
   }
@@ -114,7 +129,12 @@ export function createThreadCache(db: Kysely<Database>, opts: ThreadCacheOptions
       loading.set(key, p);
       return p;
     },
-    clear: () => entries.clear(),
+    clear: () => {
+      entries.clear();
+      chars = 0;
+    },
+    /** Pages and characters held, for tests and metrics. */
+    size: () => ({ entries: entries.size, chars }),
   };
 }
 
