@@ -51,6 +51,8 @@
     historyCursor: null,
     policy: null,
     previewed: null,
+    // Actor id -> display name, learnt from the history and members answers.
+    names: new Map(),
   };
 
   async function api(method, path, body) {
@@ -192,10 +194,13 @@
     );
   }
 
+  /** Who made a decision, in words: Parley itself, you, or a named moderator or token. */
   function actorName(d) {
     if (d.actorType === 'system') return 'Parley';
     if (d.actorId && state.user && d.actorId === `user:${state.user.id}`) return 'you';
-    return d.actorId || d.actorType;
+    if (d.actorName) return d.actorName;
+    if (d.actorId && state.names.has(d.actorId)) return state.names.get(d.actorId);
+    return d.actorId?.startsWith('token:') ? 'an API token' : 'another moderator';
   }
 
   function detail(it) {
@@ -380,6 +385,7 @@
   async function loadHistory(more = false) {
     const q = more && state.historyCursor ? `&cursor=${encodeURIComponent(state.historyCursor)}` : '';
     const h = await api('GET', `${base()}/history?limit=100${q}`);
+    for (const e of h.entries) if (e.actorId && e.actorName) state.names.set(e.actorId, e.actorName);
     const rows = h.entries.map((e) =>
       el(
         'tr',
@@ -387,7 +393,7 @@
         el('td', { text: when(e.createdAt) }),
         el('td', { text: `${e.action} (${e.fromStatus} → ${e.toStatus})` }),
         el('td', { text: e.reasonCode || '' }),
-        el('td', { text: actorName({ actorType: 'moderator', actorId: e.actorId }) }),
+        el('td', { text: actorName({ actorType: 'moderator', actorId: e.actorId, actorName: e.actorName }) }),
         el('td', { class: 'ex' }, el('strong', { text: e.authorName }), ` ${e.excerpt}`),
       ),
     );
@@ -404,7 +410,9 @@
   // ---- settings (admins) ---------------------------------------------------------------------
 
   async function loadSettings() {
-    await Promise.all([loadSiteSettings(), loadPolicy(), loadMembers(), loadTokens(), loadEndpoints()]);
+    // Members first, so the policy's "saved by" can name the account.
+    await loadMembers();
+    await Promise.all([loadSiteSettings(), loadPolicy(), loadTokens(), loadEndpoints()]);
   }
 
   async function loadSiteSettings() {
@@ -431,7 +439,7 @@
       type: 'number',
       min: '0',
       max: '1',
-      step: '0.01',
+      step: 'any',
       value: String(value),
       'aria-label': label,
       ...data,
@@ -442,8 +450,9 @@
     state.policy = p;
     state.previewed = null;
     const pol = p.policy;
+    const by = p.createdBy && actorName({ actorType: 'moderator', actorId: p.createdBy });
     $('#policy-version').textContent =
-      `Version ${p.version}${p.createdBy ? `, saved by ${p.createdBy}` : ''}${p.createdAt ? ` on ${when(p.createdAt)}` : ''}.`;
+      `Version ${p.version}${by ? `, saved by ${by}` : ''}${p.createdAt ? ` on ${when(p.createdAt)}` : ''}.`;
     $('#premoderate').checked = pol.premoderate;
     $('#new-commenter-hold').value = String(pol.newCommenterHold);
     fill(
@@ -608,8 +617,8 @@
     const policy = proposedPolicy();
     if (state.previewed !== JSON.stringify(policy)) return say('Preview the change before saving it.');
     const saved = await api('PUT', `${admin()}/policy`, { policy, expectedVersion: state.policy.version });
-    say(`Policy saved as version ${saved.version}.`);
     await loadPolicy();
+    say(`Policy saved as version ${saved.version}.`);
   }
 
   function button(text, onclick, props = {}) {
@@ -618,6 +627,7 @@
 
   async function loadMembers() {
     const { members } = await api('GET', `${admin()}/members`);
+    for (const m of members) state.names.set(`user:${m.id}`, m.name);
     fill(
       $('#members'),
       members.map((m) =>
@@ -642,8 +652,8 @@
   async function removeMember(m) {
     if (!confirm(`Remove ${m.email} from this site?`)) return;
     await api('DELETE', `${admin()}/members/${encodeURIComponent(m.id)}`);
-    say(`${m.email} removed.`);
     await loadMembers();
+    say(`${m.email} removed.`);
   }
 
   async function addMember() {
@@ -652,8 +662,8 @@
     if ($('#member-password').value) body.password = $('#member-password').value;
     const m = await api('POST', `${admin()}/members`, body);
     $('#member-add').reset();
-    say(`${m.email} is now ${m.role}.`);
     await loadMembers();
+    say(`${m.email} is now ${m.role}.`);
   }
 
   async function loadTokens() {
@@ -707,15 +717,15 @@
     });
     $('#token-add').reset();
     showSecret($('#token-created'), `Token "${t.name}" (${t.role}).`, t.token);
-    say(`Token ${t.name} created.`);
     await loadTokens();
+    say(`Token ${t.name} created.`);
   }
 
   async function revokeToken(t) {
     if (!confirm(`Revoke the token "${t.name}"? Integrations using it stop working at once.`)) return;
     await api('DELETE', `${admin()}/tokens/${encodeURIComponent(t.id)}`);
-    say(`Token ${t.name} revoked.`);
     await loadTokens();
+    say(`Token ${t.name} revoked.`);
   }
 
   const hooks = () => `${admin()}/webhooks/endpoints`;
@@ -767,28 +777,28 @@
     const r = await api('POST', hooks(), body);
     $('#endpoint-add').reset();
     showSecret($('#endpoint-created'), `Signing secret for ${r.endpoint.url}.`, r.secret);
-    say('Endpoint added.');
     await loadEndpoints();
+    say('Endpoint added.');
   }
 
   async function toggleEndpoint(ep) {
     await api('PATCH', `${hooks()}/${encodeURIComponent(ep.id)}`, { enabled: !ep.enabled });
-    say(`Endpoint ${ep.enabled ? 'disabled' : 'enabled'}.`);
     await loadEndpoints();
+    say(`Endpoint ${ep.enabled ? 'disabled' : 'enabled'}.`);
   }
 
   async function deleteEndpoint(ep) {
     if (!confirm(`Delete the endpoint ${ep.url} and its delivery log?`)) return;
     await api('DELETE', `${hooks()}/${encodeURIComponent(ep.id)}`);
     fill($('#deliveries'));
-    say('Endpoint deleted.');
     await loadEndpoints();
+    say('Endpoint deleted.');
   }
 
   async function sendTest(ep) {
     await api('POST', `${hooks()}/${encodeURIComponent(ep.id)}/test`, {});
-    say('Test event queued.');
     await loadDeliveries(ep);
+    say('Test event queued.');
   }
 
   async function loadDeliveries(ep) {
@@ -846,8 +856,8 @@
       `${hooks()}/${encodeURIComponent(ep.id)}/messages/${encodeURIComponent(m.id)}/redeliver`,
       {},
     );
-    say(`Message ${m.id} queued again.`);
     await loadDeliveries(ep);
+    say(`Message ${m.id} queued again.`);
   }
 
   // ---- wiring --------------------------------------------------------------------------------

@@ -257,12 +257,17 @@ export function moderationHandlers(deps: AppDeps) {
       .limit(q.limit + 1)
       .execute();
     const page = rows.slice(0, q.limit);
+    const names = await actorNames(
+      siteId,
+      page.map((d) => d.actor_id),
+    );
     return c.json(
       {
         entries: page.map((d) => ({
           id: String(d.id),
           commentId: d.comment_id,
           actorId: d.actor_id,
+          actorName: (d.actor_id && names.get(d.actor_id)) ?? null,
           action: d.action,
           fromStatus: d.from_status,
           toStatus: d.to_status,
@@ -276,6 +281,38 @@ export function moderationHandlers(deps: AppDeps) {
       200,
     );
   };
+
+  /** Display names for `user:<id>` (the account's name) and `token:<id>` (this site's token name). */
+  async function actorNames(siteId: string, actorIds: Array<string | null>) {
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+    const idsOf = (prefix: string) => [
+      ...new Set(
+        actorIds
+          .filter((a): a is string => !!a?.startsWith(prefix))
+          .map((a) => a.slice(prefix.length))
+          .filter((id) => uuid.test(id)),
+      ),
+    ];
+    const users = idsOf('user:');
+    const tokens = idsOf('token:');
+    const [u, t] = await Promise.all([
+      users.length
+        ? deps.db.selectFrom('users').select(['id', 'name']).where('id', 'in', users).execute()
+        : [],
+      tokens.length
+        ? deps.db
+            .selectFrom('api_tokens')
+            .select(['id', 'name'])
+            .where('site_id', '=', siteId)
+            .where('id', 'in', tokens)
+            .execute()
+        : [],
+    ]);
+    return new Map<string, string>([
+      ...u.map((x) => [`user:${x.id}`, x.name] as const),
+      ...t.map((x) => [`token:${x.id}`, `token ${x.name}`] as const),
+    ]);
+  }
 
   async function sitesOf(roles: Record<string, 'admin' | 'moderator'>) {
     const ids = Object.keys(roles);

@@ -189,6 +189,10 @@ export const HistorySchema = z
         id: z.string(),
         commentId: z.string(),
         actorId: z.string().nullable(),
+        actorName: z
+          .string()
+          .nullable()
+          .openapi({ description: "The moderator's account name, or the API token's name" }),
         action: z.string(),
         fromStatus: z.string(),
         toStatus: z.string(),
