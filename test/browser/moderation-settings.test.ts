@@ -294,6 +294,8 @@ describe.skipIf(!hasChromium)(`moderation UI settings (${hasChromium ? 'chromium
     expect(received.filter((id) => id === msg.id).length).toBeGreaterThanOrEqual(2);
 
     await page.screenshot({ path: 'test-output/moderation-settings.png', fullPage: true });
+    await page.setViewportSize({ width: 800, height: 900 });
+    await page.screenshot({ path: 'test-output/moderation-settings-800.png', fullPage: true });
     expect(unprotected).toEqual([]);
     expect(errors).toEqual([]);
     await page.close();

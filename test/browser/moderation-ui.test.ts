@@ -96,6 +96,9 @@ describe.skipIf(!hasChromium)(`moderation UI (${hasChromium ? 'chromium' : SKIP_
     await page.screenshot({ path: 'test-output/moderation-queue.png', fullPage: true });
     await page.setViewportSize({ width: 800, height: 900 });
     await page.screenshot({ path: 'test-output/moderation-queue-800.png', fullPage: true });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.screenshot({ path: 'test-output/moderation-queue-800-dark.png', fullPage: true });
+    await page.emulateMedia({ colorScheme: 'light' });
     await page.setViewportSize({ width: 1280, height: 800 });
 
     // Ten by keyboard: approve the first five, reject (spam) the next five.

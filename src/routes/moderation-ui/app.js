@@ -280,6 +280,8 @@
   }
 
   function render() {
+    // Re-rendering replaces the list; keep keyboard focus in it if it was there.
+    const focusInList = $('#list').contains(document.activeElement);
     fill(
       $('#list'),
       state.items.map((it, i) => {
@@ -309,6 +311,7 @@
     fill($('#detail'), detail(it));
     const cur = $('#list li.current');
     if (cur) cur.scrollIntoView({ block: 'nearest' });
+    if (cur && focusInList) cur.querySelector('.pick').focus();
     // Opening an item leases it; only claim again when another item comes up (renewal is cheap).
     if (
       state.claimed !== it.id &&
