@@ -14,7 +14,6 @@ import { type Loop, startLoop } from '../src/lib/loop';
 import { QUEUE, type Queues } from '../src/queue';
 import { insertOutbox } from '../src/repositories/outbox';
 import {
-  activeSecrets,
   deleteFinishedBefore,
   disableEndpoint,
   findLeased,
@@ -26,6 +25,7 @@ import {
   lockLeased,
   markEndpointFailing,
   markEndpointHealthy,
+  recordSuccess,
   releaseLease,
 } from '../src/repositories/webhooks';
 import { publishNow } from '../src/services/outbox-publisher';
@@ -107,6 +107,7 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
         leaseUntil: new Date(now.getTime() + leaseMs(opts.timeoutMs)),
         perEndpoint: opts.perEndpoint,
         limit: 500,
+        shard: queues.prefix,
         endpointId,
       }),
     );
@@ -159,15 +160,13 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
 
   async function deliver(job: Pick<Job<DeliveryJob>, 'data'>): Promise<string> {
     const { messageId, leaseToken } = job.data;
-    const m = await findLeased(db, messageId, leaseToken);
+    const m = await findLeased(db, messageId, leaseToken, opts.now());
     if (!m) return 'stale';
     if (!m.enabled) {
       await releaseLease(db, messageId, leaseToken);
       return 'disabled';
     }
-    const secrets = (await activeSecrets(db, m.endpoint_id, opts.now())).map((s) =>
-      decryptSecret(opts.serverSecret, s.secret_enc),
-    );
+    const secrets = m.secrets.map((s) => decryptSecret(opts.serverSecret, s));
     // The signed timestamp is wall-clock time: receivers compare it with their own clock.
     const headers = signedHeaders(secrets, m.id, Math.floor(Date.now() / 1000), m.body);
     const result = await sendDelivery(
@@ -176,6 +175,19 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
     );
     recordDelivery(result.outcome, result.durationMs);
     const after = opts.now();
+    if (result.outcome === 'success') {
+      const mine = await recordSuccess(db, {
+        messageId,
+        leaseToken,
+        statusCode: result.statusCode,
+        durationMs: result.durationMs,
+        responseBody: result.responseBody,
+        at: after,
+      });
+      if (mine && m.failing_since) await markEndpointHealthy(db, m.endpoint_id);
+      await dispatchOnce(m.endpoint_id).catch((err) => logger.warn({ err }, 'chained lease failed'));
+      return result.outcome;
+    }
     const outbox: OutboxRow[] = await db.transaction().execute(async (trx) => {
       const cur = await lockLeased(trx, messageId, leaseToken);
       if (!cur) return []; // our lease expired and someone else owns the message now
@@ -191,22 +203,9 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
         statusCode: result.statusCode,
         durationMs: result.durationMs,
         responseBody: result.responseBody,
-        error: result.outcome === 'success' ? null : error,
+        error,
         at: after,
       });
-      if (result.outcome === 'success') {
-        await finishMessage(trx, messageId, {
-          status: 'succeeded',
-          tries,
-          attempts,
-          nextAttemptAt: null,
-          statusCode: result.statusCode,
-          error: null,
-          deliveredAt: after,
-        });
-        if (m.failing_since) await markEndpointHealthy(trx, m.endpoint_id);
-        return [];
-      }
       let disable: 'gone' | 'failing' | undefined;
       if (result.statusCode === 410) disable = 'gone';
       else {
@@ -257,7 +256,7 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
       if (job.name !== FANOUT_JOB) return 'ignored';
       const row = await findOutboxRow(db, String(job.data.outboxId));
       if (!row) return 'missing';
-      const ids = await fanOut(db, row, opts.now());
+      const ids = await fanOut(db, row, opts.now(), queues.prefix);
       if (ids.length) kick();
       return ids.length;
     },

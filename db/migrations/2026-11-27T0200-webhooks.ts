@@ -54,6 +54,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('outbox_id', 'bigint')
     .addColumn('comment_id', 'uuid')
     .addColumn('event_type', 'text', (c) => c.notNull())
+    // The queue prefix of the deployment that created it: only that deployment's workers deliver
+    // it (one per database in production; test runs share a database, each with its own prefix).
+    .addColumn('shard', 'text', (c) => c.notNull().defaultTo(''))
     // The exact JSON body sent, fixed at fan-out so every attempt sends the same bytes.
     .addColumn('body', 'text', (c) => c.notNull())
     .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('pending', 'succeeded', 'failed')`))

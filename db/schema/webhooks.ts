@@ -34,6 +34,7 @@ export interface WebhookMessagesTable {
   outbox_id: BigIntColumn | null;
   comment_id: string | null;
   event_type: string;
+  shard: Generated<string>;
   body: string;
   status: WebhookMessageStatus;
   tries: Generated<number>;

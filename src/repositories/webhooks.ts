@@ -214,6 +214,7 @@ export async function earlierUnfanned(
 
 export interface NewMessage {
   id: string;
+  shard: string;
   siteId: string;
   endpointId: string;
   outboxId: string | null;
@@ -236,6 +237,7 @@ export async function insertMessages(db: Db, rows: NewMessage[]): Promise<string
         outbox_id: m.outboxId,
         comment_id: m.commentId,
         event_type: m.eventType,
+        shard: m.shard,
         body: m.body,
         status: 'pending' as const,
         next_attempt_at: m.dueAt,
@@ -279,7 +281,14 @@ export interface Leased {
  */
 export async function leaseDue(
   db: Db,
-  opts: { now: Date; leaseUntil: Date; perEndpoint: number; limit: number; endpointId?: string },
+  opts: {
+    now: Date;
+    leaseUntil: Date;
+    perEndpoint: number;
+    limit: number;
+    shard: string;
+    endpointId?: string;
+  },
 ): Promise<Leased[]> {
   const only = opts.endpointId ? sql`and e.id = ${opts.endpointId}` : sql``;
   // The whole pass skips endpoints another transaction is leasing for; a single endpoint waits.
@@ -291,6 +300,7 @@ export async function leaseDue(
     where e.enabled ${only} and exists (
       select 1 from webhook_messages x
       where x.endpoint_id = e.id and x.status = 'pending' and x.next_attempt_at <= ${opts.now}
+        and x.shard = ${opts.shard}
     )
     order by e.id
     for update of e ${skip}`.execute(db);
@@ -309,7 +319,7 @@ export async function leaseDue(
       select m.id from eps
       cross join lateral (
         select m.id from webhook_messages m
-        where m.endpoint_id = eps.id and m.status = 'pending'
+        where m.endpoint_id = eps.id and m.status = 'pending' and m.shard = ${opts.shard}
           and m.next_attempt_at <= ${opts.now}
           and (m.lease_until is null or m.lease_until <= ${opts.now})
           and not exists (
@@ -332,18 +342,32 @@ export async function leaseDue(
   return r.rows;
 }
 
-export type DeliveryTarget = WebhookMessage & { url: string; enabled: boolean; failing_since: Date | null };
+export type DeliveryTarget = WebhookMessage & {
+  url: string;
+  enabled: boolean;
+  failing_since: Date | null;
+  /** Encrypted secrets that sign at `now`, newest first. */
+  secrets: string[];
+};
 
+/** The message if it still holds this lease, with its endpoint and signing secrets (one round trip). */
 export async function findLeased(
   db: Db,
   id: string,
   leaseToken: string,
+  now: Date,
 ): Promise<DeliveryTarget | undefined> {
   return db
     .selectFrom('webhook_messages as m')
     .innerJoin('webhook_endpoints as e', 'e.id', 'm.endpoint_id')
     .selectAll('m')
     .select(['e.url', 'e.enabled', 'e.failing_since'])
+    .select(
+      sql<string[]>`(
+        select coalesce(json_agg(s.secret_enc order by s.id desc), '[]'::json) from webhook_secrets s
+        where s.endpoint_id = m.endpoint_id and (s.expires_at is null or s.expires_at > ${now})
+      )`.as('secrets'),
+    )
     .where('m.id', '=', id)
     .where('m.lease_token', '=', leaseToken)
     .where('m.status', '=', 'pending')
@@ -369,6 +393,40 @@ export async function releaseLease(db: Db, id: string, leaseToken: string): Prom
     .where('id', '=', id)
     .where('lease_token', '=', leaseToken)
     .execute();
+}
+
+/**
+ * The common case in one statement: a delivery succeeded; finish the message if it still holds
+ * the lease and log the attempt. False if the lease was lost meanwhile (nothing written).
+ */
+export async function recordSuccess(
+  db: Db,
+  a: {
+    messageId: string;
+    leaseToken: string;
+    statusCode: number | null;
+    durationMs: number;
+    responseBody: string | null;
+    at: Date;
+  },
+): Promise<boolean> {
+  const r = await sql<{ message_id: string }>`
+    with m as (
+      update webhook_messages
+      set status = 'succeeded', tries = tries + 1, attempts = attempts + 1, next_attempt_at = null,
+          lease_token = null, lease_until = null, last_status_code = ${a.statusCode}, last_error = null,
+          delivered_at = ${a.at}, updated_at = now()
+      where id = ${a.messageId} and lease_token = ${a.leaseToken} and status = 'pending'
+      returning id, endpoint_id, tries, attempts
+    )
+    insert into webhook_attempts
+      (message_id, endpoint_id, attempt, trigger, outcome, status_code, duration_ms, response_body, error, created_at)
+    select id, endpoint_id, attempts,
+      case when tries = 1 and attempts > 1 then 'manual' else 'scheduled' end,
+      'success', ${a.statusCode}, ${a.durationMs}, ${a.responseBody}, null, ${a.at}
+    from m
+    returning message_id`.execute(db);
+  return r.rows.length > 0;
 }
 
 export async function insertAttempt(

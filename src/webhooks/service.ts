@@ -57,7 +57,12 @@ export async function rotateSecret(
   return { secret, previousExpireAt: expiresAt };
 }
 
-export async function createTestMessage(db: Db, endpoint: { id: string; site_id: string }, now: Date) {
+export async function createTestMessage(
+  db: Db,
+  endpoint: { id: string; site_id: string },
+  now: Date,
+  shard: string,
+) {
   const id = randomId('msg', 26);
   const body = JSON.stringify({
     type: TEST_EVENT_TYPE,
@@ -72,6 +77,7 @@ export async function createTestMessage(db: Db, endpoint: { id: string; site_id:
       id,
       siteId: endpoint.site_id,
       endpointId: endpoint.id,
+      shard,
       outboxId: null,
       commentId: null,
       eventType: TEST_EVENT_TYPE,
@@ -86,17 +92,22 @@ export async function createTestMessage(db: Db, endpoint: { id: string; site_id:
  * Turns one outbox row into one message per subscribed, enabled endpoint of its site. Safe to run
  * twice: the message ids are derived from (endpoint, outbox row) and inserted with ON CONFLICT.
  */
-export async function fanOut(db: Kysely<Database>, row: OutboxRow, now: Date): Promise<string[]> {
+export async function fanOut(
+  db: Kysely<Database>,
+  row: OutboxRow,
+  now: Date,
+  shard: string,
+): Promise<string[]> {
   // Per-comment order: an earlier event of this comment whose own fan-out job has not run yet
   // (jobs run concurrently) gets its messages first, so the dispatcher's ordering gate sees it.
   const earlier = await earlierUnfanned(db, row, EVENT_TYPES);
   const ids: string[] = [];
-  for (const e of earlier) ids.push(...(await fanOutOne(db, e, now)));
-  ids.push(...(await fanOutOne(db, row, now)));
+  for (const e of earlier) ids.push(...(await fanOutOne(db, e, now, shard)));
+  ids.push(...(await fanOutOne(db, row, now, shard)));
   return ids;
 }
 
-async function fanOutOne(db: Kysely<Database>, row: OutboxRow, now: Date): Promise<string[]> {
+async function fanOutOne(db: Kysely<Database>, row: OutboxRow, now: Date, shard: string): Promise<string[]> {
   if (
     row.topic === 'comment.deleted' &&
     row.comment_id &&
@@ -121,6 +132,7 @@ async function fanOutOne(db: Kysely<Database>, row: OutboxRow, now: Date): Promi
     db,
     endpoints.map((e) => ({
       id: messageIdFor(e.id, row.id),
+      shard,
       siteId: row.site_id,
       endpointId: e.id,
       outboxId: row.id,

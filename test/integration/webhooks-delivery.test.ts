@@ -486,8 +486,8 @@ describe('webhook deliveries', () => {
     await endpoint(s, '/fan-c', ['comment.deleted']);
     const row = await emit(s.siteId, 'comment.reported', randomUUID());
     await publishNow(t.rt.db, t.rt.queues, [row]);
-    await fanOut(t.rt.db, row, clock.now());
-    await fanOut(t.rt.db, row, clock.now());
+    await fanOut(t.rt.db, row, clock.now(), t.rt.queues.prefix);
+    await fanOut(t.rt.db, row, clock.now(), t.rt.queues.prefix);
     await waitFor(async () => at('/fan-a').length >= 1 && at('/fan-b').length >= 1, 'both delivered');
     await new Promise((r) => setTimeout(r, 300));
     const msgs = await t.rt.db

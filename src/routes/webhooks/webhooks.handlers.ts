@@ -145,7 +145,7 @@ export function webhookHandlers(deps: AppDeps, resolver: Resolver = systemResolv
     const { siteId, endpointId } = c.req.valid('param');
     const ep = await endpointOr404(siteId, endpointId);
     if (!ep.enabled) throw disabled();
-    const messageId = await createTestMessage(deps.db, ep, deps.now());
+    const messageId = await createTestMessage(deps.db, ep, deps.now(), deps.queues.prefix);
     return c.json({ messageId }, 202);
   };
 
