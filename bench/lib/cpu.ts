@@ -27,20 +27,20 @@ function commandOf(pid: string): string {
   }
 }
 
-/** Total CPU ms of every process whose command name is `comm` (postgres backends, redis-server). */
-function byCommand(comm: string): number {
-  let total = 0;
+/** CPU ms of every process whose command name starts with `comm`, by pid. */
+function byCommand(comm: string): Map<string, number> {
+  const out = new Map<string, number>();
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
-    if (commandOf(pid).startsWith(comm)) total += procCpuMs(Number(pid));
+    if (commandOf(pid).startsWith(comm)) out.set(pid, procCpuMs(Number(pid)));
   }
-  return total;
+  return out;
 }
 
 export interface CpuSnapshot {
   processes: number;
-  postgres: number;
-  redis: number;
+  postgres: Map<string, number>;
+  redis: Map<string, number>;
 }
 
 export function cpuSnapshot(pids: number[]): CpuSnapshot {
@@ -51,12 +51,22 @@ export function cpuSnapshot(pids: number[]): CpuSnapshot {
   };
 }
 
+/**
+ * What processes used between two snapshots: processes alive at the end only (a backend that
+ * exited in between, say another test's connection, would otherwise count negative).
+ */
+function delta(a: Map<string, number>, b: Map<string, number>): number {
+  let total = 0;
+  for (const [pid, ms] of b) total += ms - (a.get(pid) ?? 0);
+  return total;
+}
+
 /** CPU ms per unit of work between two snapshots. */
 export function cpuPer(a: CpuSnapshot, b: CpuSnapshot, units: number) {
   const per = (x: number) => Math.round((x / Math.max(1, units)) * 1000) / 1000;
   return {
     process: per(b.processes - a.processes),
-    postgres: per(b.postgres - a.postgres),
-    redis: per(b.redis - a.redis),
+    postgres: per(delta(a.postgres, b.postgres)),
+    redis: per(delta(a.redis, b.redis)),
   };
 }
