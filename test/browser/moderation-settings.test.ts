@@ -321,6 +321,15 @@ describe.skipIf(!hasChromium)(`moderation UI settings (${hasChromium ? 'chromium
     await mod.locator('body').press('h');
     await mod.waitForSelector('#history-rows tr td');
     expect(await mod.textContent('#history-rows')).toContain('token test admin');
+    // ...and so does the decision list of the comment itself.
+    await mod.click('button[data-view=queue]');
+    await mod.click('nav button[data-queue=approved]');
+    await mod.waitForFunction(() =>
+      document.querySelector('#detail .decisions')?.textContent?.includes('token test admin'),
+    );
+    expect(await mod.textContent('#detail .decisions')).toContain(
+      'token test admin · approve (held → published)',
+    );
     expect(modErrors).toEqual([]);
     await mod.close();
   });

@@ -48,8 +48,20 @@ export function moderationHandlers(deps: AppDeps) {
     duration: 15 * 60,
   });
 
+  /** Items with each decision's actor named (see actorNames), so the UI need not show raw ids. */
+  async function named(siteId: string, items: Awaited<ReturnType<typeof loadItems>>) {
+    const names = await actorNames(
+      siteId,
+      items.flatMap((it) => it.decisions.map((d) => d.actorId)),
+    );
+    return items.map((it) => ({
+      ...it,
+      decisions: it.decisions.map((d) => ({ ...d, actorName: (d.actorId && names.get(d.actorId)) ?? null })),
+    }));
+  }
+
   async function item(siteId: string, id: string, actor: string) {
-    const [it] = await loadItems(deps.db, siteId, [id], actor, deps.now());
+    const [it] = await named(siteId, await loadItems(deps.db, siteId, [id], actor, deps.now()));
     if (!it) throw AppError.notFound('Comment');
     return it;
   }
@@ -73,7 +85,7 @@ export function moderationHandlers(deps: AppDeps) {
     });
     const actor = c.get('principal').actorId;
     const [items, n] = await Promise.all([
-      loadItems(deps.db, siteId, page.ids, actor, now),
+      loadItems(deps.db, siteId, page.ids, actor, now).then((items) => named(siteId, items)),
       queueCounts(deps.db, siteId, now),
     ]);
     return c.json({ items, nextCursor: page.nextCursor, counts: n }, 200);

@@ -84,6 +84,10 @@ export const QueueItemSchema = z
       z.object({
         actorType: z.string(),
         actorId: z.string().nullable(),
+        actorName: z
+          .string()
+          .nullable()
+          .openapi({ description: "The moderator's account name, or the API token's name" }),
         action: z.string(),
         fromStatus: z.string(),
         toStatus: z.string(),
