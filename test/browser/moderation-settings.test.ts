@@ -146,6 +146,11 @@ describe.skipIf(!hasChromium)(`moderation UI settings (${hasChromium ? 'chromium
     const hold = page.locator('input[data-threshold="toxicity.hold"]');
     await hold.waitFor();
     expect(await page.isDisabled('#policy-save')).toBe(true);
+    // An emptied threshold is refused in the page (it is not read as 0).
+    await hold.fill('');
+    await page.click('#policy-preview');
+    await waitStatus(page, /toxicity hold threshold: give a number from 0 to 1/);
+    expect(await page.isDisabled('#policy-save')).toBe(true);
     await hold.fill('0.97');
     expect(await page.isDisabled('#policy-save')).toBe(true);
     await page.click('#policy-preview');

@@ -116,6 +116,13 @@
     state.index = 0;
     state.selected.clear();
     state.lastDecided = null;
+    // Nothing from the previous site's settings stays on screen (least of all a secret shown once).
+    for (const box of ['#token-created', '#endpoint-created']) {
+      fill($(box));
+      $(box).hidden = true;
+    }
+    fill($('#deliveries'));
+    fill($('#whatif'));
     // Settings are for admins only; the API answers 403 to moderators anyway.
     $('button[data-view=settings]').hidden = state.role !== 'admin';
     if (!state.site) return say('Your account has no site yet.');
@@ -503,12 +510,20 @@
   /** The stored policy with the form's fields laid over it (fields the form does not show are kept). */
   function proposedPolicy() {
     const cur = state.policy.policy;
+    // An emptied field is an error, not 0 (which would hold or reject everything).
+    const number = (input, what, min, max) => {
+      const raw = input.value.trim();
+      const n = raw === '' ? Number.NaN : Number(raw);
+      if (!Number.isFinite(n) || n < min || n > max) {
+        throw new Error(`${what}: give a number from ${min} to ${max}.`);
+      }
+      return n;
+    };
     const thresholds = {};
-    for (const [cat, t] of Object.entries(cur.thresholds)) {
-      const v = (b) => Number($(`input[data-threshold="${CSS.escape(`${cat}.${b}`)}"]`).value);
+    for (const cat of Object.keys(cur.thresholds)) {
+      const v = (b) =>
+        number($(`input[data-threshold="${CSS.escape(`${cat}.${b}`)}"]`), `${cat} ${b} threshold`, 0, 1);
       thresholds[cat] = { hold: v('hold'), reject: v('reject') };
-      if (!Number.isFinite(thresholds[cat].hold)) thresholds[cat].hold = t.hold;
-      if (!Number.isFinite(thresholds[cat].reject)) thresholds[cat].reject = t.reject;
     }
     const rules = { ...cur.rules };
     for (const box of $$('#rules input[data-rule]')) {
@@ -517,7 +532,9 @@
     return {
       ...cur,
       premoderate: $('#premoderate').checked,
-      newCommenterHold: Number($('#new-commenter-hold').value) || 0,
+      newCommenterHold: Math.trunc(
+        number($('#new-commenter-hold'), "New authors' comments to hold", 0, 1000),
+      ),
       thresholds,
       rules,
       words: {
@@ -532,7 +549,11 @@
 
   /** Save is offered only for exactly the policy whose what-if the admin has just seen. */
   function policyDirty() {
-    const ready = state.previewed !== null && state.previewed === JSON.stringify(proposedPolicy());
+    let proposed = null;
+    try {
+      proposed = JSON.stringify(proposedPolicy());
+    } catch {}
+    const ready = state.previewed !== null && state.previewed === proposed;
     $('#policy-save').disabled = !ready;
     $('#policy-save').textContent = state.policy
       ? `Save as version ${state.policy.version + 1}`
