@@ -1,0 +1,126 @@
+/**
+ * Worker throughput alone: `npx tsx bench/workers.ts [count]` queues `count` comments (default
+ * 4000) through a real API process with no workers running, then starts one workers process and
+ * times how long it takes to decide them all, with its CPU ms per decision. Fresh database and
+ * queue prefix, loopback only, bounded (120 s of draining at most), everything removed at the end.
+ */
+import { randomBytes } from 'node:crypto';
+import autocannon from 'autocannon';
+import { sql } from 'kysely';
+import { createDb, dropDatabase, ensureDatabase } from '../db/database';
+import { createSite } from '../src/repositories/sites';
+import { cpuPer, cpuSnapshot } from './lib/cpu';
+import { type Child, freePort, startChild, waitReady } from './lib/procs';
+import { corpus } from './pipeline';
+
+const count = Math.min(100_000, Math.max(1, Number(process.argv[2] ?? 4000)));
+const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+const dbUrl = `postgres://postgres@127.0.0.1:5432/parley_bench_${runId}_workers`;
+const prefix = `{parley-bench-${runId}-workers}`;
+const origin = 'https://bench.example';
+
+const port = await freePort();
+const env: Record<string, string> = {
+  NODE_ENV: 'production',
+  HOST: '127.0.0.1',
+  PORT: String(port),
+  DATABASE_URL: dbUrl,
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  QUEUE_PREFIX: prefix,
+  PARLEY_SECRET: `bench-secret-${runId}-0123456789`,
+  LOG_LEVEL: 'warn',
+  DEMO: 'false',
+  WORKER_METRICS_PORT: '0',
+  RATE_SUBMIT_PER_IP: '1000000000/60',
+  RATE_SUBMIT_PER_AUTHOR: '1000000000/60',
+  RATE_SUBMIT_PER_ARTICLE: '1000000000/60',
+};
+
+await ensureDatabase(dbUrl);
+const db = createDb({ url: dbUrl, poolMax: 2 });
+const children: Child[] = [];
+let failed = false;
+try {
+  const api = startChild('api', 'src/server.ts', env);
+  children.push(api);
+  await waitReady(api, `http://127.0.0.1:${port}/healthz`);
+  const site = await db
+    .transaction()
+    .execute((trx) => createSite(trx, { name: 'Bench site', allowedOrigins: [origin] }));
+  const texts = corpus(2000);
+  let k = 0;
+  await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: 64,
+    amount: count,
+    requests: [
+      {
+        method: 'POST',
+        path: '/',
+        headers: { 'content-type': 'application/json', origin },
+        setupRequest: (req) => {
+          const i = k++;
+          return {
+            ...req,
+            path: `/api/v1/sites/${site.id}/articles/breaking-${i % 10}/comments`,
+            body: JSON.stringify({
+              authorName: `Reader ${i % 997}`,
+              authorEmail: `reader${i % 997}@bench.example`,
+              body: texts[i % texts.length],
+            }),
+          };
+        },
+      },
+    ],
+  });
+  const pending = async () =>
+    Number(
+      (
+        await sql<{ n: string }>`select count(*)::text as n from comments where status = 'pending'`.execute(
+          db,
+        )
+      ).rows[0]?.n ?? 0,
+    );
+  const queued = await pending();
+  const workers = startChild('workers', 'workers/main.ts', env);
+  children.push(workers);
+  const before = cpuSnapshot([workers.proc.pid ?? 0]);
+  const started = Date.now();
+  let left = queued;
+  while (left > 0 && Date.now() - started < 120_000) {
+    await new Promise((r) => setTimeout(r, 250));
+    left = await pending();
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const cpu = cpuPer(before, cpuSnapshot([workers.proc.pid ?? 0]), queued - left);
+  const outcomes = await sql<{ status: string; n: string }>`
+    select status, count(*)::text as n from comments group by status order by status`.execute(db);
+  const result = {
+    queued,
+    decided: queued - left,
+    seconds: Math.round(seconds * 10) / 10,
+    decisionsPerSecond: Math.round((queued - left) / seconds),
+    cpuMsPerDecision: cpu,
+    outcomes: Object.fromEntries(outcomes.rows.map((r) => [r.status, Number(r.n)])),
+    note: 'includes the workers process start-up; shared machine: compare within one run',
+  };
+  console.log(JSON.stringify(result));
+} catch (err) {
+  failed = true;
+  console.error('bench/workers failed:', err);
+} finally {
+  await Promise.all(children.map((c) => c.stop().catch(() => {})));
+  await db.destroy();
+  await dropDatabase(dbUrl).catch(() => {});
+  const { Redis } = await import('ioredis');
+  const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+  let cursor = '0';
+  let rounds = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== '0' && ++rounds < 10_000);
+  redis.disconnect();
+}
+process.exit(failed ? 1 : 0);
