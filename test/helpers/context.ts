@@ -3,6 +3,7 @@
  * prefix of its own, the real app factory and, if asked, the real workers.
  */
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { inject } from 'vitest';
 import { createApp } from '../../src/app';
 import { type Config, loadConfig } from '../../src/config';
@@ -60,6 +61,13 @@ export function testConfig(env: Record<string, string> = {}): Config {
 export async function createTestContext(opts: TestContextOptions = {}): Promise<TestContext> {
   const config = testConfig(opts.env);
   const rt = createRuntime(config, createLogger(config.LOG_LEVEL));
+  // As the entrypoints do (checkBackends): a fresh fail-fast client refuses commands until it has
+  // connected, and the submit route answers 503 while Redis is not ready.
+  await Promise.all(
+    [rt.redis, rt.producerRedis].map((client) =>
+      client.status === 'ready' ? undefined : once(client, 'ready'),
+    ),
+  );
   const app = createApp(rt);
   let workerConnection: ReturnType<typeof createRedis> | undefined;
   let workers: RunningWorkers | undefined;
