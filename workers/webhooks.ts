@@ -16,6 +16,7 @@ import { insertOutbox } from '../src/repositories/outbox';
 import {
   deleteFinishedBefore,
   disableEndpoint,
+  enabledEndpoints,
   findLeased,
   findOutboxRow,
   findUnfannedOutbox,
@@ -30,7 +31,7 @@ import {
 } from '../src/repositories/webhooks';
 import { publishNow } from '../src/services/outbox-publisher';
 import { sendDelivery } from '../src/webhooks/client';
-import { EVENT_TYPES } from '../src/webhooks/events';
+import { EVENT_TYPES, subscribes } from '../src/webhooks/events';
 import { recordDelivery, recordDisabled } from '../src/webhooks/metrics';
 import { FANOUT_JOB, fanoutJobId, registerWebhookOutboxRoute } from '../src/webhooks/outbox-route';
 import { DISABLE_AFTER_MS, nextDelayMs, parseRetryAfter } from '../src/webhooks/schedule';
@@ -155,6 +156,22 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
     return total;
   }
 
+  /**
+   * Most sites have no endpoint, and every comment makes two fan-out jobs: a briefly cached list
+   * of a site's enabled endpoints answers those without a query. An endpoint registered less than
+   * a second ago may miss an event here; the fan-out sweep delivers it (see findUnfannedOutbox).
+   */
+  const endpointCache = new Map<string, { at: number; types: string[][] }>();
+  async function anySubscriber(siteId: string, topic: string): Promise<boolean> {
+    let c = endpointCache.get(siteId);
+    if (!c || Date.now() - c.at > 1000) {
+      if (endpointCache.size > 10_000) endpointCache.clear();
+      c = { at: Date.now(), types: (await enabledEndpoints(db, siteId)).map((e) => e.event_types) };
+      endpointCache.set(siteId, c);
+    }
+    return c.types.some((t) => subscribes(t, topic));
+  }
+
   let dispatcher: Loop | undefined;
   const kick = () => dispatcher?.kick();
 
@@ -252,8 +269,10 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
 
   const fanout = new Worker(
     QUEUE.events,
-    async (job: Job<{ outboxId: string }>) => {
+    async (job: Job<{ outboxId: string; siteId?: string; topic?: string }>) => {
       if (job.name !== FANOUT_JOB) return 'ignored';
+      if (job.data.siteId && job.data.topic && !(await anySubscriber(job.data.siteId, job.data.topic)))
+        return 0;
       const row = await findOutboxRow(db, String(job.data.outboxId));
       if (!row) return 'missing';
       const ids = await fanOut(db, row, opts.now(), queues.prefix);

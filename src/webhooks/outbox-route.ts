@@ -20,7 +20,15 @@ export function registerWebhookOutboxRoute(): void {
   registered = true;
   registerOutboxRoute('*', (row) =>
     isEventType(row.topic)
-      ? [{ queue: QUEUE.events, name: FANOUT_JOB, data: { outboxId: row.id }, jobId: fanoutJobId(row.id) }]
+      ? [
+          {
+            queue: QUEUE.events,
+            name: FANOUT_JOB,
+            // Site and topic let the worker skip sites without endpoints before any query.
+            data: { outboxId: row.id, siteId: row.site_id, topic: row.topic },
+            jobId: fanoutJobId(row.id),
+          },
+        ]
       : [],
   );
 }

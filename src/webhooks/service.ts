@@ -100,7 +100,7 @@ export async function fanOut(
 ): Promise<string[]> {
   // Per-comment order: an earlier event of this comment whose own fan-out job has not run yet
   // (jobs run concurrently) gets its messages first, so the dispatcher's ordering gate sees it.
-  const earlier = await earlierUnfanned(db, row, EVENT_TYPES);
+  const earlier = row.comment_id ? await earlierUnfanned(db, row, EVENT_TYPES) : [];
   const ids: string[] = [];
   for (const e of earlier) ids.push(...(await fanOutOne(db, e, now, shard)));
   ids.push(...(await fanOutOne(db, row, now, shard)));
