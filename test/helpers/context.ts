@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import pg from 'pg';
 import { inject } from 'vitest';
 import { createApp } from '../../src/app';
 import { type Config, loadConfig } from '../../src/config';
@@ -44,10 +45,40 @@ export interface TestContext {
   close(): Promise<void>;
 }
 
+/**
+ * Each test file gets its own copy of the migrated template database, so one file's workers,
+ * relays and sweeps (which act on every row of their database) never touch another file's rows.
+ * Contexts within a file share it; the run's teardown drops it.
+ */
+const fileDatabaseUrl = (() => {
+  const u = new URL(inject('databaseUrl'));
+  u.pathname = `${u.pathname}_f${randomBytes(4).toString('hex')}`;
+  return u.toString();
+})();
+let fileDatabaseReady: Promise<void> | undefined;
+
+function ensureFileDatabase(): Promise<void> {
+  fileDatabaseReady ??= (async () => {
+    const admin = new URL(fileDatabaseUrl);
+    admin.pathname = '/postgres';
+    const client = new pg.Client({ connectionString: admin.toString() });
+    await client.connect();
+    try {
+      const name = new URL(fileDatabaseUrl).pathname.slice(1);
+      await client.query(
+        `create database ${pg.escapeIdentifier(name)} template ${pg.escapeIdentifier(inject('templateDatabase'))}`,
+      );
+    } finally {
+      await client.end();
+    }
+  })();
+  return fileDatabaseReady;
+}
+
 export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({
     NODE_ENV: 'test',
-    DATABASE_URL: inject('databaseUrl'),
+    DATABASE_URL: fileDatabaseUrl,
     REDIS_URL: inject('redisUrl'),
     QUEUE_PREFIX: `${inject('queuePrefix')}-${randomBytes(4).toString('hex')}`,
     PARLEY_SECRET: 'test-secret-0123456789abcdef',
@@ -59,6 +90,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
 }
 
 export async function createTestContext(opts: TestContextOptions = {}): Promise<TestContext> {
+  await ensureFileDatabase();
   const config = testConfig(opts.env);
   const rt = createRuntime(config, createLogger(config.LOG_LEVEL));
   // As the entrypoints do (checkBackends): a fresh fail-fast client refuses commands until it has
