@@ -136,7 +136,13 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
     });
     if (ids.length) {
       await queues.events.addBulk(
-        ids.map((id) => ({ name: FANOUT_JOB, data: { outboxId: id }, opts: { jobId: fanoutJobId(id) } })),
+        // A job id of its own: the first fan-out job may still exist as completed (it found no
+        // subscriber in its cache), and BullMQ ignores an add under an existing id.
+        ids.map((id) => ({
+          name: FANOUT_JOB,
+          data: { outboxId: id },
+          opts: { jobId: `${fanoutJobId(id)}-sweep` },
+        })),
       );
       logger.info({ count: ids.length }, 'webhook fan-out jobs re-enqueued');
     }

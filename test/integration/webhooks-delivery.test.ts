@@ -559,4 +559,50 @@ describe('webhook deliveries', () => {
     expect(await attempts(oldId)).toHaveLength(0);
     expect(await attempts(newId)).toHaveLength(1);
   });
+
+  it('delivers, through the sweep, an event the fan-out skipped from its cache right after registration', async () => {
+    const s = await site();
+    // The fan-out caches "no endpoint here" for a second.
+    const first = await emit(s.siteId, 'comment.reported', randomUUID());
+    await waitFor(
+      async () => (await t.rt.queues.events.getJobState(`whk-${first.id}`)) === 'completed',
+      'first fan-out done',
+    );
+    const ep = await endpoint(s, '/cached', ['comment.reported']);
+    const second = await emit(s.siteId, 'comment.reported', randomUUID());
+    await waitFor(
+      async () => (await t.rt.queues.events.getJobState(`whk-${second.id}`)) === 'completed',
+      'second fan-out done',
+    );
+    const skipped = await t.rt.db
+      .selectFrom('webhook_messages')
+      .select('id')
+      .where('outbox_id', '=', second.id)
+      .execute();
+    if (skipped.length === 0) {
+      // As if 30 s had passed: the sweep only looks at rows old enough to have been fanned out.
+      await t.rt.db
+        .updateTable('webhook_endpoints')
+        .set({ created_at: new Date(Date.now() - 120_000) })
+        .where('id', '=', ep.id)
+        .execute();
+      await t.rt.db
+        .updateTable('outbox')
+        .set({ created_at: new Date(Date.now() - 60_000) })
+        .where('id', 'in', [first.id, second.id])
+        .execute();
+      await t.workers!.webhooks!.sweepFanoutNow();
+    }
+    await waitFor(async () => at('/cached').length >= 1, 'the event delivered');
+    const types = at('/cached').map((r) => verify(r, ep.secret).data.id);
+    expect(types).toContain(
+      (
+        await t.rt.db
+          .selectFrom('outbox')
+          .select('comment_id')
+          .where('id', '=', second.id)
+          .executeTakeFirstOrThrow()
+      ).comment_id,
+    );
+  });
 });
