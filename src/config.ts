@@ -112,8 +112,6 @@ export const configSchema = z.object({
   CLAIM_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(120),
   /** A moderator decision can be undone for this long. */
   UNDO_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
-  /** Reader reports accepted per IP hash per hour, across a site. */
-  REPORTS_PER_HOUR: z.coerce.number().int().min(1).max(10_000).default(20),
   /** How often the worker purges submission context older than each site's retention period. */
   RETENTION_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000),
   /** Off by default: lets webhook endpoints on loopback receive deliveries (tests, local dev). */

@@ -6,7 +6,7 @@ import { as, outboxFor, seedComments, signedIn } from '../helpers/workspace';
 
 let t: TestContext;
 beforeAll(async () => {
-  t = await createTestContext({ env: { REPORTS_PER_HOUR: '5' } });
+  t = await createTestContext({ env: { RATE_REPORT_PER_COMMENT: '5/3600' } });
 });
 afterAll(async () => {
   await t?.close();
@@ -72,7 +72,7 @@ describe('reader reports', () => {
       (await report(siteId, '00000000-0000-7000-8000-000000000000', { reason: 'spam' }, '198.51.100.3'))
         .status,
     ).toBe(404);
-    // 5 per hour per address (on a fresh site): the rest are refused with Retry-After.
+    // 5 per comment per hour (from readers with no address): the rest are refused with Retry-After.
     const site2 = await t.site();
     const { ids: ids2 } = await seedComments(t, site2, 1, { status: 'published' });
     const statuses: number[] = [];

@@ -2,11 +2,12 @@
  * Public reader reports: POST /api/v1/sites/{siteId}/comments/{commentId}/reports. The site's CORS
  * and JSON-only rules (mounted by the comments routes for /api/v1/sites/:siteId/*) apply.
  */
+
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { AppDeps, AppEnv } from '../../deps';
 import { hashIp, hmac } from '../../lib/crypto';
 import { AppError, problemSchema } from '../../lib/errors';
+import { limitReport } from '../../lib/rate-limit';
 import { insertOutbox } from '../../repositories/outbox';
 import { fileReport } from '../../repositories/reports';
 import { getSettings } from '../../repositories/site-settings';
@@ -57,29 +58,14 @@ const fileRoute = createRoute({
 });
 
 export function mountReports(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
-  const limiter = new RateLimiterRedis({
-    storeClient: deps.redis,
-    keyPrefix: `${deps.config.QUEUE_PREFIX}:reports`,
-    points: deps.config.REPORTS_PER_HOUR,
-    duration: 3600,
-  });
-
   app.openapi(fileRoute, async (c) => {
     const { siteId, commentId } = c.req.valid('param');
     const input = c.req.valid('json');
     const secret = deps.config.PARLEY_SECRET;
     const ip = c.get('clientIp');
     const ipHash = ip ? hashIp(secret, ip) : null;
-    try {
-      await limiter.consume(`${siteId}:${ipHash ?? 'unknown'}`);
-    } catch (err) {
-      if (err instanceof RateLimiterRes) {
-        throw new AppError(429, 'rate_limited', 'Too many reports from this address; try again later', {
-          retryAfterSeconds: Math.max(1, Math.ceil(err.msBeforeNext / 1000)),
-        });
-      }
-      throw AppError.unavailable();
-    }
+    // Per reader address and per comment, with the in-memory fallback while Redis is away.
+    await limitReport(deps, { siteId, commentId, ipHash });
     const readerKey = hmac(secret, 'reader', `${ipHash ?? ''}|${input.readerToken ?? ''}`);
     const settings = await getSettings(deps.db, siteId);
     const { result, outbox } = await deps.db.transaction().execute(async (trx) => {
