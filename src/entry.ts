@@ -5,8 +5,7 @@ import type { Config } from './config';
 import { ConfigError, loadConfig } from './config';
 import type { Logger } from './lib/logger';
 import { renderMetrics } from './lib/metrics';
-import type { Runtime } from './runtime';
-import { StartupError } from './runtime';
+import { checkBackends, createRuntime, prepareDatabase, type Runtime, StartupError } from './runtime';
 
 export function loadConfigOrExit(): Config {
   try {
@@ -25,6 +24,22 @@ export function exitOnStartupError(err: unknown): never {
   if (err instanceof StartupError || err instanceof ConfigError) console.error(`parley: ${err.message}`);
   else console.error('parley: failed to start:', err);
   process.exit(1);
+}
+
+/**
+ * Every entrypoint's start: validated config, real dependencies, backing services checked and the
+ * database migrated; any failure exits with a sentence, not a stack trace.
+ */
+export async function boot(): Promise<Runtime> {
+  const config = loadConfigOrExit();
+  const rt = createRuntime(config);
+  try {
+    await checkBackends(config, rt.redis, rt.logger);
+    await prepareDatabase(rt.db, config, rt.logger);
+  } catch (err) {
+    exitOnStartupError(err);
+  }
+  return rt;
 }
 
 export function startHttp(rt: Runtime) {
