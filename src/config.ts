@@ -51,7 +51,7 @@ export const configSchema = z.object({
   THREAD_CACHE_MS: z.coerce.number().int().min(0).max(1000).default(250),
   INGEST_MAX_BATCH: z.coerce.number().int().min(1).max(5000).default(200),
   INGEST_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(4),
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(256),
   /** Comments still pending this long after submission are put on the queue again. */
   SWEEP_AFTER_MS: z.coerce.number().int().min(100).default(30_000),
   SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).default(10_000),
