@@ -1,13 +1,14 @@
 /**
  * Flood control for submissions and reader reports: fixed windows per IP hash, per author and per
  * article (submissions) or per comment (reports), counted in Redis so every API replica shares
- * them. While Redis is away each process falls back to an in-memory limiter of the same shape
- * (rate-limiter-flexible's insurance limiter), so a flood during an outage is still slowed.
+ * them, all of a request's counters in one script call. While Redis is away each process falls back
+ * to in-memory limiters of the same shape (rate-limiter-flexible's RateLimiterMemory), so a flood
+ * during an outage is still slowed.
  *
  * Keys are hashes and ids only: the plain IP never reaches Redis.
  */
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config';
 import { AppError } from './errors';
 import { metrics } from './metrics';
@@ -43,52 +44,117 @@ export function limitsFromConfig(config: Config): Record<LimitScope, Limit> {
   };
 }
 
+/**
+ * Counts every key of one request in one Redis call: INCR each counter, start its window (PEXPIRE)
+ * on the first hit, and return [count, ms left] per key. The three flood counters of a submission
+ * used to be three rate-limiter-flexible calls (a script each); this is one script and one reply.
+ * Keys share the queue prefix's hash tag, so on Redis Cluster they live in one slot.
+ */
+const COUNT_SCRIPT = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  local ms = tonumber(ARGV[i])
+  local n = redis.call('INCR', key)
+  local ttl
+  if n == 1 then
+    redis.call('PEXPIRE', key, ms)
+    ttl = ms
+  else
+    ttl = redis.call('PTTL', key)
+    if ttl < 0 then
+      redis.call('PEXPIRE', key, ms)
+      ttl = ms
+    end
+  end
+  out[2 * i - 1] = n
+  out[2 * i] = ttl
+end
+return out`;
+
+type CountingRedis = Redis & { parleyRateCount(...args: (string | number)[]): Promise<number[]> };
+
+function countingClient(redis: Redis): CountingRedis {
+  const r = redis as CountingRedis;
+  if (typeof r.parleyRateCount !== 'function') redis.defineCommand('parleyRateCount', { lua: COUNT_SCRIPT });
+  return r;
+}
+
 export function createRateLimiter(
   redis: Redis,
   limits: Record<LimitScope, Limit>,
   keyPrefix = 'parley-rl',
 ): RateLimiter {
-  const limiters = new Map<LimitScope, RateLimiterRedis>();
+  const active = new Map<LimitScope, Limit>();
+  // While Redis is away each process counts in memory, in windows of the same shape.
+  const insurance = new Map<LimitScope, RateLimiterMemory>();
   for (const [scope, limit] of Object.entries(limits) as [LimitScope, Limit][]) {
     if (limit.points <= 0) continue;
-    limiters.set(
+    active.set(scope, limit);
+    insurance.set(
       scope,
-      new RateLimiterRedis({
-        storeClient: redis,
+      new RateLimiterMemory({
         keyPrefix: `${keyPrefix}:${scope}`,
         points: limit.points,
         duration: limit.durationSeconds,
-        // Do not wait for a reconnect: go to the in-memory limiter at once.
-        rejectIfRedisNotReady: true,
-        insuranceLimiter: new RateLimiterMemory({
-          keyPrefix: `${keyPrefix}:${scope}`,
-          points: limit.points,
-          duration: limit.durationSeconds,
-        }),
       }),
     );
+  }
+  const client = countingClient(redis);
+
+  /** Scopes over their limit and the longest wait, from Redis; throws if Redis cannot answer. */
+  async function countInRedis(entries: [LimitScope, string][]) {
+    // Key names as rate-limiter-flexible wrote them, so counters carry over an upgrade.
+    const keys = entries.map(([scope, key]) => `${keyPrefix}:${scope}:${key}`);
+    const ms = entries.map(([scope]) => active.get(scope)!.durationSeconds * 1000);
+    const reply = await client.parleyRateCount(keys.length, ...keys, ...ms);
+    const over: LimitScope[] = [];
+    let retryMs = 0;
+    entries.forEach(([scope], i) => {
+      if (Number(reply[2 * i]) > active.get(scope)!.points) {
+        over.push(scope);
+        retryMs = Math.max(retryMs, Number(reply[2 * i + 1]));
+      }
+    });
+    return { over, retryMs };
+  }
+
+  async function countInMemory(entries: [LimitScope, string][]) {
+    const results = await Promise.allSettled(
+      entries.map(([scope, key]) => insurance.get(scope)!.consume(key)),
+    );
+    const over: LimitScope[] = [];
+    let retryMs = 0;
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') return;
+      if (r.reason instanceof RateLimiterRes) {
+        over.push(entries[i]![0]);
+        retryMs = Math.max(retryMs, r.reason.msBeforeNext);
+      }
+      // Any other error lets the request through: flood control must never be the reason a
+      // reader's comment is lost.
+    });
+    return { over, retryMs };
   }
 
   return {
     async consume(hits) {
       const entries = Object.entries(hits).filter(
         (e): e is [LimitScope, string] =>
-          typeof e[1] === 'string' && e[1].length > 0 && limiters.has(e[0] as LimitScope),
+          typeof e[1] === 'string' && e[1].length > 0 && active.has(e[0] as LimitScope),
       );
-      const results = await Promise.allSettled(
-        entries.map(([scope, key]) => limiters.get(scope)!.consume(key)),
-      );
-      let retryMs = 0;
-      const over: LimitScope[] = [];
-      results.forEach((r, i) => {
-        if (r.status === 'fulfilled') return;
-        if (r.reason instanceof RateLimiterRes) {
-          over.push(entries[i]![0]);
-          retryMs = Math.max(retryMs, r.reason.msBeforeNext);
+      if (!entries.length) return;
+      let result: { over: LimitScope[]; retryMs: number };
+      if (redis.status !== 'ready') {
+        // Do not wait for a reconnect: count in memory at once.
+        result = await countInMemory(entries);
+      } else {
+        try {
+          result = await countInRedis(entries);
+        } catch {
+          result = await countInMemory(entries);
         }
-        // Any other error (both Redis and memory failing) lets the request through: flood control
-        // must never be the reason a reader's comment is lost.
-      });
+      }
+      const { over, retryMs } = result;
       if (!over.length) return;
       for (const scope of over) metrics.rateLimited.inc({ scope });
       throw new AppError(429, 'rate_limited', 'Too many requests; try again later', {
