@@ -2,16 +2,12 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../../deps';
 import { type PrincipalResolver, principalResolvers, requireRole } from '../../lib/auth';
-import { AppError, problemSchema } from '../../lib/errors';
+import { AppError } from '../../lib/errors';
 import { jsonBody } from '../../lib/http';
 import { setArticleClosed } from '../../repositories/articles';
 import { ArticleParams, SiteParam } from '../comments/comments.schemas';
+import { problem } from '../openapi';
 import { mountAdminWorkspace } from './workspace';
-
-const problem = (description: string) => ({
-  description,
-  content: { 'application/problem+json': { schema: problemSchema } },
-});
 
 const SiteSchema = z
   .object({

@@ -2,22 +2,15 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../../deps';
 import { type PrincipalResolver, requireRole } from '../../lib/auth';
-import { AppError, problemSchema } from '../../lib/errors';
+import { AppError } from '../../lib/errors';
 import { getSettings, saveSettings } from '../../repositories/site-settings';
 import { updateAllowedOrigins } from '../../repositories/sites';
 import { createToken, revokeToken } from '../../repositories/tokens';
 import { createUser, findUserByEmail, grantRole, membersOf, revokeRole } from '../../repositories/users';
 import { eraseAuthor, exportAuthor } from '../../services/privacy';
 import { SiteParam } from '../comments/comments.schemas';
+import { json, problem } from '../openapi';
 
-const problem = (description: string) => ({
-  description,
-  content: { 'application/problem+json': { schema: problemSchema } },
-});
-const json = <T extends z.ZodType>(description: string, schema: T) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
 const body = <T extends z.ZodType>(schema: T) => ({
   required: true,
   content: { 'application/json': { schema } },

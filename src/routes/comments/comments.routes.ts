@@ -1,6 +1,6 @@
 /** Route definitions for the public comment API: every status and schema is declared here. */
 import { createRoute } from '@hono/zod-openapi';
-import { problemSchema } from '../../lib/errors';
+import { problem } from '../openapi';
 import {
   AcceptedSchema,
   ArticleParams,
@@ -12,11 +12,6 @@ import {
   ThreadQuery,
   ThreadSchema,
 } from './comments.schemas';
-
-const problem = (description: string) => ({
-  description,
-  content: { 'application/problem+json': { schema: problemSchema } },
-});
 
 export function commentRoutes(maxChars: number) {
   const submit = createRoute({

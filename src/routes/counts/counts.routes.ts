@@ -1,13 +1,8 @@
 /** Route definition for the public comment-count endpoint. */
 import { createRoute } from '@hono/zod-openapi';
-import { problemSchema } from '../../lib/errors';
 import { SiteParam } from '../comments/comments.schemas';
+import { problem } from '../openapi';
 import { CountsQuery, CountsSchema } from './counts.schemas';
-
-const problem = (description: string) => ({
-  description,
-  content: { 'application/problem+json': { schema: problemSchema } },
-});
 
 export const countsRoute = createRoute({
   method: 'get',

@@ -1,16 +1,8 @@
 /** Route definitions for the moderator workspace API: every status and schema is declared here. */
 import { createRoute, z } from '@hono/zod-openapi';
-import { problemSchema } from '../../lib/errors';
+import { json, problem } from '../openapi';
 import * as s from './moderation.schemas';
 
-const problem = (description: string) => ({
-  description,
-  content: { 'application/problem+json': { schema: problemSchema } },
-});
-const json = <T extends z.ZodType>(description: string, schema: T) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
 const body = <T extends z.ZodType>(schema: T) => ({
   required: true,
   content: { 'application/json': { schema } },

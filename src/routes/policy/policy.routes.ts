@@ -1,6 +1,6 @@
 /** Route definitions for a site's moderation policy (admin role): every status declared. */
 import { createRoute } from '@hono/zod-openapi';
-import { problemSchema } from '../../lib/errors';
+import { problem } from '../openapi';
 import {
   HistoryQuery,
   PolicyHistorySchema,
@@ -10,11 +10,6 @@ import {
   WhatIfReportSchema,
   WhatIfRequestSchema,
 } from './policy.schemas';
-
-const problem = (description: string) => ({
-  description,
-  content: { 'application/problem+json': { schema: problemSchema } },
-});
 
 const common = {
   401: problem('No credentials'),

@@ -6,18 +6,14 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../../deps';
 import { hashIp, hmac } from '../../lib/crypto';
-import { AppError, problemSchema } from '../../lib/errors';
+import { AppError } from '../../lib/errors';
 import { limitReport } from '../../lib/rate-limit';
 import { insertOutbox } from '../../repositories/outbox';
 import { fileReport } from '../../repositories/reports';
 import { getSettings } from '../../repositories/site-settings';
 import { publishNow } from '../../services/outbox-publisher';
 import { CommentParams, cleanText } from '../comments/comments.schemas';
-
-const problem = (description: string) => ({
-  description,
-  content: { 'application/problem+json': { schema: problemSchema } },
-});
+import { problem } from '../openapi';
 
 export const ReportBody = z
   .object({
