@@ -1,7 +1,7 @@
 /** Route definitions of the webhook admin API: every status and schema is declared here. */
 import { createRoute, z } from '@hono/zod-openapi';
-import { problemSchema } from '../../lib/errors';
 import { SiteParam } from '../comments/comments.schemas';
+import { json, problem } from '../openapi';
 import {
   AttemptPageSchema,
   AttemptsQuery,
@@ -21,14 +21,6 @@ import {
   UpdateEndpointSchema,
 } from './webhooks.schemas';
 
-const problem = (description: string) => ({
-  description,
-  content: { 'application/problem+json': { schema: problemSchema } },
-});
-const json = <T extends z.ZodTypeAny>(description: string, schema: T) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
 const body = <T extends z.ZodTypeAny>(schema: T) => ({
   required: true,
   content: { 'application/json': { schema } },
