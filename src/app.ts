@@ -7,6 +7,7 @@ import { AppError, problemResponse, toAppError, zodIssues } from './lib/errors';
 import { withClientIp } from './lib/http';
 import { metrics, routeLabel } from './lib/metrics';
 import { mountRoutes } from './routes';
+import { THREAD_PATH, threadFastPath } from './routes/comments/thread-fast-path';
 
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({
@@ -16,6 +17,8 @@ export function createApp(deps: AppDeps) {
     },
   });
 
+  // Before everything else: a cached, fresh thread page is answered without the chain below.
+  app.get(THREAD_PATH, threadFastPath(deps));
   app.use(requestId({ limitLength: 64 }));
   app.use(async (c, next) => {
     const started = performance.now();

@@ -47,6 +47,10 @@ export interface ThreadCacheOptions {
   now?: () => number;
 }
 
+function threadKey(q: Pick<ThreadQueryKey, 'siteId' | 'articleId' | 'order' | 'limit' | 'cursor'>): string {
+  return `${q.siteId}\u0000${q.articleId}\u0000${q.order}\u0000${q.limit}\u0000${q.cursor ?? ''}`;
+}
+
 export function createThreadCache(db: Kysely<Database>, opts: ThreadCacheOptions) {
   const entries = new Map<string, Entry>();
   const loading = new Map<string, Promise<RenderedThread>>();
@@ -120,7 +124,7 @@ export function createThreadCache(db: Kysely<Database>, opts: ThreadCacheOptions
   return {
     /** The rendered page for this query, at most `freshMs` behind the database. */
     get(q: ThreadQueryKey): Promise<RenderedThread> {
-      const key = `${q.siteId}\u0000${q.articleId}\u0000${q.order}\u0000${q.limit}\u0000${q.cursor ?? ''}`;
+      const key = threadKey(q);
       const hit = entries.get(key);
       if (hit && hit.freshUntil > now()) return Promise.resolve(hit.page);
       const inFlight = loading.get(key);
@@ -128,6 +132,17 @@ export function createThreadCache(db: Kysely<Database>, opts: ThreadCacheOptions
       const p = load(key, q).finally(() => loading.delete(key));
       loading.set(key, p);
       return p;
+    },
+    /**
+     * The page if it is held and still fresh, without touching the database or loading anything:
+     * the fast path for public reads (src/routes/comments/thread-fast-path.ts). A page is only
+     * ever held for a query whose cursor was valid, so a hit needs no validation of its own.
+     */
+    peek(
+      q: Pick<ThreadQueryKey, 'siteId' | 'articleId' | 'order' | 'limit' | 'cursor'>,
+    ): RenderedThread | undefined {
+      const hit = entries.get(threadKey(q));
+      return hit && hit.freshUntil > now() ? hit.page : undefined;
     },
     clear: () => {
       entries.clear();
@@ -139,3 +154,26 @@ export function createThreadCache(db: Kysely<Database>, opts: ThreadCacheOptions
 }
 
 export type ThreadCache = ReturnType<typeof createThreadCache>;
+
+/**
+ * One thread cache per app (keyed by its deps), shared by the thread handler, which fills it, and
+ * the fast path in front of the middleware chain, which only reads it.
+ */
+const perApp = new WeakMap<object, ThreadCache>();
+
+export function threadCacheFor(deps: {
+  db: Kysely<Database>;
+  readDb?: Kysely<Database>;
+  config: { THREAD_CACHE_MS: number; CACHE_TTL_MS: number };
+}): ThreadCache {
+  let cache = perApp.get(deps);
+  if (!cache) {
+    // Public thread reads may go to a read replica (DATABASE_READ_URL).
+    cache = createThreadCache(deps.readDb ?? deps.db, {
+      freshMs: Math.min(deps.config.THREAD_CACHE_MS, deps.config.CACHE_TTL_MS),
+      maxAgeMs: deps.config.CACHE_TTL_MS,
+    });
+    perApp.set(deps, cache);
+  }
+  return cache;
+}

@@ -6,7 +6,7 @@ import { AppError } from '../../lib/errors';
 import { metrics } from '../../lib/metrics';
 import { authorKey, rateLimiterFor } from '../../lib/rate-limit';
 import { decodeCursor, findPublicStatus } from '../../repositories/comments';
-import { createThreadCache } from '../../services/thread-cache';
+import { threadCacheFor } from '../../services/thread-cache';
 import type { commentRoutes } from './comments.routes';
 
 type Routes = ReturnType<typeof commentRoutes>;
@@ -20,11 +20,8 @@ export function toPublicStatus(status: string): 'pending' | 'published' | 'rejec
 }
 
 export function commentHandlers(deps: AppDeps) {
-  // Public thread reads may go to a read replica (DATABASE_READ_URL).
-  const threads = createThreadCache(deps.readDb ?? deps.db, {
-    freshMs: Math.min(deps.config.THREAD_CACHE_MS, deps.config.CACHE_TTL_MS),
-    maxAgeMs: deps.config.CACHE_TTL_MS,
-  });
+  // Shared with the fast path (thread-fast-path.ts); reads may go to a replica (DATABASE_READ_URL).
+  const threads = threadCacheFor(deps);
   const submit: RouteHandler<Routes['submit'], AppEnv> = async (c) => {
     const { siteId, articleId } = c.req.valid('param');
     const input = c.req.valid('json');
