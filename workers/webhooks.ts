@@ -16,9 +16,7 @@ import { insertOutbox } from '../src/repositories/outbox';
 import {
   deleteFinishedBefore,
   disableEndpoint,
-  enabledEndpoints,
   findLeased,
-  findOutboxRow,
   findUnfannedOutbox,
   finishMessage,
   insertAttempt,
@@ -31,11 +29,16 @@ import {
 } from '../src/repositories/webhooks';
 import { publishNow } from '../src/services/outbox-publisher';
 import { sendDelivery } from '../src/webhooks/client';
-import { EVENT_TYPES, subscribes } from '../src/webhooks/events';
+import { EVENT_TYPES } from '../src/webhooks/events';
 import { recordDelivery, recordDisabled } from '../src/webhooks/metrics';
-import { FANOUT_JOB, fanoutJobId, registerWebhookOutboxRoute } from '../src/webhooks/outbox-route';
+import {
+  FANOUT_JOB,
+  type FanoutJob,
+  fanoutJobId,
+  registerWebhookOutboxRoute,
+} from '../src/webhooks/outbox-route';
 import { DISABLE_AFTER_MS, nextDelayMs, parseRetryAfter } from '../src/webhooks/schedule';
-import { fanOut } from '../src/webhooks/service';
+import { fanOutBatch } from '../src/webhooks/service';
 import { decryptSecret, signedHeaders } from '../src/webhooks/signing';
 import type { GuardPolicy, Resolver } from '../src/webhooks/ssrf';
 
@@ -162,22 +165,6 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
     return total;
   }
 
-  /**
-   * Most sites have no endpoint, and every comment makes two fan-out jobs: a briefly cached list
-   * of a site's enabled endpoints answers those without a query. An endpoint registered less than
-   * a second ago may miss an event here; the fan-out sweep delivers it (see findUnfannedOutbox).
-   */
-  const endpointCache = new Map<string, { at: number; types: string[][] }>();
-  async function anySubscriber(siteId: string, topic: string): Promise<boolean> {
-    let c = endpointCache.get(siteId);
-    if (!c || Date.now() - c.at > 1000) {
-      if (endpointCache.size > 10_000) endpointCache.clear();
-      c = { at: Date.now(), types: (await enabledEndpoints(db, siteId)).map((e) => e.event_types) };
-      endpointCache.set(siteId, c);
-    }
-    return c.types.some((t) => subscribes(t, topic));
-  }
-
   let dispatcher: Loop | undefined;
   const kick = () => dispatcher?.kick();
 
@@ -275,13 +262,11 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
 
   const fanout = new Worker(
     QUEUE.events,
-    async (job: Job<{ outboxId: string; siteId?: string; topic?: string }>) => {
+    async (job: Job<FanoutJob>) => {
       if (job.name !== FANOUT_JOB) return 'ignored';
-      if (job.data.siteId && job.data.topic && !(await anySubscriber(job.data.siteId, job.data.topic)))
-        return 0;
-      const row = await findOutboxRow(db, String(job.data.outboxId));
-      if (!row) return 'missing';
-      const ids = await fanOut(db, row, opts.now(), queues.prefix);
+      // A batch of rows published together, or one row (the sweep, and jobs from before batching).
+      const outboxIds = job.data.outboxIds ?? (job.data.outboxId ? [String(job.data.outboxId)] : []);
+      const ids = await fanOutBatch(db, outboxIds.map(String), opts.now(), queues.prefix);
       if (ids.length) kick();
       return ids.length;
     },

@@ -127,6 +127,31 @@ export async function findOutboxRow(db: Db, id: string): Promise<OutboxRow | und
   return db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/**
+ * Of the given outbox rows, those a fan-out must look at, in id order, in one query: rows some
+ * enabled endpoint of their site, registered no later than the row, subscribes to (the same test
+ * as findUnfannedOutbox), and every comment.deleted row (an erasure scrubs earlier messages even
+ * when no endpoint is enabled any more). On a site without endpoints this returns nothing, so the
+ * common case costs one indexed query per batch of rows.
+ */
+export async function outboxRowsToFanOut(
+  db: Db,
+  ids: string[],
+  topics: readonly string[],
+): Promise<OutboxRow[]> {
+  if (!ids.length) return [];
+  const r = await sql<OutboxRow>`
+    select o.* from outbox o
+    where o.id = any(${ids.map(String)}::bigint[])
+      and o.topic in (${sql.join(topics.map((t) => sql`${t}`))})
+      and (o.topic = 'comment.deleted' or exists (
+        select 1 from webhook_endpoints e
+        where e.site_id = o.site_id and e.enabled and e.created_at <= o.created_at
+          and (cardinality(e.event_types) = 0 or o.topic = any(e.event_types))))
+    order by o.id`.execute(db);
+  return r.rows;
+}
+
 /** The comment's public fields and article: the only columns a webhook may carry. */
 export async function loadCommentSnapshot(db: Db, commentId: string): Promise<CommentSnapshot | undefined> {
   const r = await db

@@ -3,17 +3,15 @@ import type { Kysely } from 'kysely';
 import type { Database, OutboxRow } from '../../db/schema';
 import type { Queues } from '../queue';
 import { lockUnpublished, markPublished } from '../repositories/outbox';
-import { jobsFor } from './outbox-routes';
+import { type JobSpec, jobsForRows } from './outbox-routes';
 
 /** Adds the rows' jobs (grouped per queue, one round trip each). Throws if Redis refuses. */
 export async function enqueueRows(queues: Queues, rows: OutboxRow[]): Promise<void> {
-  const byQueue = new Map<string, ReturnType<typeof jobsFor>>();
-  for (const row of rows) {
-    for (const job of jobsFor(row)) {
-      const list = byQueue.get(job.queue) ?? [];
-      list.push(job);
-      byQueue.set(job.queue, list);
-    }
+  const byQueue = new Map<string, JobSpec[]>();
+  for (const job of jobsForRows(rows)) {
+    const list = byQueue.get(job.queue) ?? [];
+    list.push(job);
+    byQueue.set(job.queue, list);
   }
   await Promise.all(
     [...byQueue].map(([name, jobs]) =>

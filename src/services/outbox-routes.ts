@@ -34,10 +34,34 @@ const routes: Record<string, OutboxRoute[]> = {
 const everyTopic: OutboxRoute[] = [];
 
 export function registerOutboxRoute(topic: string | '*', route: OutboxRoute): void {
-  if (topic === '*') everyTopic.push(route);
-  else (routes[topic] ??= []).push(route);
+  if (topic === '*') {
+    everyTopic.push(route);
+    return;
+  }
+  routes[topic] ??= [];
+  routes[topic].push(route);
 }
 
 export function jobsFor(row: OutboxRow): JobSpec[] {
   return [...(routes[row.topic] ?? []), ...everyTopic].flatMap((r) => r(row));
+}
+
+/**
+ * Routes that see all the rows published together and may turn them into fewer jobs (the webhook
+ * fan-out: one job per batch of rows instead of one per row). A row can reach such a route twice
+ * in different batches (eager publish and relay racing), so their processors must be idempotent.
+ */
+export type OutboxBatchRoute = (rows: OutboxRow[]) => JobSpec[];
+
+const batchRoutes: OutboxBatchRoute[] = [];
+
+export function registerOutboxBatchRoute(route: OutboxBatchRoute): void {
+  batchRoutes.push(route);
+}
+
+/** Every job for rows published together: the per-row routes' and the batch routes'. */
+export function jobsForRows(rows: OutboxRow[]): JobSpec[] {
+  const jobs = rows.flatMap(jobsFor);
+  for (const route of batchRoutes) jobs.push(...route(rows));
+  return jobs;
 }

@@ -1,12 +1,47 @@
-/** Every outbox row that is a webhook event becomes one fan-out job on the `events` queue. */
+/**
+ * Webhook event rows published together become one fan-out job on the `events` queue (at most
+ * FANOUT_BATCH rows each), not one job per row: most sites have no endpoint, and a job per row was
+ * two extra BullMQ job life cycles per comment (submitted, then decided) for nothing.
+ */
+import { createHash } from 'node:crypto';
 import { QUEUE } from '../queue';
-import { registerOutboxRoute } from '../services/outbox-routes';
+import { type JobSpec, registerOutboxBatchRoute } from '../services/outbox-routes';
 import { isEventType } from './events';
 
 export const FANOUT_JOB = 'webhooks.fanout';
+export const FANOUT_BATCH = 500;
+
+/** Fan-out job data: a batch of outbox row ids (`outboxId` alone: one row, as the sweep adds). */
+export interface FanoutJob {
+  outboxIds?: string[];
+  outboxId?: string;
+}
 
 export function fanoutJobId(outboxId: string): string {
   return `whk-${outboxId}`;
+}
+
+/**
+ * A stable id per batch, so relaying the same rows twice adds the job once; a batch of one keeps
+ * the per-row id. A row published again in a different batch (eager publish and relay racing)
+ * is fanned out twice, which is harmless: message ids derive from (endpoint, row) and a second
+ * insert is ignored.
+ */
+export function fanoutBatchJobId(outboxIds: string[]): string {
+  if (outboxIds.length === 1) return fanoutJobId(outboxIds[0]!);
+  const digest = createHash('sha256').update(outboxIds.join(',')).digest('base64url').slice(0, 16);
+  return `whk-${outboxIds[0]}-${outboxIds.at(-1)}-${digest}`;
+}
+
+export function fanoutJobsFor(rows: Array<{ id: string; topic: string }>): JobSpec[] {
+  const ids = rows.filter((r) => isEventType(r.topic)).map((r) => String(r.id));
+  const jobs: JobSpec[] = [];
+  for (let i = 0; i < ids.length; i += FANOUT_BATCH) {
+    const chunk = ids.slice(i, i + FANOUT_BATCH);
+    const data: FanoutJob = { outboxIds: chunk };
+    jobs.push({ queue: QUEUE.events, name: FANOUT_JOB, data: { ...data }, jobId: fanoutBatchJobId(chunk) });
+  }
+  return jobs;
 }
 
 let registered = false;
@@ -18,17 +53,5 @@ let registered = false;
 export function registerWebhookOutboxRoute(): void {
   if (registered) return;
   registered = true;
-  registerOutboxRoute('*', (row) =>
-    isEventType(row.topic)
-      ? [
-          {
-            queue: QUEUE.events,
-            name: FANOUT_JOB,
-            // Site and topic let the worker skip sites without endpoints before any query.
-            data: { outboxId: row.id, siteId: row.site_id, topic: row.topic },
-            jobId: fanoutJobId(row.id),
-          },
-        ]
-      : [],
-  );
+  registerOutboxBatchRoute(fanoutJobsFor);
 }

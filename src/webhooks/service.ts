@@ -13,6 +13,7 @@ import {
   loadCommentSnapshot,
   messageIdFor,
   newEndpointId,
+  outboxRowsToFanOut,
   scrubCommentMessages,
 } from '../repositories/webhooks';
 import { buildEventBody, EVENT_TYPES, isErasure, subscribes, TEST_EVENT_TYPE } from './events';
@@ -104,6 +105,28 @@ export async function fanOut(
   const ids: string[] = [];
   for (const e of earlier) ids.push(...(await fanOutOne(db, e, now, shard)));
   ids.push(...(await fanOutOne(db, row, now, shard)));
+  return ids;
+}
+
+/**
+ * Fans out a batch of outbox rows (one fan-out job): one query picks the rows some endpoint of
+ * their site subscribes to (see outboxRowsToFanOut), and only those go through fanOut, in id
+ * order. Rows on sites without endpoints cost nothing more than that query. The endpoint list is
+ * read after the rows were committed, exactly as the per-row fan-out read it, so an endpoint
+ * hears about every row created from its registration on; the one race that was always there (an
+ * endpoint whose transaction commits after this read but started before the row) is what the
+ * fan-out sweep catches.
+ */
+export async function fanOutBatch(
+  db: Kysely<Database>,
+  outboxIds: string[],
+  now: Date,
+  shard: string,
+): Promise<string[]> {
+  const ids: string[] = [];
+  for (const row of await outboxRowsToFanOut(db, outboxIds, EVENT_TYPES)) {
+    ids.push(...(await fanOut(db, row, now, shard)));
+  }
   return ids;
 }
 

@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestContext, type TestContext } from '../../test/helpers/context';
+import { insertOutbox } from '../repositories/outbox';
+import { updateEndpoint } from '../repositories/webhooks';
+import { FANOUT_BATCH, FANOUT_JOB, fanoutJobId, fanoutJobsFor } from './outbox-route';
+import { createEndpointWithSecret, fanOutBatch } from './service';
+
+describe('fanoutJobsFor', () => {
+  const row = (id: number, topic = 'comment.published') => ({ id: String(id), topic });
+
+  it('turns the event rows published together into one job per batch, with stable ids', () => {
+    expect(fanoutJobsFor([row(1, 'comment.submitted.internal'), row(2, 'not.an.event')])).toEqual([]);
+    const one = fanoutJobsFor([row(7)]);
+    expect(one).toHaveLength(1);
+    expect(one[0]).toMatchObject({ queue: 'events', name: FANOUT_JOB, jobId: fanoutJobId('7') });
+    expect(one[0]!.data).toEqual({ outboxIds: ['7'] });
+
+    const three = fanoutJobsFor([row(10), row(11, 'comment.held'), row(12, 'unknown.topic'), row(13)]);
+    expect(three).toHaveLength(1);
+    expect(three[0]!.data).toEqual({ outboxIds: ['10', '11', '13'] });
+    // Relaying the same rows again names the same job; other rows, another job.
+    expect(fanoutJobsFor([row(10), row(11, 'comment.held'), row(13)])[0]!.jobId).toBe(three[0]!.jobId);
+    expect(fanoutJobsFor([row(10), row(11), row(14)])[0]!.jobId).not.toBe(three[0]!.jobId);
+    expect(three[0]!.jobId).not.toContain(':');
+
+    const many = fanoutJobsFor(Array.from({ length: FANOUT_BATCH * 2 + 1 }, (_, i) => row(i + 1)));
+    expect(many.map((j) => (j.data.outboxIds as string[]).length)).toEqual([FANOUT_BATCH, FANOUT_BATCH, 1]);
+  });
+});
+
+describe('fanOutBatch', () => {
+  let t: TestContext;
+  beforeAll(async () => {
+    t = await createTestContext();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const messagesFor = (outboxIds: string[]) =>
+    t.rt.db
+      .selectFrom('webhook_messages')
+      .select(['outbox_id', 'endpoint_id', 'body'])
+      .where('outbox_id', 'in', outboxIds)
+      .execute();
+
+  it('fans out only rows some endpoint of their site subscribes to, once however often it runs', async () => {
+    const withEndpoint = await t.site();
+    const without = await t.site();
+    const early = await insertOutbox(t.rt.db, [
+      { topic: 'comment.published', siteId: withEndpoint, commentId: null, payload: {} },
+    ]);
+    // Registered after `early`: it hears about what happens from now on, not before.
+    await new Promise((r) => setTimeout(r, 20));
+    const { endpoint } = await createEndpointWithSecret(t.rt.db, t.config.PARLEY_SECRET, {
+      siteId: withEndpoint,
+      url: 'http://127.0.0.1:9/hook',
+      description: 'batch',
+      eventTypes: ['comment.published'],
+      enabled: true,
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    const rows = await insertOutbox(t.rt.db, [
+      { topic: 'comment.published', siteId: withEndpoint, commentId: null, payload: {} },
+      { topic: 'comment.held', siteId: withEndpoint, commentId: null, payload: {} },
+      { topic: 'comment.published', siteId: without, commentId: null, payload: {} },
+      { topic: 'comment.published', siteId: withEndpoint, commentId: null, payload: {} },
+    ]);
+    const ids = [...early, ...rows].map((r) => String(r.id));
+    const created = await fanOutBatch(t.rt.db, ids, new Date(), t.rt.queues.prefix);
+    expect(created).toHaveLength(2);
+    const msgs = await messagesFor(ids);
+    expect(msgs.map((m) => String(m.outbox_id)).sort()).toEqual(
+      [String(rows[0]!.id), String(rows[3]!.id)].sort(),
+    );
+    expect(new Set(msgs.map((m) => m.endpoint_id))).toEqual(new Set([endpoint.id]));
+    // A job run again (or the same rows in another batch) creates nothing new.
+    expect(await fanOutBatch(t.rt.db, ids, new Date(), t.rt.queues.prefix)).toEqual([]);
+    expect(await messagesFor(ids)).toHaveLength(2);
+  });
+
+  it('still scrubs earlier messages on an erasure when the site has no enabled endpoint left', async () => {
+    const siteId = await t.site();
+    const posted = await t.submit(siteId, 'erase-me', { authorName: 'Zed', body: 'Words to forget' });
+    expect(posted.status).toBe(202);
+    const commentId = ((await posted.json()) as { id: string }).id;
+    const { endpoint } = await createEndpointWithSecret(t.rt.db, t.config.PARLEY_SECRET, {
+      siteId,
+      url: 'http://127.0.0.1:9/hook',
+      description: 'erasure',
+      eventTypes: [],
+      enabled: true,
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    const [published] = await insertOutbox(t.rt.db, [
+      { topic: 'comment.published', siteId, commentId, payload: {} },
+    ]);
+    await fanOutBatch(t.rt.db, [String(published!.id)], new Date(), t.rt.queues.prefix);
+    const [before] = await messagesFor([String(published!.id)]);
+    expect(before?.body).toContain('Words to forget');
+
+    await updateEndpoint(t.rt.db, siteId, endpoint.id, { enabled: false });
+    const [deleted] = await insertOutbox(t.rt.db, [
+      { topic: 'comment.deleted', siteId, commentId, payload: { erasure: true } },
+    ]);
+    expect(await fanOutBatch(t.rt.db, [String(deleted!.id)], new Date(), t.rt.queues.prefix)).toEqual([]);
+    const [after] = await messagesFor([String(published!.id)]);
+    expect(after?.body).not.toContain('Words to forget');
+    expect(after?.body).not.toContain('Zed');
+  });
+});
