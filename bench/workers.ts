@@ -41,7 +41,14 @@ const db = createDb({ url: dbUrl, poolMax: 2 });
 const children: Child[] = [];
 let failed = false;
 try {
-  const api = startChild('api', 'src/server.ts', env);
+  // BENCH_CPU_PROF_API=dir profiles the API process while it takes the submissions.
+  const apiProf = process.env.BENCH_CPU_PROF_API;
+  const api = startChild(
+    'api',
+    'src/server.ts',
+    env,
+    apiProf ? ['--cpu-prof', '--cpu-prof-dir', apiProf] : [],
+  );
   children.push(api);
   await waitReady(api, `http://127.0.0.1:${port}/healthz`);
   const site = await db
@@ -49,7 +56,9 @@ try {
     .execute((trx) => createSite(trx, { name: 'Bench site', allowedOrigins: [origin] }));
   const texts = corpus(2000);
   let k = 0;
-  await autocannon({
+  const apiBefore = cpuSnapshot([api.proc.pid ?? 0]);
+  const ingestStarted = Date.now();
+  const ingestRun = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections: 64,
     amount: count,
@@ -73,6 +82,15 @@ try {
       },
     ],
   });
+  const ingestSeconds = (Date.now() - ingestStarted) / 1000;
+  const accepted = ingestRun['2xx'];
+  const ingest = {
+    accepted,
+    perSecond: Math.round(accepted / ingestSeconds),
+    p99Ms: ingestRun.latency.p99,
+    cpuMsPerComment: cpuPer(apiBefore, cpuSnapshot([api.proc.pid ?? 0]), accepted),
+  };
+  if (apiProf) await api.stop();
   const pending = async () =>
     Number(
       (
@@ -119,6 +137,7 @@ try {
   const outcomes = await sql<{ status: string; n: string }>`
     select status, count(*)::text as n from comments group by status order by status`.execute(db);
   const result = {
+    ingest,
     queued,
     decided: queued - left,
     seconds: Math.round(seconds * 10) / 10,

@@ -35,18 +35,26 @@ export function createApp(deps: AppDeps) {
     if (status >= 500) log.error({ method: c.req.method, path: c.req.path, status, ms }, 'request failed');
     else log.debug({ method: c.req.method, path: c.req.path, status, ms }, 'request');
   });
-  app.use(
-    bodyLimit({
-      maxSize: deps.config.MAX_BODY_BYTES,
-      onError: () => {
-        throw new AppError(
-          413,
-          'payload_too_large',
-          `The request body is larger than ${deps.config.MAX_BODY_BYTES} bytes`,
-        );
-      },
-    }),
-  );
+  const tooLarge = () => {
+    throw new AppError(
+      413,
+      'payload_too_large',
+      `The request body is larger than ${deps.config.MAX_BODY_BYTES} bytes`,
+    );
+  };
+  const limitStreamedBody = bodyLimit({ maxSize: deps.config.MAX_BODY_BYTES, onError: tooLarge });
+  app.use(async (c, next) => {
+    // hono's bodyLimit looks at c.req.raw.body first, which makes @hono/node-server build a full
+    // Fetch Request (body stream, AbortSignal) for every request: the largest single cost of a
+    // submission in the profile. A GET or HEAD has no body to limit, and a declared length is
+    // enough (Node's parser reads exactly that many bytes); only a chunked body is counted as read.
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    const length = c.req.header('content-length');
+    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+      return Number.parseInt(length, 10) > deps.config.MAX_BODY_BYTES ? tooLarge() : next();
+    }
+    return limitStreamedBody(c, next);
+  });
   app.use(withClientIp(deps));
 
   mountRoutes(app, deps);
