@@ -154,7 +154,9 @@ try {
 } finally {
   await Promise.all(children.map((c) => c.stop().catch(() => {})));
   await db.destroy();
-  await dropDatabase(dbUrl).catch(() => {});
+  // BENCH_KEEP_DB=1 keeps the database for EXPLAIN (its name is printed); drop it by hand after.
+  if (process.env.BENCH_KEEP_DB === '1') console.error(`kept database: ${dbUrl}`);
+  else await dropDatabase(dbUrl).catch(() => {});
   const { Redis } = await import('ioredis');
   const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
   let cursor = '0';
