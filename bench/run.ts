@@ -14,7 +14,8 @@
  *      load must show up in under a second).
  *
  * The machine is shared (2 cores, other engineers' tests): compare ratios within one run.
- * Environment knobs: BENCH_QUICK=1 (shorter phases, for trying the harness), BENCH_STEPS=1500,2000
+ * Environment knobs: BENCH_QUICK=1 (shorter phases, for trying the harness), BENCH_E2E_RATE=1000
+ * (the fixed end-to-end rate), BENCH_STEPS=1500,2000
  */
 import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
@@ -42,7 +43,7 @@ const ORIGIN = 'https://bench.example';
 const CONNECTIONS = 64;
 const ROUND_S = QUICK ? 3 : 8;
 const ROUNDS = QUICK ? 1 : 2;
-const E2E_RATE = 1000;
+const E2E_RATE = Number(process.env.BENCH_E2E_RATE ?? 1000);
 const E2E_S = QUICK ? 5 : 20;
 const STEP_S = QUICK ? 4 : 10;
 const STEPS = (process.env.BENCH_STEPS ?? '1500,2000,3000,4000').split(',').map(Number);

@@ -1,0 +1,104 @@
+/**
+ * Latency of one comment at a time on an idle system: `npx tsx bench/latency.ts` starts one API
+ * and one workers process (fresh database and queue prefix, loopback only), posts 40 comments
+ * 100 ms apart and prints the medians of: request to 202, request to the comment's created_at,
+ * created_at to the outbox row published, and created_at to decided_at; then the first ten
+ * comments' figures. Everything is removed at the end. It separates the pipeline's own latency
+ * from what load adds (compare the end-to-end p50 of `npm run bench`).
+ */
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { createDb, dropDatabase, ensureDatabase } from '../db/database';
+import { createSite } from '../src/repositories/sites';
+import { type Child, freePort, startChild, waitReady } from './lib/procs';
+
+const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+const dbUrl = `postgres://postgres@127.0.0.1:5432/parley_bench_${runId}_latency`;
+const prefix = `{parley-bench-${runId}-latency}`;
+const port = await freePort();
+const env = {
+  NODE_ENV: 'production',
+  HOST: '127.0.0.1',
+  PORT: String(port),
+  DATABASE_URL: dbUrl,
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  QUEUE_PREFIX: prefix,
+  PARLEY_SECRET: `bench-secret-${runId}-0123456789`,
+  LOG_LEVEL: 'warn',
+  DEMO: 'false',
+  WORKER_METRICS_PORT: '0',
+  RATE_SUBMIT_PER_IP: '1000000000/60',
+  RATE_SUBMIT_PER_AUTHOR: '1000000000/60',
+  RATE_SUBMIT_PER_ARTICLE: '1000000000/60',
+};
+await ensureDatabase(dbUrl);
+const db = createDb({ url: dbUrl, poolMax: 2 });
+const children: Child[] = [];
+try {
+  const api = startChild('api', 'src/server.ts', env);
+  children.push(api);
+  await waitReady(api, `http://127.0.0.1:${port}/healthz`);
+  const w = startChild('workers', 'workers/main.ts', env);
+  children.push(w);
+  const site = await db
+    .transaction()
+    .execute((trx) => createSite(trx, { name: 'B', allowedOrigins: ['https://b.example'] }));
+  await new Promise((r) => setTimeout(r, 3000));
+  const sent: Array<{ id: string; t0: number; t202: number }> = [];
+  for (let i = 0; i < 40; i++) {
+    const t0 = Date.now();
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/sites/${site.id}/articles/a${i % 3}/comments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: 'https://b.example' },
+      body: JSON.stringify({
+        authorName: `R${i}`,
+        authorEmail: `r${i}@x.example`,
+        body: `A perfectly normal comment number ${i} about the article.`,
+      }),
+    });
+    const j = (await res.json()) as { id: string };
+    sent.push({ id: j.id, t0, t202: Date.now() });
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, 2000));
+  const rows = await sql<{
+    id: string;
+    c: Date;
+    d: Date | null;
+    o: Date | null;
+    p: Date | null;
+  }>`select c.id, c.created_at c, c.decided_at d, o.created_at o, o.published_at p from comments c left join outbox o on o.comment_id = c.id and o.topic = 'comment.submitted'`.execute(
+    db,
+  );
+  const by = new Map(rows.rows.map((r) => [r.id, r]));
+  const lines = sent.map((s) => {
+    const r = by.get(s.id)!;
+    return {
+      http202: s.t202 - s.t0,
+      sendToCreated: r.c.getTime() - s.t0,
+      createdToPublished: r.p ? r.p.getTime() - r.c.getTime() : -1,
+      createdToDecided: r.d ? r.d.getTime() - r.c.getTime() : -1,
+    };
+  });
+  const med = (k: keyof (typeof lines)[0]) =>
+    lines.map((l) => l[k]).sort((a, b) => a - b)[Math.floor(lines.length / 2)];
+  console.log(
+    JSON.stringify({
+      http202: med('http202'),
+      sendToCreated: med('sendToCreated'),
+      createdToPublished: med('createdToPublished'),
+      createdToDecided: med('createdToDecided'),
+    }),
+  );
+  console.log(
+    lines
+      .slice(0, 10)
+      .map((l) => JSON.stringify(l))
+      .join('\n'),
+  );
+} finally {
+  await Promise.all(children.map((c) => c.stop().catch(() => {})));
+  await db.destroy();
+  await dropDatabase(dbUrl).catch(() => {});
+}
+process.exit(0);
