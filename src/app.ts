@@ -7,7 +7,7 @@ import { AppError, problemResponse, toAppError, zodIssues } from './lib/errors';
 import { withClientIp } from './lib/http';
 import { metrics, routeLabel } from './lib/metrics';
 import { mountRoutes } from './routes';
-import { THREAD_PATH, threadFastPath } from './routes/comments/thread-fast-path';
+import { threadFastPath } from './routes/comments/thread-fast-path';
 
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({
@@ -17,8 +17,6 @@ export function createApp(deps: AppDeps) {
     },
   });
 
-  // Before everything else: a cached, fresh thread page is answered without the chain below.
-  app.get(THREAD_PATH, threadFastPath(deps));
   app.use(requestId({ limitLength: 64 }));
   app.use(async (c, next) => {
     const started = performance.now();
@@ -67,6 +65,13 @@ export function createApp(deps: AppDeps) {
     }
     return problemResponse(c, appErr);
   });
+  // Before the router and everything else: a cached, fresh thread page is answered at once.
+  const fastThread = threadFastPath(deps);
+  const handle = app.fetch;
+  app.fetch = (req, env, ctx) => {
+    const fast = fastThread(req);
+    return fast ? fast.then((res) => res ?? handle(req, env, ctx)) : handle(req, env, ctx);
+  };
   return app;
 }
 
