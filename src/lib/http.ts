@@ -44,6 +44,9 @@ export function jsonBody(): MiddlewareHandler<AppEnv> {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       throw new AppError(400, 'invalid_json', 'The request body must be a JSON object');
     }
+    // Hand the route validators what was already read: hono's c.req.json() looks for the text in
+    // bodyCache and, finding only the ArrayBuffer, would build a Fetch Response to decode it again.
+    (c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(text);
     (c.req.bodyCache as Record<string, unknown>).json = Promise.resolve(value);
     return next();
   };

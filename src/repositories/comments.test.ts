@@ -113,7 +113,7 @@ describe('insertComments (one unnest statement per batch)', () => {
             )
             .execute();
           const byId = new Map(stored.map((s) => [s.id, s.body]));
-          rows.forEach((r) => expect(byId.get(r.id)).toBe(r.body));
+          for (const r of rows) expect(byId.get(r.id)).toBe(r.body);
         },
       ),
       { numRuns: 25 },

@@ -29,7 +29,11 @@ const submitted = (n: number) =>
   );
 
 async function publishedAt(ids: string[]) {
-  const rows = await t.rt.db.selectFrom('outbox').select(['id', 'published_at']).where('id', 'in', ids).execute();
+  const rows = await t.rt.db
+    .selectFrom('outbox')
+    .select(['id', 'published_at'])
+    .where('id', 'in', ids)
+    .execute();
   return rows.map((r) => r.published_at);
 }
 

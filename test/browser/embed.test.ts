@@ -462,7 +462,7 @@ describe.skipIf(!hasChromium)(
       // The default reason is the first; no empty note; the same browser sends the same reader token.
       expect(sent[1]?.body).toEqual({
         reason: 'spam',
-        readerToken: (sent[0]?.body as { readerToken: string }).readerToken,
+        readerToken: (sent[0]!.body as { readerToken: string }).readerToken,
       });
       expect(await page.locator(`parley-comments li.c[data-id="${id}"] .body`).textContent()).toBe(
         'Buy cheap lamps at my shop!!!',
