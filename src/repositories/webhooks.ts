@@ -605,18 +605,23 @@ export async function listAttempts(
   return q.orderBy('id', 'desc').limit(where.limit).execute();
 }
 
+/** A message put back on a fresh schedule: pending, no tries, due now, unleased. */
+function requeued(now: Date) {
+  return {
+    status: 'pending' as const,
+    tries: 0,
+    next_attempt_at: now,
+    lease_token: null,
+    lease_until: null,
+    updated_at: sql<Date>`now()`,
+  };
+}
+
 /** Queues a message again with a fresh schedule; the webhook-id stays the same. */
 export async function requeueMessage(db: Db, endpointId: string, id: string, now: Date): Promise<boolean> {
   const r = await db
     .updateTable('webhook_messages')
-    .set({
-      status: 'pending',
-      tries: 0,
-      next_attempt_at: now,
-      lease_token: null,
-      lease_until: null,
-      updated_at: sql`now()`,
-    })
+    .set(requeued(now))
     .where('endpoint_id', '=', endpointId)
     .where('id', '=', id)
     .executeTakeFirst();
@@ -632,14 +637,7 @@ export async function requeueFailedSince(
 ): Promise<number> {
   const r = await db
     .updateTable('webhook_messages')
-    .set({
-      status: 'pending',
-      tries: 0,
-      next_attempt_at: now,
-      lease_token: null,
-      lease_until: null,
-      updated_at: sql`now()`,
-    })
+    .set(requeued(now))
     .where('endpoint_id', '=', endpointId)
     .where('status', '=', 'failed')
     .where('created_at', '>=', since)
