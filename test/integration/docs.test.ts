@@ -1,0 +1,37 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestContext, type TestContext } from '../helpers/context';
+
+let t: TestContext;
+beforeAll(async () => {
+  t = await createTestContext();
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+describe('API documentation', () => {
+  it('serves an OpenAPI 3.1 document generated from the route schemas', async () => {
+    const res = await t.request('GET', '/openapi.json');
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, { responses: object }>>;
+    };
+    expect(doc.openapi).toBe('3.1.0');
+    const submit = doc.paths['/api/v1/sites/{siteId}/articles/{articleId}/comments']?.post;
+    expect(Object.keys(submit?.responses ?? {})).toEqual(
+      expect.arrayContaining(['202', '400', '413', '415', '422']),
+    );
+  });
+
+  it('renders its reference page from local assets only, so it works offline', async () => {
+    const page = await (await t.request('GET', '/docs')).text();
+    const urls = [...page.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    expect(urls.length).toBeGreaterThan(1);
+    for (const url of urls) {
+      expect(url.startsWith('/')).toBe(true);
+      const asset = await t.request('GET', url);
+      expect(asset.status, url).toBe(200);
+    }
+  });
+});
