@@ -2,8 +2,11 @@
  * Site settings in the moderation UI, in Debian's Chromium: an admin changes the allowed origins and
  * a policy threshold (seeing the what-if numbers before saving), creates and revokes an API token and
  * adds a webhook endpoint whose delivery log and redelivery work; the database is checked after each
- * step. A moderator of the same site is never offered the settings.
+ * step. A moderator of the same site is never offered the settings. A second admin session exports
+ * and erases an author (after a typed confirmation), rotates an endpoint's signing secret, resends
+ * the failed messages since a time, and restores an older policy version through the what-if.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
@@ -337,5 +340,259 @@ describe.skipIf(!hasChromium)(`moderation UI settings (${hasChromium ? 'chromium
     );
     expect(modErrors).toEqual([]);
     await mod.close();
+  });
+  it('an admin exports and erases an author, rotates a webhook secret, resends failures and restores a policy version', async () => {
+    const siteId = await t.site(undefined, ['https://news.example']);
+    const victim = 'erase.me@example.test';
+    const { ids: victimIds } = await seedComments(t, siteId, 3, {
+      status: 'published',
+      email: victim,
+      authorName: 'Erin <b>Erase</b>',
+    });
+    const { ids: otherIds } = await seedComments(t, siteId, 2, { article: 'story-2' });
+    const adminUser = await createUser(t.rt.db, {
+      email: 'admin2@example.test',
+      password: 'admin password 2',
+    });
+    await grantRole(t.rt.db, adminUser.id, siteId, 'admin');
+    const api = bearer(t, await t.token(siteId, 'admin'));
+    const policyPath = `/api/v1/admin/sites/${siteId}/policy`;
+    // Two versions of the policy exist before the page opens: v1 (the start) and a v2 that raised a threshold.
+    const v1 = (await (await api('GET', policyPath)).json()) as {
+      version: number;
+      policy: { thresholds: Record<string, { hold: number; reject: number }> };
+    };
+    const raised = {
+      ...v1.policy,
+      thresholds: { ...v1.policy.thresholds, toxicity: { ...v1.policy.thresholds.toxicity!, hold: 0.95 } },
+    };
+    const put = await api('PUT', policyPath, { policy: raised, expectedVersion: v1.version });
+    expect(put.status).toBe(200);
+    // An endpoint with one failed message from an hour ago and one from three days ago.
+    const created = await api('POST', `/api/v1/admin/sites/${siteId}/webhooks/endpoints`, { url: hookUrl });
+    expect(created.status).toBe(201);
+    const { endpoint, secret: firstSecret } = (await created.json()) as {
+      endpoint: { id: string };
+      secret: string;
+    };
+    const failed = (id: string, hoursAgo: number) => ({
+      id,
+      site_id: siteId,
+      endpoint_id: endpoint.id,
+      event_type: 'comment.approved',
+      // The dispatcher only claims messages of its own shard (this run's queue prefix).
+      shard: t.rt.queues.prefix,
+      body: JSON.stringify({ type: 'comment.approved', timestamp: new Date().toISOString(), data: {} }),
+      status: 'failed' as const,
+      attempts: 8,
+      last_status_code: 500,
+      created_at: new Date(Date.now() - hoursAgo * 3600_000),
+    });
+    await t.rt.db
+      .insertInto('webhook_messages')
+      .values([failed('msg_recent_failure', 1), failed('msg_old_failure', 72)])
+      .execute();
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    // Confirmations here are in the page, not dialogs: a dialog would be a regression, so refuse it.
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    const unprotected: string[] = [];
+    page.on('request', (r) => {
+      if (r.method() !== 'GET' && r.url().includes('/api/v1/admin/') && !r.headers()['x-csrf-token']) {
+        unprotected.push(`${r.method()} ${r.url()}`);
+      }
+    });
+    await signIn(page, 'admin2@example.test', 'admin password 2');
+    await page.click('button[data-view=settings]');
+    await page.waitForSelector(`#endpoints tr[data-endpoint="${endpoint.id}"]`);
+
+    // 1. Privacy: the export downloads as JSON with exactly this author's comments.
+    await page.fill('#privacy-email', victim);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#privacy-export')]);
+    await waitStatus(page, /Export downloaded: 3 comment/);
+    const exported = JSON.parse(readFileSync((await download.path())!, 'utf8')) as {
+      email: string;
+      comments: { id: string; authorEmail: string; authorName: string }[];
+    };
+    expect(exported.email).toBe(victim);
+    expect(exported.comments.map((c) => c.id).sort()).toEqual([...victimIds].sort());
+    expect(exported.comments.every((c) => c.authorEmail === victim)).toBe(true);
+    // Erase asks first, and nothing changes until the email is typed again and confirmed.
+    await page.click('#privacy-erase');
+    await page.waitForSelector('#erase-confirm:not([hidden]) button.confirm');
+    expect(await page.textContent('#erase-confirm')).toContain('3 comment(s) found');
+    expect(await page.textContent('#erase-confirm')).toContain('name, email, IP hash');
+    expect(await page.isDisabled('#erase-confirm button.confirm')).toBe(true);
+    await page.fill('#erase-again', 'someone.else@example.test');
+    expect(await page.isDisabled('#erase-confirm button.confirm')).toBe(true);
+    const untouched = await t.rt.db
+      .selectFrom('comments')
+      .select(['author_email', 'author_name'])
+      .where('id', 'in', victimIds)
+      .execute();
+    expect(untouched.every((c) => c.author_email === victim && c.author_name === 'Erin <b>Erase</b>')).toBe(
+      true,
+    );
+    await page.fill('#erase-again', victim);
+    await page.click('#erase-confirm button.confirm');
+    await waitStatus(page, /Erased: 3 comment\(s\) anonymised/);
+    const erased = await t.rt.db
+      .selectFrom('comments')
+      .select([
+        'author_name',
+        'author_email',
+        'email_hash',
+        'ip_hash',
+        'user_agent',
+        'referrer',
+        'status',
+        'body',
+      ])
+      .where('id', 'in', victimIds)
+      .execute();
+    expect(erased).toHaveLength(3);
+    for (const c of erased) {
+      expect(c).toMatchObject({
+        author_name: '[erased]',
+        author_email: null,
+        email_hash: null,
+        ip_hash: null,
+        user_agent: null,
+        referrer: null,
+        status: 'published',
+      });
+      expect(c.body).not.toBe('');
+    }
+    // Other authors are untouched.
+    const others = await t.rt.db
+      .selectFrom('comments')
+      .select(['author_email'])
+      .where('id', 'in', otherIds)
+      .execute();
+    expect(others.every((c) => c.author_email?.endsWith('@example.test'))).toBe(true);
+    expect(await page.isHidden('#erase-confirm')).toBe(true);
+
+    // 2. Webhooks: rotate with a one-hour overlap; the new secret is shown once.
+    const row = page.locator(`#endpoints tr[data-endpoint="${endpoint.id}"]`);
+    await row.locator('button', { hasText: 'Secret and recovery' }).click();
+    await page.selectOption('#rotate-overlap', '3600');
+    const rotatedAt = Date.now();
+    await page.click('#rotate button[type=submit]');
+    await waitStatus(page, /Secret rotated/);
+    const newSecret = (await page.textContent('#endpoint-rotated code')) ?? '';
+    expect(newSecret).toMatch(/^whsec_/);
+    expect(newSecret).not.toBe(firstSecret);
+    const secrets = await t.rt.db
+      .selectFrom('webhook_secrets')
+      .selectAll()
+      .where('endpoint_id', '=', endpoint.id)
+      .orderBy('id')
+      .execute();
+    expect(secrets).toHaveLength(2);
+    expect(secrets[1]!.expires_at).toBeNull();
+    expect(secrets[1]!.secret_enc).not.toContain(newSecret);
+    const overlapEnds = secrets[0]!.expires_at!.getTime();
+    expect(overlapEnds).toBeGreaterThan(rotatedAt + 3600_000 - 60_000);
+    expect(overlapEnds).toBeLessThan(Date.now() + 3600_000 + 60_000);
+    await page.click('#endpoint-rotated button');
+    expect(await page.isHidden('#endpoint-rotated')).toBe(true);
+    // Resend everything failed since a day ago: the hour-old failure goes again, the older one stays.
+    // The field is in the browser's local time; build the value there.
+    const dayAgo = await page.evaluate(() => {
+      const d = new Date(Date.now() - 24 * 3600_000);
+      const p = (n: number) => String(n).padStart(2, '0');
+      return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+    });
+    await page.fill('#recover-since', dayAgo);
+    await page.click('#recover button[type=submit]');
+    await waitStatus(page, /^1 failed message\(s\) since .* queued again/);
+    const statuses = async () =>
+      Object.fromEntries(
+        (
+          await t.rt.db
+            .selectFrom('webhook_messages')
+            .select(['id', 'status'])
+            .where('endpoint_id', '=', endpoint.id)
+            .execute()
+        ).map((m) => [m.id, m.status]),
+      );
+    expect((await statuses()).msg_old_failure).toBe('failed');
+    await waitFor(
+      async () => (await statuses()).msg_recent_failure === 'succeeded',
+      'the resent message delivered',
+      15_000,
+    );
+    expect(received).toContain('msg_recent_failure');
+    expect(received).not.toContain('msg_old_failure');
+    // A time in the future is refused in the page, without a request.
+    await page.fill('#recover-since', '2999-01-01T00:00');
+    await page.click('#recover button[type=submit]');
+    await waitStatus(page, /Give a time in the past/);
+
+    // 3. The policy's versions: restore v1 through the what-if and save it as v3.
+    await page.click('#policy-history summary');
+    await page.waitForSelector(`#policy-versions tr[data-version="${v1.version}"] button`);
+    expect(await page.textContent(`#policy-versions tr[data-version="${v1.version + 1}"]`)).toContain(
+      'current',
+    );
+    const hold = page.locator('input[data-threshold="toxicity.hold"]');
+    expect(await hold.inputValue()).toBe('0.95');
+    await page.click(`#policy-versions tr[data-version="${v1.version}"] button`);
+    await waitStatus(page, new RegExp(`Version ${v1.version} is in the form`));
+    expect(await hold.inputValue()).toBe(String(v1.policy.thresholds.toxicity!.hold));
+    expect(await page.isDisabled('#policy-save')).toBe(true);
+    expect(await page.textContent('#policy-hint')).toContain(`Restoring version ${v1.version}`);
+    await page.click('#policy-preview');
+    await page.waitForSelector('#whatif table');
+    expect(await page.isDisabled('#policy-save')).toBe(false);
+    await page.click('#policy-save');
+    await waitStatus(
+      page,
+      new RegExp(`Policy saved as version ${v1.version + 2} \\(restored from version ${v1.version}\\)`),
+    );
+    const restored = await t.rt.db
+      .selectFrom('policy_versions')
+      .selectAll()
+      .where('site_id', '=', siteId)
+      .orderBy('version', 'desc')
+      .executeTakeFirstOrThrow();
+    expect(restored.version).toBe(v1.version + 2);
+    expect(restored.created_by).toBe(`user:${adminUser.id}`);
+    const original = await t.rt.db
+      .selectFrom('policy_versions')
+      .select('policy')
+      .where('site_id', '=', siteId)
+      .where('version', '=', v1.version)
+      .executeTakeFirstOrThrow();
+    // The form writes every rule's switches out explicitly; otherwise the restored policy is v1's.
+    type Stored = { rules: Record<string, { enabled?: boolean; shadow?: boolean }> };
+    const { rules: restoredRules, ...restoredRest } = restored.policy as unknown as Stored;
+    const { rules: originalRules, ...originalRest } = original.policy as unknown as Stored;
+    expect(restoredRest).toEqual(originalRest);
+    for (const [id, sw] of Object.entries(restoredRules)) {
+      expect(sw, id).toEqual({
+        enabled: originalRules[id]?.enabled !== false,
+        shadow: originalRules[id]?.shadow === true,
+      });
+    }
+    const siteRow = await t.rt.db
+      .selectFrom('sites')
+      .select(['policy_version'])
+      .where('id', '=', siteId)
+      .executeTakeFirstOrThrow();
+    expect(siteRow.policy_version).toBe(v1.version + 2);
+    await page.waitForSelector(`#policy-versions tr[data-version="${v1.version + 2}"].current-version`);
+
+    await page.screenshot({ path: 'test-output/moderation-settings-privacy.png', fullPage: true });
+    expect(dialogs).toEqual([]);
+    expect(unprotected).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.close();
   });
 });

@@ -50,6 +50,9 @@
     view: 'queue',
     historyCursor: null,
     policy: null,
+    // The policy the form's hidden fields come from: the current one, or an older version being restored.
+    policyBase: null,
+    restoring: null,
     previewed: null,
     // Actor id -> display name, learnt from the history and members answers.
     names: new Map(),
@@ -117,12 +120,14 @@
     state.selected.clear();
     state.lastDecided = null;
     // Nothing from the previous site's settings stays on screen (least of all a secret shown once).
-    for (const box of ['#token-created', '#endpoint-created']) {
+    for (const box of ['#token-created', '#endpoint-created', '#erase-confirm']) {
       fill($(box));
       $(box).hidden = true;
     }
     fill($('#deliveries'));
+    fill($('#endpoint-tools'));
     fill($('#whatif'));
+    $('#privacy-email').value = '';
     // Settings are for admins only; the API answers 403 to moderators anyway.
     $('button[data-view=settings]').hidden = state.role !== 'admin';
     if (!state.site) return say('Your account has no site yet.');
@@ -423,6 +428,7 @@
     // Members first, so the policy's "saved by" can name the account.
     await loadMembers();
     await Promise.all([loadSiteSettings(), loadPolicy(), loadTokens(), loadEndpoints()]);
+    await loadPolicyVersions();
   }
 
   async function loadSiteSettings() {
@@ -455,14 +461,25 @@
       ...data,
     });
 
+  const savedBy = (v) => v.createdBy && actorName({ actorType: 'moderator', actorId: v.createdBy });
+
   async function loadPolicy() {
     const p = await api('GET', `${admin()}/policy`);
     state.policy = p;
-    state.previewed = null;
-    const pol = p.policy;
-    const by = p.createdBy && actorName({ actorType: 'moderator', actorId: p.createdBy });
+    const by = savedBy(p);
     $('#policy-version').textContent =
       `Version ${p.version}${by ? `, saved by ${by}` : ''}${p.createdAt ? ` on ${when(p.createdAt)}` : ''}.`;
+    fillPolicy(p.policy, null);
+  }
+
+  /**
+   * Puts a policy into the form. `restoring` is the older version it came from (null for the current
+   * one); saving it still goes through the what-if and lands as a new version.
+   */
+  function fillPolicy(pol, restoring) {
+    state.policyBase = pol;
+    state.restoring = restoring;
+    state.previewed = null;
     $('#premoderate').checked = pol.premoderate;
     $('#new-commenter-hold').value = String(pol.newCommenterHold);
     fill(
@@ -507,9 +524,43 @@
     policyDirty();
   }
 
+  async function loadPolicyVersions() {
+    const { versions, currentVersion } = await api('GET', `${admin()}/policy/versions?limit=50`);
+    fill(
+      $('#policy-versions'),
+      versions.map((v) =>
+        el(
+          'tr',
+          {
+            'data-version': String(v.version),
+            class: v.version === currentVersion ? 'current-version' : null,
+          },
+          el('th', { scope: 'row', text: String(v.version) }),
+          el('td', { text: savedBy(v) || '' }),
+          el('td', { text: when(v.createdAt) }),
+          el(
+            'td',
+            {},
+            v.version === currentVersion
+              ? el('span', { class: 'muted', text: 'current' })
+              : button('Restore…', () => restorePolicy(v), {
+                  'aria-label': `Restore version ${v.version}`,
+                }),
+          ),
+        ),
+      ),
+    );
+  }
+
+  function restorePolicy(v) {
+    fillPolicy(v.policy, v.version);
+    $('#policy').scrollIntoView({ block: 'start' });
+    say(`Version ${v.version} is in the form: preview it, then save it as a new version.`);
+  }
+
   /** The stored policy with the form's fields laid over it (fields the form does not show are kept). */
   function proposedPolicy() {
-    const cur = state.policy.policy;
+    const cur = state.policyBase;
     // An emptied field is an error, not 0 (which would hold or reject everything).
     const number = (input, what, min, max) => {
       const raw = input.value.trim();
@@ -558,9 +609,10 @@
     $('#policy-save').textContent = state.policy
       ? `Save as version ${state.policy.version + 1}`
       : 'Save policy';
+    const from = state.restoring ? `Restoring version ${state.restoring}. ` : '';
     $('#policy-hint').textContent = ready
-      ? 'The numbers below are for exactly this policy.'
-      : 'Preview the change before saving it.';
+      ? `${from}The numbers below are for exactly this policy.`
+      : `${from}Preview the change before saving it.`;
   }
 
   async function previewPolicy() {
@@ -641,8 +693,10 @@
     const policy = proposedPolicy();
     if (state.previewed !== JSON.stringify(policy)) return say('Preview the change before saving it.');
     const saved = await api('PUT', `${admin()}/policy`, { policy, expectedVersion: state.policy.version });
+    const restored = state.restoring;
     await loadPolicy();
-    say(`Policy saved as version ${saved.version}.`);
+    await loadPolicyVersions();
+    say(`Policy saved as version ${saved.version}${restored ? ` (restored from version ${restored})` : ''}.`);
   }
 
   function button(text, onclick, props = {}) {
@@ -784,6 +838,7 @@
                 'td',
                 { class: 'buttons' },
                 button('Delivery log', () => loadDeliveries(ep)),
+                button('Secret and recovery', () => endpointTools(ep)),
                 ep.enabled ? button('Send test', () => sendTest(ep)) : null,
                 button(ep.enabled ? 'Disable' : 'Enable', () => toggleEndpoint(ep)),
                 button('Delete', () => deleteEndpoint(ep), { 'aria-label': `Delete ${ep.url}` }),
@@ -872,6 +927,156 @@
         ),
       ),
     );
+  }
+
+  /** A datetime-local value (the browser's local time) for a moment. */
+  function localInput(d) {
+    const p = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  }
+
+  const OVERLAPS = [
+    ['0', 'none: the old secret stops at once'],
+    ['3600', '1 hour'],
+    ['86400', '24 hours'],
+    ['604800', '7 days'],
+  ];
+
+  /** Rotating the signing secret and resending failed messages, for one endpoint. */
+  function endpointTools(ep) {
+    const overlap = el(
+      'select',
+      { id: 'rotate-overlap' },
+      OVERLAPS.map(([v, label]) => el('option', { value: v, selected: v === '86400', text: label })),
+    );
+    const since = el('input', {
+      id: 'recover-since',
+      type: 'datetime-local',
+      required: true,
+      value: localInput(new Date(Date.now() - 24 * 3600 * 1000)),
+    });
+    const box = $('#endpoint-tools');
+    box.className = 'tools';
+    fill(
+      box,
+      el('h3', {}, 'Secret and recovery: ', el('code', { text: ep.url })),
+      el(
+        'form',
+        { id: 'rotate', class: 'row', onsubmit: guard(() => rotateSecret(ep, Number(overlap.value))) },
+        el('label', {}, 'Old secret keeps signing for ', overlap),
+        el('button', { type: 'submit', text: 'Rotate the signing secret' }),
+      ),
+      el('div', { id: 'endpoint-rotated', class: 'secret', hidden: true }),
+      ep.enabled
+        ? el(
+            'form',
+            { id: 'recover', class: 'row', onsubmit: guard(() => recoverSince(ep, since.value)) },
+            el('label', {}, 'Resend every failed message since ', since),
+            el('button', { type: 'submit', text: 'Resend failed' }),
+          )
+        : el('p', { class: 'muted', text: 'Enable the endpoint to resend failed messages.' }),
+      button('Close', () => {
+        fill(box);
+        box.className = '';
+      }),
+    );
+  }
+
+  async function rotateSecret(ep, overlapSeconds) {
+    const r = await api('POST', `${hooks()}/${encodeURIComponent(ep.id)}/secret/rotate`, { overlapSeconds });
+    const until = overlapSeconds
+      ? `The old secret keeps signing until ${when(r.previousSecretsExpireAt)}.`
+      : 'The old secret no longer signs.';
+    showSecret($('#endpoint-rotated'), `New signing secret for ${ep.url}. ${until}`, r.secret);
+    say(`Secret rotated. ${until}`);
+  }
+
+  async function recoverSince(ep, local) {
+    const at = new Date(local);
+    if (!local || Number.isNaN(at.getTime())) throw new Error('Give a date and time to resend from.');
+    if (at.getTime() > Date.now()) throw new Error('Give a time in the past to resend from.');
+    const r = await api('POST', `${hooks()}/${encodeURIComponent(ep.id)}/recover`, {
+      since: at.toISOString(),
+    });
+    say(`${r.requeued} failed message(s) since ${when(at.toISOString())} queued again.`);
+    await loadDeliveries(ep);
+  }
+
+  // ---- privacy (admins) ----------------------------------------------------------------------
+
+  function privacyEmail() {
+    const input = $('#privacy-email');
+    if (!input.checkValidity() || !input.value.trim()) throw new Error("Give the author's email address.");
+    return input.value.trim();
+  }
+
+  /** Downloads the export as a JSON file (built in the page: the email never goes in a URL). */
+  async function exportAuthor() {
+    const email = privacyEmail();
+    const data = await api('POST', `${admin()}/privacy/export`, { email });
+    const blob = new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' });
+    const url = URL.createObjectURL(blob);
+    const a = el('a', { href: url, download: `parley-export-${state.site}.json`, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    say(`Export downloaded: ${data.comments.length} comment(s) by this author.`);
+  }
+
+  /**
+   * Erasure asks first: it says what will be found and what the site's erase mode will do, and the
+   * admin types the email again to confirm (a second click alone is too easy).
+   */
+  async function askErase() {
+    const email = privacyEmail();
+    const [found, settings] = await Promise.all([
+      api('POST', `${admin()}/privacy/export`, { email }),
+      api('GET', `${admin()}/settings`),
+    ]);
+    const box = $('#erase-confirm');
+    const n = found.comments.length;
+    const what =
+      settings.eraseMode === 'delete'
+        ? 'Their comments will be emptied and deleted.'
+        : 'Their comments stay, with the name, email, IP hash, user agent and referrer removed.';
+    const again = el('input', { id: 'erase-again', type: 'email', autocomplete: 'off' });
+    const go = el('button', { type: 'button', class: 'confirm', disabled: true, text: 'Erase for good' });
+    again.addEventListener('input', () => {
+      go.disabled = again.value.trim().toLowerCase() !== email.toLowerCase();
+    });
+    go.addEventListener(
+      'click',
+      guard(() => erase(email)),
+    );
+    box.hidden = false;
+    fill(
+      box,
+      el('p', {}, el('strong', { text: `Erase ${email}? ` }), `${n} comment(s) found on this site. ${what}`),
+      el('p', { text: 'This cannot be undone. Download the export first if the author asked for it.' }),
+      el('label', {}, 'Type the email again to confirm ', again),
+      el(
+        'p',
+        {},
+        go,
+        ' ',
+        button('Cancel', () => {
+          fill(box);
+          box.hidden = true;
+        }),
+      ),
+    );
+    again.focus();
+  }
+
+  async function erase(email) {
+    // The address typed above may have changed since the confirmation was asked for.
+    if ($('#privacy-email').value.trim() !== email) throw new Error('The email changed: ask again.');
+    const r = await api('POST', `${admin()}/privacy/erase`, { email });
+    fill($('#erase-confirm'));
+    $('#erase-confirm').hidden = true;
+    $('#privacy').reset();
+    say(`Erased: ${r.comments} comment(s) ${r.mode === 'delete' ? 'deleted' : 'anonymised'}.`);
   }
 
   async function redeliver(ep, m) {
@@ -984,6 +1189,8 @@
   $('#member-add').addEventListener('submit', guard(addMember));
   $('#token-add').addEventListener('submit', guard(createToken));
   $('#endpoint-add').addEventListener('submit', guard(addEndpoint));
+  $('#privacy').addEventListener('submit', guard(exportAuthor));
+  $('#privacy-erase').addEventListener('click', guard(askErase));
   $('#signout').addEventListener('click', async () => {
     await api('DELETE', '/api/v1/moderation/session').catch(() => {});
     location.reload();

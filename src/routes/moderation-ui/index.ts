@@ -123,6 +123,11 @@ const SHELL = `<!doctype html>
       <span id="policy-hint" class="muted">Preview the change before saving it.</span>
     </div>
     <div id="whatif" aria-live="polite"></div>
+    <details id="policy-history">
+      <summary>Earlier versions</summary>
+      <p class="muted">Restoring loads a version into the form above; preview it, then save it as a new version.</p>
+      <table class="grid"><thead><tr><th scope="col">Version</th><th scope="col">Saved by</th><th scope="col">When</th><th scope="col"><span class="sr">Actions</span></th></tr></thead><tbody id="policy-versions"></tbody></table>
+    </details>
   </form>
   <section class="card" aria-labelledby="members-title">
     <h2 id="members-title">Moderators</h2>
@@ -157,7 +162,18 @@ const SHELL = `<!doctype html>
       <button type="submit">Add endpoint</button>
     </form>
     <div id="endpoint-created" class="secret" hidden></div>
+    <div id="endpoint-tools" aria-live="polite"></div>
     <div id="deliveries" aria-live="polite"></div>
+  </section>
+  <section class="card" aria-labelledby="privacy-title">
+    <h2 id="privacy-title">Privacy requests</h2>
+    <p class="muted">Everything stored about one author on this site, found by their email. Erasure follows the site's "On erasure" setting above and cannot be undone.</p>
+    <form id="privacy" class="row">
+      <label>Author's email <input id="privacy-email" type="email" maxlength="320" required autocomplete="off"></label>
+      <button type="submit" id="privacy-export">Download export (JSON)</button>
+      <button type="button" id="privacy-erase">Erase…</button>
+    </form>
+    <div id="erase-confirm" class="danger" hidden></div>
   </section>
 </section>
 </div>
