@@ -1,0 +1,164 @@
+/**
+ * Where a comment waits under steady load: `npx tsx bench/load-latency.ts [rate] [seconds]` starts
+ * one API and one workers process (fresh database and queue prefix, loopback only), sends comments
+ * open-loop at `rate`/s (default 400) for `seconds` (default 8), then splits each comment's
+ * submission-to-decision time into stages from timestamps that already exist:
+ *   send → created_at (ingest transaction start), created_at → comment.submitted published_at
+ *   (commit + coalesced addBulk + markPublished), published → job.processedOn (BullMQ fetch),
+ *   processedOn → decided_at (load, context, pipeline, write batch queue; decided_at is the write
+ *   transaction's start), decided_at → job.finishedOn (write commit and job completion).
+ * A 3 s unmeasured warm-up at the same rate comes first. Prints p50/p99 of each stage as one JSON line. Settings such as INGEST_MAX_IN_FLIGHT,
+ * WORKER_CONCURRENCY or BENCH_ARTICLES (default 10) pass through from the environment.
+ */
+import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { sql } from 'kysely';
+import { createDb, dropDatabase, ensureDatabase } from '../db/database';
+import { createSite } from '../src/repositories/sites';
+import { openLoop, percentile } from './lib/open-loop';
+import { type Child, freePort, startChild, waitReady } from './lib/procs';
+import { corpus } from './pipeline';
+
+const rate = Number(process.argv[2] ?? 400);
+const seconds = Number(process.argv[3] ?? 8);
+const articles = Number(process.env.BENCH_ARTICLES ?? 10);
+const ORIGIN = 'https://bench.example';
+const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+const dbUrl = `postgres://postgres@127.0.0.1:5432/parley_bench_${runId}_loadlat`;
+const prefix = `{parley-bench-${runId}-loadlat}`;
+const port = await freePort();
+const passThrough = Object.fromEntries(
+  ['INGEST_MAX_IN_FLIGHT', 'INGEST_MAX_BATCH', 'WORKER_CONCURRENCY', 'DATABASE_POOL_MAX']
+    .filter((k) => process.env[k])
+    .map((k) => [k, process.env[k] as string]),
+);
+const env = {
+  NODE_ENV: 'production',
+  HOST: '127.0.0.1',
+  PORT: String(port),
+  DATABASE_URL: dbUrl,
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  QUEUE_PREFIX: prefix,
+  PARLEY_SECRET: `bench-secret-${runId}-0123456789`,
+  LOG_LEVEL: 'warn',
+  DEMO: 'false',
+  WORKER_METRICS_PORT: '0',
+  RATE_SUBMIT_PER_IP: '1000000000/60',
+  RATE_SUBMIT_PER_AUTHOR: '1000000000/60',
+  RATE_SUBMIT_PER_ARTICLE: '1000000000/60',
+  ...passThrough,
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+await ensureDatabase(dbUrl);
+const db = createDb({ url: dbUrl, poolMax: 2 });
+const queue = new Queue('moderate', { connection: { url: env.REDIS_URL }, prefix });
+const children: Child[] = [];
+try {
+  const api = startChild('api', 'src/server.ts', env);
+  children.push(api);
+  await waitReady(api, `http://127.0.0.1:${port}/healthz`);
+  const w = startChild('workers', 'workers/main.ts', env);
+  children.push(w);
+  for (let i = 0; i < 150 && (await queue.getWorkersCount()) === 0; i++) await sleep(200);
+  const site = await db
+    .transaction()
+    .execute((trx) => createSite(trx, { name: 'B', allowedOrigins: [ORIGIN] }));
+  const { token } = (await (
+    await fetch(`http://127.0.0.1:${port}/api/v1/sites/${site.id}/form-token`)
+  ).json()) as { token: string };
+  const texts = corpus(2000);
+  const sentAt = new Map<string, number>();
+  let record = false;
+  let base = Math.floor(Math.random() * 1e6);
+  // Warm-up (JIT, pools, connections) at the same rate, not measured.
+  const load = (ms: number) =>
+    openLoop({
+      host: '127.0.0.1',
+      port,
+      rate,
+      durationMs: ms,
+      maxConnections: 256,
+      request: (i) => {
+        const n = base + i;
+        const body = JSON.stringify({
+          authorName: `Reader ${n % 997}`,
+          authorEmail: `reader${n % 997}@bench.example`,
+          body: texts[n % texts.length],
+          formToken: token,
+        });
+        return Buffer.from(
+          `POST /api/v1/sites/${site.id}/articles/breaking-${n % articles}/comments HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
+            `Content-Type: application/json\r\nOrigin: ${ORIGIN}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
+      },
+      onResponse: (_i, status, body, scheduledAt) => {
+        if (record && status === 202)
+          sentAt.set((JSON.parse(body.toString()) as { id: string }).id, scheduledAt);
+      },
+    });
+  await load(3000);
+  await sleep(1000);
+  base += 1_000_000;
+  record = true;
+  const res = await load(seconds * 1000);
+  for (let i = 0; i < 150; i++) {
+    const r = await sql<{ n: number }>`select count(*)::int n from comments where status = 'pending'`.execute(
+      db,
+    );
+    if (r.rows[0]?.n === 0) break;
+    await sleep(200);
+  }
+  await sleep(500);
+  const rows = await sql<{ id: string; c: string; p: string | null; d: string | null }>`
+    select c.id, extract(epoch from c.created_at) * 1000 c, extract(epoch from o.published_at) * 1000 p,
+      extract(epoch from c.decided_at) * 1000 d
+    from comments c left join outbox o on o.comment_id = c.id and o.topic = 'comment.submitted'`.execute(db);
+  const jobs = await queue.getJobs(['completed'], 0, -1);
+  const jobBy = new Map(jobs.map((j) => [(j.data as { commentId: string }).commentId, j]));
+  const t00 = Math.min(...sentAt.values());
+  const perSecond: number[][] = [];
+  const st = {
+    sendToCreated: [] as number[],
+    createdToPublished: [] as number[],
+    publishedToJobAdded: [] as number[],
+    jobAddedToProcessed: [] as number[],
+    processedToDecided: [] as number[],
+    decidedToFinished: [] as number[],
+    total: [] as number[],
+  };
+  for (const r of rows.rows) {
+    const t0 = sentAt.get(r.id);
+    const j = jobBy.get(r.id);
+    if (t0 === undefined || !r.p || !r.d || !j?.processedOn || !j.finishedOn) continue;
+    const [c, p, d] = [Number(r.c), Number(r.p), Number(r.d)];
+    st.sendToCreated.push(c - t0);
+    st.createdToPublished.push(p - c);
+    st.publishedToJobAdded.push(j.timestamp - p);
+    st.jobAddedToProcessed.push(j.processedOn - j.timestamp);
+    st.processedToDecided.push(d - j.processedOn);
+    st.decidedToFinished.push(j.finishedOn - d);
+    st.total.push(d - t0);
+    const sec = Math.floor((t0 - t00) / 1000);
+    perSecond[sec] = [...(perSecond[sec] ?? []), d - t0];
+  }
+  const out: Record<string, unknown> = {
+    rate,
+    seconds,
+    achieved: Math.round(res.achievedRate),
+    accepted: sentAt.size,
+    measured: st.total.length,
+    httpP50: Math.round(percentile(res.latencies, 50)),
+    httpP99: Math.round(percentile(res.latencies, 99)),
+  };
+  for (const [k, v] of Object.entries(st))
+    out[k] = [Math.round(percentile(v, 50)), Math.round(percentile(v, 99))];
+  out.perSecondP50P99 = perSecond.map((v) => [Math.round(percentile(v, 50)), Math.round(percentile(v, 99))]);
+  console.log(JSON.stringify(out));
+} finally {
+  await queue.obliterate({ force: true }).catch(() => {});
+  await queue.close().catch(() => {});
+  await Promise.all(children.map((c) => c.stop().catch(() => {})));
+  await db.destroy();
+  await dropDatabase(dbUrl).catch(() => {});
+}
+process.exit(0);
