@@ -17,6 +17,7 @@ import { createDb, dropDatabase, ensureDatabase } from '../db/database';
 import { createSite } from '../src/repositories/sites';
 import { openLoop, percentile } from './lib/open-loop';
 import { type Child, freePort, startChild, waitReady } from './lib/procs';
+import { deleteKeysWithPrefix } from './lib/redis-keys';
 import { corpus } from './pipeline';
 
 const rate = Number(process.argv[2] ?? 400);
@@ -155,9 +156,10 @@ try {
   out.perSecondP50P99 = perSecond.map((v) => [Math.round(percentile(v, 50)), Math.round(percentile(v, 99))]);
   console.log(JSON.stringify(out));
 } finally {
-  await queue.obliterate({ force: true }).catch(() => {});
   await queue.close().catch(() => {});
   await Promise.all(children.map((c) => c.stop().catch(() => {})));
+  // Every queue and counter of the run, not only this one queue, and after the processes stop.
+  await deleteKeysWithPrefix(env.REDIS_URL, [prefix]).catch(() => {});
   await db.destroy();
   await dropDatabase(dbUrl).catch(() => {});
 }

@@ -28,6 +28,7 @@ import { createSite } from '../src/repositories/sites';
 import { cpuPer, cpuSnapshot } from './lib/cpu';
 import { openLoop, percentile, wallNow } from './lib/open-loop';
 import { type Child, freePort, startChild, waitReady } from './lib/procs';
+import { deleteKeysWithPrefix } from './lib/redis-keys';
 import { benchPipeline, corpus } from './pipeline';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -701,21 +702,7 @@ function mark(ok: boolean) {
 
 async function cleanup() {
   await Promise.all(children.map((c) => c.stop().catch(() => {})));
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(REDIS, { maxRetriesPerRequest: 1 });
-  try {
-    for (const prefix of prefixes) {
-      let cursor = '0';
-      let rounds = 0;
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await redis.unlink(...keys);
-      } while (cursor !== '0' && ++rounds < 10_000);
-    }
-  } finally {
-    redis.disconnect();
-  }
+  await deleteKeysWithPrefix(REDIS, prefixes);
   for (const url of databases) await dropDatabase(url).catch((err) => log(`could not drop ${url}: ${err}`));
 }
 

@@ -11,6 +11,7 @@ import { createDb, dropDatabase, ensureDatabase } from '../db/database';
 import { createSite } from '../src/repositories/sites';
 import { cpuPer, cpuSnapshot } from './lib/cpu';
 import { type Child, freePort, startChild, waitReady } from './lib/procs';
+import { deleteKeysWithPrefix } from './lib/redis-keys';
 import { corpus } from './pipeline';
 
 const count = Math.min(100_000, Math.max(1, Number(process.argv[2] ?? 4000)));
@@ -157,15 +158,6 @@ try {
   // BENCH_KEEP_DB=1 keeps the database for EXPLAIN (its name is printed); drop it by hand after.
   if (process.env.BENCH_KEEP_DB === '1') console.error(`kept database: ${dbUrl}`);
   else await dropDatabase(dbUrl).catch(() => {});
-  const { Redis } = await import('ioredis');
-  const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
-  let cursor = '0';
-  let rounds = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0' && ++rounds < 10_000);
-  redis.disconnect();
+  await deleteKeysWithPrefix('redis://127.0.0.1:6379', [prefix]);
 }
 process.exit(failed ? 1 : 0);
