@@ -6,31 +6,13 @@
  * comments' figures. Everything is removed at the end. It separates the pipeline's own latency
  * from what load adds (compare the end-to-end p50 of `npm run bench`).
  */
-import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { createDb, dropDatabase, ensureDatabase } from '../db/database';
 import { createSite } from '../src/repositories/sites';
-import { type Child, freePort, startChild, waitReady } from './lib/procs';
+import { benchSetup, type Child, startChild, waitReady } from './lib/procs';
+import { deleteKeysWithPrefix } from './lib/redis-keys';
 
-const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-const dbUrl = `postgres://postgres@127.0.0.1:5432/parley_bench_${runId}_latency`;
-const prefix = `{parley-bench-${runId}-latency}`;
-const port = await freePort();
-const env = {
-  NODE_ENV: 'production',
-  HOST: '127.0.0.1',
-  PORT: String(port),
-  DATABASE_URL: dbUrl,
-  REDIS_URL: 'redis://127.0.0.1:6379',
-  QUEUE_PREFIX: prefix,
-  PARLEY_SECRET: `bench-secret-${runId}-0123456789`,
-  LOG_LEVEL: 'warn',
-  DEMO: 'false',
-  WORKER_METRICS_PORT: '0',
-  RATE_SUBMIT_PER_IP: '1000000000/60',
-  RATE_SUBMIT_PER_AUTHOR: '1000000000/60',
-  RATE_SUBMIT_PER_ARTICLE: '1000000000/60',
-};
+const { dbUrl, prefix, port, redisUrl, env } = await benchSetup('latency');
 await ensureDatabase(dbUrl);
 const db = createDb({ url: dbUrl, poolMax: 2 });
 const children: Child[] = [];
@@ -100,5 +82,6 @@ try {
   await Promise.all(children.map((c) => c.stop().catch(() => {})));
   await db.destroy();
   await dropDatabase(dbUrl).catch(() => {});
+  await deleteKeysWithPrefix(redisUrl, [prefix]).catch(() => {});
 }
 process.exit(0);

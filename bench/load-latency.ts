@@ -10,13 +10,12 @@
  * A 3 s unmeasured warm-up at the same rate comes first. Prints p50/p99 of each stage as one JSON line. Settings such as INGEST_MAX_IN_FLIGHT,
  * WORKER_CONCURRENCY or BENCH_ARTICLES (default 10) pass through from the environment.
  */
-import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { sql } from 'kysely';
 import { createDb, dropDatabase, ensureDatabase } from '../db/database';
 import { createSite } from '../src/repositories/sites';
 import { openLoop, percentile } from './lib/open-loop';
-import { type Child, freePort, startChild, waitReady } from './lib/procs';
+import { benchSetup, type Child, startChild, waitReady } from './lib/procs';
 import { deleteKeysWithPrefix } from './lib/redis-keys';
 import { corpus } from './pipeline';
 
@@ -24,35 +23,17 @@ const rate = Number(process.argv[2] ?? 400);
 const seconds = Number(process.argv[3] ?? 8);
 const articles = Number(process.env.BENCH_ARTICLES ?? 10);
 const ORIGIN = 'https://bench.example';
-const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-const dbUrl = `postgres://postgres@127.0.0.1:5432/parley_bench_${runId}_loadlat`;
-const prefix = `{parley-bench-${runId}-loadlat}`;
-const port = await freePort();
+const { dbUrl, prefix, port, redisUrl, env: baseEnv } = await benchSetup('loadlat');
 const passThrough = Object.fromEntries(
   ['INGEST_MAX_IN_FLIGHT', 'INGEST_MAX_BATCH', 'WORKER_CONCURRENCY', 'DATABASE_POOL_MAX']
     .filter((k) => process.env[k])
     .map((k) => [k, process.env[k] as string]),
 );
-const env = {
-  NODE_ENV: 'production',
-  HOST: '127.0.0.1',
-  PORT: String(port),
-  DATABASE_URL: dbUrl,
-  REDIS_URL: 'redis://127.0.0.1:6379',
-  QUEUE_PREFIX: prefix,
-  PARLEY_SECRET: `bench-secret-${runId}-0123456789`,
-  LOG_LEVEL: 'warn',
-  DEMO: 'false',
-  WORKER_METRICS_PORT: '0',
-  RATE_SUBMIT_PER_IP: '1000000000/60',
-  RATE_SUBMIT_PER_AUTHOR: '1000000000/60',
-  RATE_SUBMIT_PER_ARTICLE: '1000000000/60',
-  ...passThrough,
-};
+const env = { ...baseEnv, ...passThrough };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 await ensureDatabase(dbUrl);
 const db = createDb({ url: dbUrl, poolMax: 2 });
-const queue = new Queue('moderate', { connection: { url: env.REDIS_URL }, prefix });
+const queue = new Queue('moderate', { connection: { url: redisUrl }, prefix });
 const children: Child[] = [];
 try {
   const api = startChild('api', 'src/server.ts', env);
@@ -159,7 +140,7 @@ try {
   await queue.close().catch(() => {});
   await Promise.all(children.map((c) => c.stop().catch(() => {})));
   // Every queue and counter of the run, not only this one queue, and after the processes stop.
-  await deleteKeysWithPrefix(env.REDIS_URL, [prefix]).catch(() => {});
+  await deleteKeysWithPrefix(redisUrl, [prefix]).catch(() => {});
   await db.destroy();
   await dropDatabase(dbUrl).catch(() => {});
 }

@@ -4,38 +4,18 @@
  * times how long it takes to decide them all, with its CPU ms per decision. Fresh database and
  * queue prefix, loopback only, bounded (120 s of draining at most), everything removed at the end.
  */
-import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
 import { sql } from 'kysely';
 import { createDb, dropDatabase, ensureDatabase } from '../db/database';
 import { createSite } from '../src/repositories/sites';
 import { cpuPer, cpuSnapshot } from './lib/cpu';
-import { type Child, freePort, startChild, waitReady } from './lib/procs';
+import { benchSetup, type Child, startChild, waitReady } from './lib/procs';
 import { deleteKeysWithPrefix } from './lib/redis-keys';
 import { corpus } from './pipeline';
 
 const count = Math.min(100_000, Math.max(1, Number(process.argv[2] ?? 4000)));
-const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-const dbUrl = `postgres://postgres@127.0.0.1:5432/parley_bench_${runId}_workers`;
-const prefix = `{parley-bench-${runId}-workers}`;
+const { dbUrl, prefix, port, redisUrl, env } = await benchSetup('workers');
 const origin = 'https://bench.example';
-
-const port = await freePort();
-const env: Record<string, string> = {
-  NODE_ENV: 'production',
-  HOST: '127.0.0.1',
-  PORT: String(port),
-  DATABASE_URL: dbUrl,
-  REDIS_URL: 'redis://127.0.0.1:6379',
-  QUEUE_PREFIX: prefix,
-  PARLEY_SECRET: `bench-secret-${runId}-0123456789`,
-  LOG_LEVEL: 'warn',
-  DEMO: 'false',
-  WORKER_METRICS_PORT: '0',
-  RATE_SUBMIT_PER_IP: '1000000000/60',
-  RATE_SUBMIT_PER_AUTHOR: '1000000000/60',
-  RATE_SUBMIT_PER_ARTICLE: '1000000000/60',
-};
 
 await ensureDatabase(dbUrl);
 const db = createDb({ url: dbUrl, poolMax: 2 });
@@ -158,6 +138,6 @@ try {
   // BENCH_KEEP_DB=1 keeps the database for EXPLAIN (its name is printed); drop it by hand after.
   if (process.env.BENCH_KEEP_DB === '1') console.error(`kept database: ${dbUrl}`);
   else await dropDatabase(dbUrl).catch(() => {});
-  await deleteKeysWithPrefix('redis://127.0.0.1:6379', [prefix]);
+  await deleteKeysWithPrefix(redisUrl, [prefix]);
 }
 process.exit(failed ? 1 : 0);

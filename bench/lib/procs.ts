@@ -1,5 +1,7 @@
 /** Child processes for the benchmark: Parley's real entrypoints and the baseline server. */
+
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,4 +92,33 @@ export async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A fresh, private Parley for one benchmark script: its own database name, queue prefix and
+ * loopback port, and the environment its child processes run with. Flood limits are raised out of
+ * reach (one load generator is one address) rather than turned off, so their cost is still paid.
+ */
+export async function benchSetup(name: string) {
+  const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  const dbUrl = `postgres://postgres@127.0.0.1:5432/parley_bench_${runId}_${name}`;
+  const prefix = `{parley-bench-${runId}-${name}}`;
+  const port = await freePort();
+  const redisUrl = 'redis://127.0.0.1:6379';
+  const env: Record<string, string> = {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATABASE_URL: dbUrl,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    PARLEY_SECRET: `bench-secret-${runId}-0123456789`,
+    LOG_LEVEL: 'warn',
+    DEMO: 'false',
+    WORKER_METRICS_PORT: '0',
+    RATE_SUBMIT_PER_IP: '1000000000/60',
+    RATE_SUBMIT_PER_AUTHOR: '1000000000/60',
+    RATE_SUBMIT_PER_ARTICLE: '1000000000/60',
+  };
+  return { runId, dbUrl, prefix, port, redisUrl, env };
 }
