@@ -12,6 +12,24 @@ import { createTestContext, type TestContext } from '../helpers/context';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
+/**
+ * Debian's Chromium, headless. The networking flags keep it from calling home, which this closed
+ * network would refuse, many connections at a time.
+ */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+}
+
 export const SKIP_REASON = `skipped: ${CHROMIUM} not found (install Debian's chromium: apt-get install -y chromium)`;
 if (!hasChromium) console.warn(`[browser tests] ${SKIP_REASON}`);
 
@@ -72,17 +90,7 @@ export async function startStack(): Promise<Stack> {
   const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const host = await startHost();
   const other = await startHost();
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  const browser = await launchChromium();
   return {
     t,
     api,

@@ -10,12 +10,12 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, grantRole } from '../../src/repositories/users';
 import { createTestContext, type TestContext, waitFor } from '../helpers/context';
 import { bearer, seedComments } from '../helpers/workspace';
-import { CHROMIUM, hasChromium, SKIP_REASON } from './harness';
+import { hasChromium, launchChromium, SKIP_REASON } from './harness';
 
 let t: TestContext;
 let browser: Browser;
@@ -42,17 +42,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
   hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/parley`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

@@ -4,12 +4,12 @@
  */
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, grantRole } from '../../src/repositories/users';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { outboxFor, seedComments, statusOf } from '../helpers/workspace';
-import { CHROMIUM, hasChromium, SKIP_REASON } from './harness';
+import { hasChromium, launchChromium, SKIP_REASON } from './harness';
 
 let t: TestContext;
 let browser: Browser;
@@ -22,17 +22,7 @@ beforeAll(async () => {
   server = serve({ fetch: t.app.fetch, hostname: '127.0.0.1', port: 0 });
   await new Promise((r) => server.once('listening', r));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
