@@ -41,7 +41,7 @@ try {
   const ingestStarted = Date.now();
   const ingestRun = await autocannon({
     url: `http://127.0.0.1:${port}`,
-    connections: 64,
+    connections: Number(process.env.BENCH_CONN ?? 64),
     amount: count,
     requests: [
       {

@@ -5,20 +5,18 @@
  */
 import type { Job } from 'bullmq';
 import type { Kysely } from 'kysely';
-import type { CommentStatus, Database, OutboxRow } from '../db/schema';
+import type { Database } from '../db/schema';
 import { createBatcher } from '../src/lib/batcher';
 import { runPipeline } from '../src/moderation/pipeline';
 import type { ModerationDecision, Outcome, Rule } from '../src/moderation/types';
 import type { ModerateJob, Queues } from '../src/queue';
-import { bumpThreads } from '../src/repositories/articles';
-import { loadForModeration, type ModerationRow, transitionStatuses } from '../src/repositories/comments';
-import { insertDecisions } from '../src/repositories/decisions';
-import { insertOutbox } from '../src/repositories/outbox';
+import { loadForModeration, type ModerationRow } from '../src/repositories/comments';
+import { recordSystemDecisions } from '../src/repositories/decisions';
 import { createCoalescingPublisher } from '../src/services/publish-coalescer';
 import type { SiteCache } from '../src/services/site-cache';
 import { type ContextOptions, createContextLoader, toCommentInput } from './moderation-context';
 
-export const STATUS_FOR: Record<Outcome, CommentStatus> = {
+export const STATUS_FOR: Record<Outcome, 'published' | 'held' | 'rejected'> = {
   publish: 'published',
   hold: 'held',
   reject: 'rejected',
@@ -75,62 +73,36 @@ export function createModerateProcessor(deps: ModerateDeps) {
       const firstOf = new Map<string, PendingWrite>();
       for (const w of all) if (!firstOf.has(w.row.id)) firstOf.set(w.row.id, w);
       const items = [...firstOf.values()];
-      let outbox: OutboxRow[] = [];
-      const applied = await deps.db.transaction().execute(async (trx) => {
-        const changed = await transitionStatuses(
-          trx,
-          items.map((w) => ({ id: w.row.id, to: STATUS_FOR[w.decision.outcome] })),
-          'pending',
-        );
-        const ok = new Set(changed.map((c) => c.id));
-        const won = items.filter((w) => ok.has(w.row.id));
-        await insertDecisions(
-          trx,
-          won.map((w) => ({
-            commentId: w.row.id,
-            siteId: w.row.site_id,
-            actorType: 'system',
-            action: w.decision.outcome,
-            fromStatus: 'pending',
-            toStatus: STATUS_FOR[w.decision.outcome],
+      const outbox = await recordSystemDecisions(
+        deps.db,
+        items.map((w) => ({
+          commentId: w.row.id,
+          to: STATUS_FOR[w.decision.outcome],
+          action: w.decision.outcome,
+          reasonCode: w.decision.decisive?.code ?? null,
+          reasons: publicReasons(w.decision),
+          scores: w.decision.scores,
+          policyVersion: w.decision.policyVersion,
+          topic: TOPIC_FOR[w.decision.outcome],
+          payload: {
+            articleId: w.row.article_id,
+            actor: 'system',
             reasonCode: w.decision.decisive?.code ?? null,
-            reasons: publicReasons(w.decision),
-            scores: w.decision.scores,
+            reasons: w.decision.verdicts
+              .filter((v) => !v.shadow)
+              .map((v) => ({
+                rule: v.rule,
+                category: v.category,
+                code: v.code,
+                score: v.score,
+                message: v.message,
+              })),
             policyVersion: w.decision.policyVersion,
-          })),
-        );
-        outbox = await insertOutbox(
-          trx,
-          won.map((w) => ({
-            topic: TOPIC_FOR[w.decision.outcome],
-            siteId: w.row.site_id,
-            commentId: w.row.id,
-            requestId: w.row.request_id,
-            payload: {
-              articleId: w.row.article_id,
-              actor: 'system',
-              reasonCode: w.decision.decisive?.code ?? null,
-              reasons: w.decision.verdicts
-                .filter((v) => !v.shadow)
-                .map((v) => ({
-                  rule: v.rule,
-                  category: v.category,
-                  code: v.code,
-                  score: v.score,
-                  message: v.message,
-                })),
-              policyVersion: w.decision.policyVersion,
-            },
-          })),
-        );
-        const deltas = new Map<string, number>();
-        for (const w of won) {
-          if (w.decision.outcome === 'publish')
-            deltas.set(w.row.article_id, (deltas.get(w.row.article_id) ?? 0) + 1);
-        }
-        await bumpThreads(trx, deltas);
-        return new Set(won);
-      });
+          },
+        })),
+      );
+      const decided = new Set(outbox.map((o) => o.comment_id));
+      const applied = new Set(items.filter((w) => decided.has(w.row.id)));
       void publish(outbox);
       return all.map((w) => applied.has(w));
     },

@@ -232,7 +232,13 @@ export function createContextLoader(deps: ContextDeps) {
     async (rows) => {
       const found = await findNearDuplicates(
         deps.db,
-        rows.map((r) => ({ id: r.id, siteId: r.site_id, body: r.body, createdAt: r.created_at })),
+        rows.map((r) => ({
+          id: r.id,
+          siteId: r.site_id,
+          body: r.body,
+          createdAt: r.created_at,
+          fingerprint: r.simhash,
+        })),
         duplicateWindowMs,
       );
       return rows.map((r) => found.get(r.id) ?? []);

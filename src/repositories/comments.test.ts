@@ -4,7 +4,8 @@ import type { NewComment } from '../../db/schema';
 import { createTestContext, type TestContext } from '../../test/helpers/context';
 import { uuidv7 } from '../lib/ids';
 import { ensureArticles } from './articles';
-import { insertComments } from './comments';
+import { insertComments, insertCommentsAnnounced } from './comments';
+import { recordSystemDecisions } from './decisions';
 
 let t: TestContext;
 let siteId: string;
@@ -131,5 +132,116 @@ describe('insertComments (one unnest statement per batch)', () => {
       .where('id', '=', partial.id)
       .executeTakeFirstOrThrow();
     expect(s.signals).toEqual({});
+  });
+});
+
+describe('insertCommentsAnnounced (comments and their outbox rows in one statement)', () => {
+  it('writes one outbox row per inserted comment and none for a repeated Idempotency-Key', async () => {
+    const first = row('announced first', { idempotency_key: 'announce-key-1', request_id: 'req-a' });
+    const a = await insertCommentsAnnounced(t.rt.db, [first], 'comment.submitted');
+    expect(a.inserted).toEqual(new Set([first.id]));
+    expect(a.outbox).toHaveLength(1);
+    expect(a.outbox[0]).toMatchObject({
+      topic: 'comment.submitted',
+      site_id: siteId,
+      comment_id: first.id,
+      request_id: 'req-a',
+      payload: { articleId, parentId: null },
+      published_at: null,
+    });
+    const again = row('announced again', { idempotency_key: 'announce-key-1' });
+    const fresh = row('announced fresh');
+    const b = await insertCommentsAnnounced(t.rt.db, [again, fresh], 'comment.submitted');
+    expect(b.inserted).toEqual(new Set([fresh.id]));
+    expect(b.outbox.map((o) => o.comment_id)).toEqual([fresh.id]);
+    const rows = await t.rt.db
+      .selectFrom('outbox')
+      .select('comment_id')
+      .where('comment_id', 'in', [first.id, again.id, fresh.id])
+      .execute();
+    expect(rows.map((r) => r.comment_id).sort()).toEqual([first.id, fresh.id].sort());
+  });
+
+  it('writes nothing at all when the statement fails', async () => {
+    const good = row('would be fine');
+    const bad = row('points at no article', { article_id: uuidv7() });
+    await expect(insertCommentsAnnounced(t.rt.db, [good, bad], 'comment.submitted')).rejects.toThrow();
+    const left = await t.rt.db.selectFrom('comments').select('id').where('id', '=', good.id).execute();
+    const outbox = await t.rt.db
+      .selectFrom('outbox')
+      .select('id')
+      .where('comment_id', '=', good.id)
+      .execute();
+    expect(left).toEqual([]);
+    expect(outbox).toEqual([]);
+  });
+});
+
+describe('recordSystemDecisions (the worker write as one statement)', () => {
+  it('decides only still-pending comments, with one audit row, one outbox row and a thread bump each', async () => {
+    const [p1, p2, h1, gone] = ['publish me', 'publish me too', 'hold me', 'already decided'].map((b) =>
+      row(b),
+    );
+    await insertComments(t.rt.db, [p1!, p2!, h1!, { ...gone!, status: 'rejected' }]);
+    const before = await t.rt.db
+      .selectFrom('articles')
+      .select(['thread_version', 'published_count'])
+      .where('id', '=', articleId)
+      .executeTakeFirstOrThrow();
+    const write = (id: string, to: 'published' | 'held') => ({
+      commentId: id,
+      to,
+      action: to === 'published' ? 'publish' : 'hold',
+      reasonCode: to === 'held' ? 'toxicity' : null,
+      reasons: [{ rule: 'x', code: 'y', message: 'a "quoted" {reason}' }],
+      scores: { toxicity: 0.5 },
+      policyVersion: 1,
+      topic: to === 'published' ? 'comment.published' : 'comment.held',
+      payload: { articleId, actor: 'system' },
+    });
+    const outbox = await recordSystemDecisions(t.rt.db, [
+      write(p1!.id, 'published'),
+      write(h1!.id, 'held'),
+      write(gone!.id, 'published'),
+      write(p2!.id, 'published'),
+    ]);
+    expect(outbox.map((o) => [o.comment_id, o.topic])).toEqual([
+      [p1!.id, 'comment.published'],
+      [h1!.id, 'comment.held'],
+      [p2!.id, 'comment.published'],
+    ]);
+    const statuses = await t.rt.db
+      .selectFrom('comments')
+      .select(['id', 'status', 'decided_at'])
+      .where('id', 'in', [p1!.id, p2!.id, h1!.id, gone!.id])
+      .execute();
+    const byId = new Map(statuses.map((s) => [s.id, s]));
+    expect(byId.get(p1!.id)?.status).toBe('published');
+    expect(byId.get(h1!.id)?.status).toBe('held');
+    expect(byId.get(gone!.id)?.status).toBe('rejected');
+    expect(byId.get(gone!.id)?.decided_at).toBeNull();
+    const audit = await t.rt.db
+      .selectFrom('moderation_decisions')
+      .select(['comment_id', 'actor_type', 'from_status', 'to_status', 'reasons', 'scores', 'reason_code'])
+      .where('comment_id', 'in', [p1!.id, p2!.id, h1!.id, gone!.id])
+      .execute();
+    expect(audit).toHaveLength(3);
+    expect(audit.find((a) => a.comment_id === h1!.id)).toMatchObject({
+      actor_type: 'system',
+      from_status: 'pending',
+      to_status: 'held',
+      reason_code: 'toxicity',
+      reasons: [{ rule: 'x', code: 'y', message: 'a "quoted" {reason}' }],
+      scores: { toxicity: 0.5 },
+    });
+    const after = await t.rt.db
+      .selectFrom('articles')
+      .select(['thread_version', 'published_count'])
+      .where('id', '=', articleId)
+      .executeTakeFirstOrThrow();
+    expect(Number(after.published_count)).toBe(Number(before.published_count) + 2);
+    expect(Number(after.thread_version)).toBe(Number(before.thread_version) + 1);
+    // A second run of the same jobs changes nothing.
+    expect(await recordSystemDecisions(t.rt.db, [write(p1!.id, 'published')])).toEqual([]);
   });
 });

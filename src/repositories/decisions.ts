@@ -1,5 +1,6 @@
 /** The append-only audit of every decision on a comment. */
-import type { Db } from '../../db/schema';
+import { sql } from 'kysely';
+import type { Db, OutboxRow } from '../../db/schema';
 
 export interface NewDecision {
   commentId: string;
@@ -44,4 +45,63 @@ export async function decisionsFor(db: Db, commentId: string) {
     .where('comment_id', '=', commentId)
     .orderBy('id')
     .execute();
+}
+
+export interface SystemDecisionWrite {
+  commentId: string;
+  to: 'published' | 'held' | 'rejected';
+  action: string;
+  reasonCode: string | null;
+  reasons: unknown[];
+  scores: Record<string, number>;
+  policyVersion: number | null;
+  /** The outbox row announcing it. */
+  topic: string;
+  payload: Record<string, unknown>;
+}
+
+/**
+ * The moderate worker's whole write for a batch, as ONE statement (so one round trip and its own
+ * transaction): move each still-pending comment to its outcome (a compare-and-set: a comment a
+ * moderator or an earlier run already decided is left alone), and for exactly those comments append
+ * the audit row and the outbox row, and bump the thread version of articles that gained a
+ * published comment. Returns the outbox rows written; their comment ids are the comments decided.
+ * Ids must be unique within the batch.
+ */
+export async function recordSystemDecisions(db: Db, writes: SystemDecisionWrite[]): Promise<OutboxRow[]> {
+  if (!writes.length) return [];
+  const col = <T>(f: (w: SystemDecisionWrite, i: number) => T) => writes.map(f);
+  const res = await sql<OutboxRow>`
+    with v as (
+      select * from unnest(
+        ${col((w) => w.commentId)}::uuid[], ${col((w) => w.to)}::text[], ${col((w) => w.action)}::text[],
+        ${col((w) => w.reasonCode)}::text[], ${col((w) => JSON.stringify(w.reasons))}::jsonb[],
+        ${col((w) => JSON.stringify(w.scores))}::jsonb[], ${col((w) => w.policyVersion)}::int[],
+        ${col((w) => w.topic)}::text[], ${col((w) => JSON.stringify(w.payload))}::jsonb[],
+        ${col((_, i) => i)}::int[]
+      ) as v(id, to_status, action, reason_code, reasons, scores, policy_version, topic, payload, ord)
+    ),
+    upd as (
+      update comments c set status = v.to_status, decided_at = now(), updated_at = now()
+      from v where c.id = v.id and c.status = 'pending'
+      returning c.id, c.site_id, c.article_id, c.request_id, c.status
+    ),
+    audit as (
+      insert into moderation_decisions
+        (comment_id, site_id, actor_type, action, from_status, to_status, reason_code, reasons, scores, policy_version)
+      select upd.id, upd.site_id, 'system', v.action, 'pending', upd.status, v.reason_code, v.reasons, v.scores,
+             v.policy_version
+      from upd join v on v.id = upd.id
+    ),
+    bump as (
+      update articles a set published_count = a.published_count + d.n, thread_version = a.thread_version + 1
+      from (select article_id, count(*)::int as n from upd where status = 'published' group by article_id) d
+      where a.id = d.article_id
+    )
+    insert into outbox (topic, site_id, comment_id, payload, request_id)
+    select v.topic, upd.site_id, upd.id, v.payload, upd.request_id
+    from upd join v on v.id = upd.id
+    order by v.ord
+    returning *`.execute(db);
+  return res.rows;
 }

@@ -4,7 +4,13 @@
  */
 import { sql } from 'kysely';
 import type { Db } from '../../db/schema';
-import { fingerprintToSigned, NEAR_DUPLICATE_BITS, simhash, simhashBands } from '../moderation/simhash';
+import {
+  fingerprintFromSigned,
+  fingerprintToSigned,
+  NEAR_DUPLICATE_BITS,
+  simhash,
+  simhashBands,
+} from '../moderation/simhash';
 
 export interface FingerprintColumns {
   simhash: string | null;
@@ -41,6 +47,8 @@ export interface DuplicateProbe {
   siteId: string;
   body: string;
   createdAt: Date;
+  /** The stored fingerprint (signed, as in the simhash column), when known; else computed from body. */
+  fingerprint?: string | null;
 }
 
 /**
@@ -57,18 +65,27 @@ export async function findNearDuplicates(
   limit = 20,
 ): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
-  const values = [];
+  const ids: string[] = [];
+  const sites: string[] = [];
+  const hashes: string[] = [];
+  const bands: number[][] = [[], [], [], []];
+  const ats: Date[] = [];
   for (const p of probes) {
     out.set(p.id, []);
-    const h = simhash(p.body);
+    const h = p.fingerprint ? fingerprintFromSigned(p.fingerprint) : simhash(p.body);
     if (h === null) continue;
-    const [b0, b1, b2, b3] = simhashBands(h);
-    const signed = fingerprintToSigned(h).toString();
-    values.push(
-      sql`(${p.id}::uuid, ${p.siteId}::text, ${signed}::bigint, ${b0}::int, ${b1}::int, ${b2}::int, ${b3}::int, ${p.createdAt}::timestamptz)`,
-    );
+    ids.push(p.id);
+    sites.push(p.siteId);
+    hashes.push(fingerprintToSigned(h).toString());
+    simhashBands(h).forEach((b, i) => {
+      bands[i]!.push(b);
+    });
+    ats.push(p.createdAt);
   }
-  if (!values.length) return out;
+  // One array per column: the statement text is the same whatever the batch size.
+  const values = sql`select * from unnest(${ids}::uuid[], ${sites}::text[], ${hashes}::bigint[],
+    ${bands[0]}::int[], ${bands[1]}::int[], ${bands[2]}::int[], ${bands[3]}::int[], ${ats}::timestamptz[])`;
+  if (!ids.length) return out;
   const since = sql`v.at - ${sql.lit(`${Math.max(0, Math.round(windowMs))} milliseconds`)}::interval`;
   // One index range per band (site_id, simhash_bN, created_at), unioned. Written as one OR of the
   // four bands, the planner turned the OR of the created_at tie-break into the index condition
@@ -80,7 +97,7 @@ export async function findNearDuplicates(
           and simhash is not null and created_at >= ${since} and created_at <= v.at`;
   const res = await sql<{ probe: string; id: string }>`
     select v.id as probe, d.id
-    from (values ${sql.join(values)}) as v(id, site_id, h, b0, b1, b2, b3, at)
+    from (${values}) as v(id, site_id, h, b0, b1, b2, b3, at)
     cross join lateral (
       select c.id from (${band(0)} union ${band(1)} union ${band(2)} union ${band(3)}) c
       where (c.created_at < v.at or (c.created_at = v.at and c.id < v.id))

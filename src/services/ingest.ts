@@ -1,18 +1,22 @@
 /**
- * Accepting a comment: one transaction writes the comment (pending) and its outbox row, then the
- * caller may answer 202. Concurrent submissions are grouped into one multi-row transaction.
+ * Accepting a comment: one statement writes the comment (pending) and its outbox row, then the
+ * caller may answer 202. Concurrent submissions are grouped into one multi-row statement.
  */
 import type { Kysely } from 'kysely';
-import type { CommentStatus, Database, Db, NewComment, OutboxRow, SubmissionSignals } from '../../db/schema';
+import type { CommentStatus, Database, NewComment, SubmissionSignals } from '../../db/schema';
 import { createBatcher } from '../lib/batcher';
 import { AppError } from '../lib/errors';
 import { uuidv7 } from '../lib/ids';
 import { TtlCache } from '../lib/ttl-cache';
 import type { Queues } from '../queue';
 import { type ArticleRef, articleKey, ensureArticles } from '../repositories/articles';
-import { findByIdempotencyKeys, findParents, insertComments } from '../repositories/comments';
+import {
+  findByIdempotencyKeys,
+  findParents,
+  insertCommentsAnnounced,
+  type ParentInfo,
+} from '../repositories/comments';
 import { fingerprintColumns } from '../repositories/duplicates';
-import { insertOutbox } from '../repositories/outbox';
 import { createCoalescingPublisher } from './publish-coalescer';
 
 export interface Submission {
@@ -61,11 +65,10 @@ export function createIngestor(deps: IngestDeps) {
   const publish = createCoalescingPublisher(deps.db, deps.queues);
 
   /**
-   * Articles found or created inside the batch's transaction go into `fresh`, and only into the
-   * cache after commit: cached earlier, a concurrent batch would insert comments pointing at an
-   * article row it cannot see yet (a foreign-key violation), or at one that was rolled back.
+   * Articles come from the cache or are found or created by their own statement, which commits
+   * before any comment of this batch points at them: the cache only ever holds committed rows.
    */
-  async function resolveArticles(db: Db, items: Submission[], fresh: Array<[string, ArticleRef]>) {
+  async function resolveArticles(items: Submission[]) {
     const out = new Map<string, ArticleRef>();
     const misses: Submission[] = [];
     for (const s of items) {
@@ -76,7 +79,7 @@ export function createIngestor(deps: IngestDeps) {
     }
     if (misses.length) {
       const found = await ensureArticles(
-        db,
+        deps.db,
         misses.map((s) => ({
           siteId: s.siteId,
           externalId: s.articleExternalId,
@@ -86,137 +89,131 @@ export function createIngestor(deps: IngestDeps) {
       );
       for (const [k, v] of found) {
         out.set(k, v);
-        fresh.push([k, v]);
+        articles.set(k, v);
       }
     }
     return out;
   }
 
+  /** Parents of the batch's replies (read committed, as the transaction used to see them). */
+  async function resolveParents(items: Submission[]) {
+    const parents = new Map<string, ParentInfo>();
+    const bySite = new Map<string, Set<string>>();
+    for (const s of items) {
+      if (!s.parentId) continue;
+      const ids = bySite.get(s.siteId) ?? new Set<string>();
+      ids.add(s.parentId);
+      bySite.set(s.siteId, ids);
+    }
+    for (const [siteId, ids] of bySite) {
+      for (const [id, p] of await findParents(deps.db, siteId, [...ids])) parents.set(id, p);
+    }
+    return parents;
+  }
+
+  /**
+   * One batch. In the common case (articles cached, no replies, no repeated Idempotency-Key) this is
+   * a single statement, which writes the comments and their outbox rows atomically and commits:
+   * one round trip to Postgres for the whole batch.
+   */
   async function handleBatch(items: Submission[]): Promise<Slot[]> {
     const results: Slot[] = new Array(items.length);
-    let published: OutboxRow[] = [];
-    const fresh: Array<[string, ArticleRef]> = [];
+    const arts = await resolveArticles(items);
+    const parents = await resolveParents(items);
 
-    await deps.db.transaction().execute(async (trx) => {
-      const arts = await resolveArticles(trx, items, fresh);
-      const parentIds = new Map<string, string[]>();
-      for (const s of items) {
-        if (s.parentId) parentIds.set(s.siteId, [...(parentIds.get(s.siteId) ?? []), s.parentId]);
+    const rows: NewComment[] = [];
+    const rowIndex: number[] = [];
+    const seenKeys = new Map<string, number>();
+    items.forEach((s, i) => {
+      const art = arts.get(articleKey(s.siteId, s.articleExternalId));
+      if (!art) {
+        results[i] = AppError.notFound('Article');
+        return;
       }
-      const parents = new Map<
-        string,
-        Awaited<ReturnType<typeof findParents>> extends Map<string, infer P> ? P : never
-      >();
-      for (const [siteId, ids] of parentIds) {
-        for (const [id, p] of await findParents(trx, siteId, [...new Set(ids)])) parents.set(id, p);
+      if (art.closed) {
+        results[i] = new AppError(403, 'article_closed', 'This article is closed for comments');
+        return;
       }
-
-      const rows: NewComment[] = [];
-      const rowIndex: number[] = [];
-      const seenKeys = new Map<string, number>();
-      items.forEach((s, i) => {
-        const art = arts.get(articleKey(s.siteId, s.articleExternalId));
-        if (!art) {
-          results[i] = AppError.notFound('Article');
+      let rootId: string | null = null;
+      if (s.parentId) {
+        const p = parents.get(s.parentId);
+        if (!p || p.articleId !== art.id || p.status !== 'published') {
+          results[i] = new AppError(
+            422,
+            'invalid_parent',
+            'Replies must answer a published comment of the same article',
+            {
+              errors: [{ path: 'parentId', message: 'No published comment with this id on this article' }],
+            },
+          );
           return;
         }
-        if (art.closed) {
-          results[i] = new AppError(403, 'article_closed', 'This article is closed for comments');
-          return;
-        }
-        let rootId: string | null = null;
-        if (s.parentId) {
-          const p = parents.get(s.parentId);
-          if (!p || p.articleId !== art.id || p.status !== 'published') {
-            results[i] = new AppError(
-              422,
-              'invalid_parent',
-              'Replies must answer a published comment of the same article',
-              {
-                errors: [{ path: 'parentId', message: 'No published comment with this id on this article' }],
-              },
-            );
-            return;
-          }
-          rootId = p.rootId ?? p.id;
-        }
-        if (s.idempotencyKey) {
-          const k = `${s.siteId}\u0000${s.idempotencyKey}`;
-          if (seenKeys.has(k)) return; // resolved below from the first row with this key
-          seenKeys.set(k, i);
-        }
-        const now = new Date();
-        rows.push({
-          id: uuidv7(now.getTime()),
-          site_id: s.siteId,
-          article_id: art.id,
-          parent_id: s.parentId ?? null,
-          root_id: rootId,
-          author_name: s.authorName,
-          author_email: s.authorEmail ?? null,
-          email_hash: s.emailHash ?? null,
-          body: s.body,
-          status: 'pending',
-          ip_hash: s.ipHash ?? null,
-          user_agent: s.userAgent ?? null,
-          referrer: s.referrer ?? null,
-          signals: JSON.stringify(s.signals),
-          idempotency_key: s.idempotencyKey ?? null,
-          request_id: s.requestId ?? null,
-          created_at: now,
-          updated_at: now,
-          // Near-duplicate fingerprint, so the worker finds copies with an index probe.
-          ...fingerprintColumns(s.body),
-        });
-        rowIndex.push(i);
-      });
-
-      const inserted = await insertComments(trx, rows);
-      const events = rows
-        .filter((r) => inserted.has(r.id))
-        .map((r) => ({
-          topic: 'comment.submitted',
-          siteId: r.site_id,
-          commentId: r.id,
-          requestId: r.request_id ?? null,
-          payload: { articleId: r.article_id, parentId: r.parent_id ?? null },
-        }));
-      published = await insertOutbox(trx, events);
-
-      // Rows skipped by ON CONFLICT were submitted before with the same Idempotency-Key.
-      const replayKeys = new Map<string, string[]>();
-      rows.forEach((r, j) => {
-        const i = rowIndex[j]!;
-        if (inserted.has(r.id)) {
-          results[i] = {
-            id: r.id,
-            status: 'pending',
-            articleId: r.article_id,
-            createdAt: r.created_at as Date,
-            replayed: false,
-          };
-        } else if (r.idempotency_key) {
-          replayKeys.set(r.site_id, [...(replayKeys.get(r.site_id) ?? []), r.idempotency_key]);
-        }
-      });
-      for (const [siteId, keys] of replayKeys) {
-        for (const found of await findByIdempotencyKeys(trx, siteId, keys)) {
-          rows.forEach((r, j) => {
-            if (r.site_id === siteId && r.idempotency_key === found.idempotency_key && !inserted.has(r.id)) {
-              results[rowIndex[j]!] = {
-                id: found.id,
-                status: found.status,
-                articleId: r.article_id,
-                createdAt: r.created_at as Date,
-                replayed: true,
-              };
-            }
-          });
-        }
+        rootId = p.rootId ?? p.id;
       }
+      if (s.idempotencyKey) {
+        const k = `${s.siteId}\u0000${s.idempotencyKey}`;
+        if (seenKeys.has(k)) return; // resolved below from the first row with this key
+        seenKeys.set(k, i);
+      }
+      const now = new Date();
+      rows.push({
+        id: uuidv7(now.getTime()),
+        site_id: s.siteId,
+        article_id: art.id,
+        parent_id: s.parentId ?? null,
+        root_id: rootId,
+        author_name: s.authorName,
+        author_email: s.authorEmail ?? null,
+        email_hash: s.emailHash ?? null,
+        body: s.body,
+        status: 'pending',
+        ip_hash: s.ipHash ?? null,
+        user_agent: s.userAgent ?? null,
+        referrer: s.referrer ?? null,
+        signals: JSON.stringify(s.signals),
+        idempotency_key: s.idempotencyKey ?? null,
+        request_id: s.requestId ?? null,
+        created_at: now,
+        updated_at: now,
+        // Near-duplicate fingerprint, so the worker finds copies with an index probe.
+        ...fingerprintColumns(s.body),
+      });
+      rowIndex.push(i);
     });
 
-    for (const [k, v] of fresh) articles.set(k, v);
+    const { inserted, outbox } = await insertCommentsAnnounced(deps.db, rows, 'comment.submitted');
+
+    // Rows skipped by ON CONFLICT were submitted before with the same Idempotency-Key.
+    const replayKeys = new Map<string, string[]>();
+    rows.forEach((r, j) => {
+      const i = rowIndex[j]!;
+      if (inserted.has(r.id)) {
+        results[i] = {
+          id: r.id,
+          status: 'pending',
+          articleId: r.article_id,
+          createdAt: r.created_at as Date,
+          replayed: false,
+        };
+      } else if (r.idempotency_key) {
+        replayKeys.set(r.site_id, [...(replayKeys.get(r.site_id) ?? []), r.idempotency_key]);
+      }
+    });
+    for (const [siteId, keys] of replayKeys) {
+      for (const found of await findByIdempotencyKeys(deps.db, siteId, keys)) {
+        rows.forEach((r, j) => {
+          if (r.site_id === siteId && r.idempotency_key === found.idempotency_key && !inserted.has(r.id)) {
+            results[rowIndex[j]!] = {
+              id: found.id,
+              status: found.status,
+              articleId: r.article_id,
+              createdAt: r.created_at as Date,
+              replayed: true,
+            };
+          }
+        });
+      }
+    }
 
     // Duplicate keys within this batch share the first row's answer.
     items.forEach((s, i) => {
@@ -228,9 +225,9 @@ export function createIngestor(deps: IngestDeps) {
       }
     });
 
-    deps.onCommitted?.(published.length);
+    deps.onCommitted?.(outbox.length);
     // After commit, off the response path; failure leaves the rows for the relay.
-    void publish(published);
+    void publish(outbox);
     return results;
   }
 
