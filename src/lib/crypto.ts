@@ -5,13 +5,30 @@ export function hmac(secret: string, purpose: string, value: string): string {
   return createHmac('sha256', secret).update(purpose).update('\0').update(value).digest('base64url');
 }
 
+/**
+ * The same reader posts from the same address with the same email again and again, and an HMAC
+ * costs several microseconds: recent results are kept in memory (bounded; never written anywhere).
+ */
+const recent = new Map<string, string>();
+const RECENT_MAX = 20_000;
+function cachedHmac(secret: string, purpose: string, value: string): string {
+  const key = `${purpose}\0${value}\0${secret}`;
+  let h = recent.get(key);
+  if (h === undefined) {
+    h = hmac(secret, purpose, value);
+    if (recent.size >= RECENT_MAX) recent.delete(recent.keys().next().value as string);
+    recent.set(key, h);
+  }
+  return h;
+}
+
 /** Pseudonymous IP: lets rules count per address without storing the address. */
 export function hashIp(secret: string, ip: string): string {
-  return hmac(secret, 'ip', ip.trim().toLowerCase());
+  return cachedHmac(secret, 'ip', ip.trim().toLowerCase());
 }
 
 export function hashEmail(secret: string, email: string): string {
-  return hmac(secret, 'email', email.trim().toLowerCase());
+  return cachedHmac(secret, 'email', email.trim().toLowerCase());
 }
 
 /** API tokens are 256-bit random, so a fast unsalted hash is enough to make a leaked table useless. */

@@ -18,6 +18,11 @@ describe('uuidv7', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
+  it('draws fresh randomness for every id, across refills of the random pool', () => {
+    const tails = Array.from({ length: 2000 }, (_, i) => uuidv7(1_900_000_000_000 + i * 1000).slice(24));
+    expect(new Set(tails).size).toBe(tails.length);
+  });
+
   it('never goes backwards when the clock does', () => {
     fc.assert(
       fc.property(
