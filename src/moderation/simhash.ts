@@ -21,19 +21,58 @@ export const MIN_WORDS = 6;
 export function simhash(body: string): bigint | null {
   const words = tokenize(body).map((t) => t.text);
   if (words.length < MIN_WORDS) return null;
-  const counts = new Int32Array(64);
+  // A bit's vote is +1 per shingle with the bit set and -1 otherwise, so its sum is positive exactly
+  // when more than half the shingles set it: counting set bits alone gives the same fingerprint.
+  // They are counted eight lanes at a time, one byte per bit, and emptied before a byte can overflow.
+  const ones = new Int32Array(64);
+  lanes.fill(0);
+  let shingles = 0;
+  let pending = 0;
   for (let i = 0; i + 3 <= words.length; i++) {
-    const shingle = `${words[i]} ${words[i + 1]} ${words[i + 2]}`;
-    const lo = mix32(fnv1a(shingle));
-    const hi = mix32(fnv1a(shingle, 0x9747b28c));
-    for (let b = 0; b < 32; b++) {
-      counts[b]! += (lo >>> b) & 1 ? 1 : -1;
-      counts[b + 32]! += (hi >>> b) & 1 ? 1 : -1;
+    const lo = mix32(shingleHash(words[i]!, words[i + 1]!, words[i + 2]!, 0x811c9dc5));
+    const hi = mix32(shingleHash(words[i]!, words[i + 1]!, words[i + 2]!, 0x9747b28c));
+    for (let k = 0; k < 8; k++) {
+      lanes[k]! += (lo >>> k) & 0x01010101;
+      lanes[k + 8]! += (hi >>> k) & 0x01010101;
+    }
+    shingles++;
+    if (++pending === 255) {
+      drainLanes(ones);
+      pending = 0;
     }
   }
-  let out = 0n;
-  for (let b = 63; b >= 0; b--) out = (out << 1n) | (counts[b]! > 0 ? 1n : 0n);
-  return out;
+  drainLanes(ones);
+  // Two 32-bit halves and one BigInt join: 64 BigInt shifts would allocate 128 BigInts.
+  let low = 0;
+  let high = 0;
+  for (let b = 0; b < 32; b++) {
+    if (2 * ones[b]! > shingles) low |= 1 << b;
+    if (2 * ones[b + 32]! > shingles) high |= 1 << b;
+  }
+  return (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0);
+}
+
+// Byte j of lanes[k] counts bit k + 8j of the low hash; lanes[8 + k] the same for the high hash.
+const lanes = new Uint32Array(16);
+
+function drainLanes(ones: Int32Array): void {
+  for (let k = 0; k < 8; k++) {
+    for (let j = 0; j < 4; j++) {
+      ones[k + 8 * j]! += (lanes[k]! >>> (8 * j)) & 0xff;
+      ones[32 + k + 8 * j]! += (lanes[k + 8]! >>> (8 * j)) & 0xff;
+    }
+    lanes[k] = 0;
+    lanes[k + 8] = 0;
+  }
+}
+
+/** FNV-1a of `${a} ${b} ${c}` without building the string (FNV-1a is a left fold over code units). */
+function shingleHash(a: string, b: string, c: string, seed: number): number {
+  let h = fnv1a(a, seed);
+  h = Math.imul(h ^ 32, 0x01000193) >>> 0;
+  h = fnv1a(b, h);
+  h = Math.imul(h ^ 32, 0x01000193) >>> 0;
+  return fnv1a(c, h);
 }
 
 export function hammingDistance(a: bigint, b: bigint): number {
