@@ -11,7 +11,7 @@ export interface Token {
 }
 
 // Letters, digits and combining marks form words; apostrophes inside words keep "don't" whole.
-const WORD_RE = /[\p{L}\p{N}\p{M}]+(?:['’][\p{L}\p{N}\p{M}]+)*/gu;
+// Words are the matches of /[\p{L}\p{N}\p{M}]+(?:['’][\p{L}\p{N}\p{M}]+)*/gu, found by scanWords.
 const URL_RE =
   /\b(?:https?:\/\/|www\.)[^\s<>"']+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|ly|co|io|info|biz|tk|ru|gl|me|tv)\b(?:\/[^\s<>"']*)?/giu;
 const MENTION_RE = /@[\p{L}\p{N}_]+/gu;
@@ -49,32 +49,155 @@ function lowerNormalise(word: string): string {
  */
 export function tokenize(body: string): Token[] {
   const tokens: Token[] = [];
-  // URLs and mentions are blanked out (same length, so offsets hold) before words are found.
+  scanTokens(body, (text, start, end) => {
+    tokens.push({ text, start, end });
+  });
+  return tokens;
+}
+
+/** The texts of `tokenize(body)`, without building a token per word (the fingerprint needs no offsets). */
+export function tokenTexts(body: string): string[] {
+  const texts: string[] = [];
+  scanTokens(body, (text) => {
+    texts.push(text);
+  });
+  return texts;
+}
+
+/** Calls `emit` for each token of the body in order of its start. */
+function scanTokens(body: string, emit: (text: string, start: number, end: number) => void): void {
+  const specials: Token[] = [];
+  const masked = maskSpecials(body, specials);
+  if (specials.length === 0) {
+    scanWords(masked, emit);
+    return;
+  }
+  // URLs, mentions and words never overlap, so one merge by start puts them in order.
+  specials.sort((a, b) => a.start - b.start);
+  let next = 0;
+  scanWords(masked, (text, start, end) => {
+    for (; next < specials.length && specials[next]!.start < start; next++) {
+      const t = specials[next]!;
+      emit(t.text, t.start, t.end);
+    }
+    emit(text, start, end);
+  });
+  for (; next < specials.length; next++) {
+    const t = specials[next]!;
+    emit(t.text, t.start, t.end);
+  }
+}
+
+/**
+ * Pushes the URL and @mention tokens of `body` and returns the body with them blanked out, same
+ * length so that offsets hold; the body itself when it has none.
+ */
+function maskSpecials(body: string, tokens: Token[]): string {
   let masked = body;
   const blank = (start: number, end: number) => {
     masked = masked.slice(0, start) + ' '.repeat(end - start) + masked.slice(end);
   };
-  for (const m of body.matchAll(URL_RE)) {
-    tokens.push({ text: '\u0001url', start: m.index, end: m.index + m[0].length });
-    blank(m.index, m.index + m[0].length);
+  if (mayHaveUrl(body)) {
+    // A URL never holds whitespace, so the regex only runs on the whitespace-delimited chunks that
+    // could hold one; whitespace on either side reads to \b and [^\s] exactly as the chunk's ends do.
+    for (let start = 0, i = 0, candidate = false; i <= body.length; i++) {
+      const c = i < body.length ? body.charCodeAt(i) : 32;
+      if (c === 32 || (c >= 9 && c <= 13)) {
+        if (candidate) {
+          const chunk = body.slice(start, i);
+          URL_RE.lastIndex = 0;
+          for (let m = URL_RE.exec(chunk); m; m = URL_RE.exec(chunk)) {
+            const at = start + m.index;
+            tokens.push({ text: '\u0001url', start: at, end: at + m[0].length });
+            blank(at, at + m[0].length);
+          }
+        }
+        start = i + 1;
+        candidate = false;
+      } else if (c === 46) {
+        candidate ||= i + 1 < body.length && !NOT_AFTER_URL_DOT.includes(body.charCodeAt(i + 1));
+      } else if (c === 58) {
+        candidate ||= body.charCodeAt(i + 1) === 47 && body.charCodeAt(i + 2) === 47;
+      }
+    }
   }
-  const hadSpecial = tokens.length > 0 || body.includes('@');
   if (body.includes('@')) {
-    for (const m of masked.matchAll(MENTION_RE)) {
+    MENTION_RE.lastIndex = 0;
+    const text = masked;
+    for (let m = MENTION_RE.exec(text); m; m = MENTION_RE.exec(text)) {
       tokens.push({ text: '\u0001user', start: m.index, end: m.index + m[0].length });
       blank(m.index, m.index + m[0].length);
     }
   }
-  for (const m of masked.matchAll(WORD_RE)) {
-    const text = lowerNormalise(m[0]);
-    tokens.push({
-      text: IDENTITY_TERMS.has(text) ? IDENTITY_PLACEHOLDER : text,
-      start: m.index,
-      end: m.index + m[0].length,
-    });
+  return masked;
+}
+
+/**
+ * False only when URL_RE cannot match: every match holds "://" or a "." followed by a character
+ * other than whitespace, < > " or '. Most comments fail this test, and it costs less than the regex.
+ */
+function mayHaveUrl(body: string): boolean {
+  if (body.includes('://')) return true;
+  for (let i = body.indexOf('.'); i !== -1; i = body.indexOf('.', i + 1)) {
+    if (i + 1 < body.length && !NOT_AFTER_URL_DOT.includes(body.charCodeAt(i + 1))) return true;
   }
-  if (hadSpecial) tokens.sort((a, b) => a.start - b.start);
-  return tokens;
+  return false;
+}
+// Space, \t \n \v \f \r, " ' < >.
+const NOT_AFTER_URL_DOT = [32, 9, 10, 11, 12, 13, 34, 39, 60, 62];
+
+// The word regex by hand: letters, digits and marks (ASCII from a table, the rest by a one-character
+// sticky regex), with ' or ’ inside words. Why: the regex's match objects and NFKC on every word
+// were most of the tokeniser's cost, and most words are plain ASCII, whose NFKC is itself.
+const ASCII_WORD = new Uint8Array(128);
+for (let c = 0; c < 128; c++) ASCII_WORD[c] = /[\p{L}\p{N}\p{M}]/u.test(String.fromCharCode(c)) ? 1 : 0;
+const WORD_CHAR_RE = /[\p{L}\p{N}\p{M}]/uy;
+
+/** UTF-16 length of the word character at i, or 0 when the code point there is none. */
+function wordCharAt(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  if (c < 128) return ASCII_WORD[c]!;
+  if (i >= s.length) return 0;
+  WORD_CHAR_RE.lastIndex = i;
+  return WORD_CHAR_RE.test(s) ? WORD_CHAR_RE.lastIndex - i : 0;
+}
+
+/** Calls `emit` for each match of the word regex in `s`, in order, with its normalised (or identity) text. */
+function scanWords(s: string, emit: (text: string, start: number, end: number) => void): void {
+  const n = s.length;
+  let i = 0;
+  while (i < n) {
+    let w = wordCharAt(s, i);
+    if (w === 0) {
+      // Step over a whole code point, as the /u regex does, so a pair is never split.
+      const c = s.charCodeAt(i);
+      i += c >= 0xd800 && c <= 0xdbff && i + 1 < n && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
+      continue;
+    }
+    const start = i;
+    let upper = false;
+    let ascii = true;
+    for (;;) {
+      do {
+        const c = s.charCodeAt(i);
+        if (c >= 128) ascii = false;
+        else if (c <= 90 && c >= 65) upper = true;
+        i += w;
+        w = wordCharAt(s, i);
+      } while (w !== 0);
+      const c = s.charCodeAt(i);
+      if ((c === 39 || c === 0x2019) && wordCharAt(s, i + 1) !== 0) {
+        if (c !== 39) ascii = false;
+        i++;
+        w = wordCharAt(s, i);
+        continue;
+      }
+      break;
+    }
+    const raw = s.slice(start, i);
+    const text = !ascii ? lowerNormalise(raw) : upper ? raw.toLowerCase() : raw;
+    emit(IDENTITY_TERMS.has(text) ? IDENTITY_PLACEHOLDER : text, start, i);
+  }
 }
 
 /** FNV-1a over UTF-16 code units from `from` to `to`, continuing from `h`. */

@@ -10,7 +10,7 @@
  *    then keep those with `hammingDistance(a, b) <= NEAR_DUPLICATE_BITS`;
  *  - pass their ids as `ctx.history.duplicates`.
  */
-import { fnv1a, mix32, tokenize } from './features';
+import { fnv1a, mix32, tokenTexts } from './features';
 
 /** Fingerprints at most this many bits apart count as the same text. */
 export const NEAR_DUPLICATE_BITS = 3;
@@ -19,7 +19,7 @@ export const MIN_WORDS = 6;
 
 /** 64-bit SimHash as a bigint, or null when the body is too short to fingerprint fairly. */
 export function simhash(body: string): bigint | null {
-  const words = tokenize(body).map((t) => t.text);
+  const words = tokenTexts(body);
   if (words.length < MIN_WORDS) return null;
   // A bit's vote is +1 per shingle with the bit set and -1 otherwise, so its sum is positive exactly
   // when more than half the shingles set it: counting set bits alone gives the same fingerprint.
