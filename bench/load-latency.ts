@@ -13,6 +13,7 @@
 import { Queue } from 'bullmq';
 import { sql } from 'kysely';
 import { createDb, dropDatabase, ensureDatabase } from '../db/database';
+import { moderateJobComments } from '../src/queue';
 import { createSite } from '../src/repositories/sites';
 import { openLoop, percentile } from './lib/open-loop';
 import { benchSetup, type Child, startChild, waitReady } from './lib/procs';
@@ -96,7 +97,10 @@ try {
       extract(epoch from c.decided_at) * 1000 d
     from comments c left join outbox o on o.comment_id = c.id and o.topic = 'comment.submitted'`.execute(db);
   const jobs = await queue.getJobs(['completed'], 0, -1);
-  const jobBy = new Map(jobs.map((j) => [(j.data as { commentId: string }).commentId, j]));
+  // A job decides every comment of one ingest batch (ModerateJob.more).
+  const jobBy = new Map(
+    jobs.flatMap((j) => moderateJobComments(j.data).map((c) => [c.commentId, j] as const)),
+  );
   const t00 = Math.min(...sentAt.values());
   const perSecond: number[][] = [];
   const st = {

@@ -18,6 +18,19 @@ export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
 export interface ModerateJob {
   commentId: string;
   requestId?: string | null;
+  /**
+   * Further comments submitted in the same ingest batch, decided by the same job. One BullMQ job
+   * per batch instead of one per comment: its add, fetch, lock and completion (several Redis
+   * scripts each) were the largest per-comment cost left in the API and the worker.
+   */
+  more?: Array<{ commentId: string; requestId: string | null }>;
+}
+
+/** The comments a moderate job decides, the first one first. */
+export function moderateJobComments(
+  data: ModerateJob,
+): Array<{ commentId: string; requestId: string | null }> {
+  return [{ commentId: data.commentId, requestId: data.requestId ?? null }, ...(data.more ?? [])];
 }
 
 /** One moderator decision to learn from: the outbox row that announced it (ids and a label only). */
@@ -125,6 +138,20 @@ export function createQueues(connection: Redis, prefix: string): Queues {
 export function moderateJobId(commentId: string): string {
   return `mod-${commentId}`;
 }
+
+/**
+ * A job for several comments is named after its first comment and its size: the same rows
+ * relayed in the same grouping add it once; a different grouping (the relay racing the eager
+ * publish) adds a second job whose comments the compare-and-set then skips.
+ */
+export function moderateBatchJobId(commentIds: string[]): string {
+  return commentIds.length === 1
+    ? moderateJobId(commentIds[0]!)
+    : `mod-${commentIds[0]}-n${commentIds.length}`;
+}
+
+/** Comments per moderate job: the worker's own batch size, so one job fills one batch. */
+export const MODERATE_JOB_MAX_COMMENTS = 100;
 
 export function learnJobId(outboxId: string | number): string {
   return `learn-${outboxId}`;

@@ -9,14 +9,21 @@ import { startLoop } from '../src/lib/loop';
 import { recordDecision } from '../src/lib/metrics';
 import { defaultRules } from '../src/moderation/rules';
 import type { Rule } from '../src/moderation/types';
-import { type LearnJob, type ModerateJob, moderateJobId, QUEUE, type Queues } from '../src/queue';
+import {
+  type LearnJob,
+  type ModerateJob,
+  moderateJobComments,
+  moderateJobId,
+  QUEUE,
+  type Queues,
+} from '../src/queue';
 import { findStalePending } from '../src/repositories/comments';
 import { CANARY_JOB } from '../src/routes/health';
 import { relayOnce } from '../src/services/outbox-publisher';
 import { purgeSubmissionContext } from '../src/services/privacy';
 import type { SiteCache } from '../src/services/site-cache';
 import { startLearnWorker } from './learn';
-import { createModerateProcessor, type ModerateDeps } from './moderate';
+import { createModerateProcessor, type ModerateDeps, type ModerateResult } from './moderate';
 import { createAdaptiveCache, workerRules } from './moderation-context';
 import { type RunningWebhookWorkers, startWebhookWorkers, type WebhookWorkerOptions } from './webhooks';
 
@@ -122,13 +129,26 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
     async (job) => {
       // /readyz's canary: answered at once, proving a worker is taking jobs.
       if (job.name === CANARY_JOB) return { state: 'canary' };
-      // The request id written with the comment follows it into its jobs' log lines.
-      const log = deps.logger.child({ requestId: job.data.requestId ?? null, jobId: job.id });
-      const result = await processor(job);
-      if (result.state === 'decided')
-        log.info({ commentId: job.data.commentId, outcome: result.outcome }, 'comment decided');
-      else log.debug({ commentId: job.data.commentId, skipped: result.reason }, 'moderate job skipped');
-      return result;
+      // The comments of one job go through the processor together, so they share its batches.
+      const comments = moderateJobComments(job.data);
+      const results = await Promise.allSettled(
+        comments.map(async (c) => {
+          const result = await processor({ data: c });
+          // The request id written with the comment follows it into its job's log lines.
+          const log = deps.logger.child({ requestId: c.requestId, jobId: job.id });
+          if (result.state === 'decided')
+            log.info({ commentId: c.commentId, outcome: result.outcome }, 'comment decided');
+          else log.debug({ commentId: c.commentId, skipped: result.reason }, 'moderate job skipped');
+          return result;
+        }),
+      );
+      // One comment failing fails the job after the others are decided: the retry then decides
+      // only what is still pending (the compare-and-set skips the rest).
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      const done = results.map((r) => (r as PromiseFulfilledResult<ModerateResult>).value);
+      if (done.length === 1) return done[0];
+      return { state: 'batch', decided: done.filter((d) => d.state === 'decided').length, of: done.length };
     },
     {
       connection: deps.workerConnection,

@@ -3,7 +3,7 @@
  * twice (eager publish and relay racing, or a relay crash before marking) adds each job once.
  */
 import type { OutboxRow } from '../../db/schema';
-import { moderateJobId, QUEUE, type QueueName } from '../queue';
+import { MODERATE_JOB_MAX_COMMENTS, moderateBatchJobId, QUEUE, type QueueName } from '../queue';
 
 export interface JobSpec {
   queue: QueueName;
@@ -14,21 +14,30 @@ export interface JobSpec {
 
 export type OutboxRoute = (row: OutboxRow) => JobSpec[];
 
-const routes: Record<string, OutboxRoute[]> = {
-  'comment.submitted': [
-    (row) =>
-      row.comment_id
-        ? [
-            {
-              queue: QUEUE.moderate,
-              name: 'moderate',
-              data: { commentId: row.comment_id, requestId: row.request_id },
-              jobId: moderateJobId(row.comment_id),
-            },
-          ]
-        : [],
-  ],
-};
+const routes: Record<string, OutboxRoute[]> = {};
+
+/**
+ * `comment.submitted` rows published together become moderate jobs of up to
+ * MODERATE_JOB_MAX_COMMENTS comments each (see ModerateJob), in outbox order.
+ */
+function moderateJobs(rows: OutboxRow[]): JobSpec[] {
+  const submitted = rows.filter((r) => r.topic === 'comment.submitted' && r.comment_id);
+  const jobs: JobSpec[] = [];
+  for (let i = 0; i < submitted.length; i += MODERATE_JOB_MAX_COMMENTS) {
+    const chunk = submitted.slice(i, i + MODERATE_JOB_MAX_COMMENTS);
+    const [first, ...rest] = chunk.map((r) => ({
+      commentId: r.comment_id!,
+      requestId: r.request_id ?? null,
+    }));
+    jobs.push({
+      queue: QUEUE.moderate,
+      name: 'moderate',
+      data: rest.length ? { ...first!, more: rest } : { ...first! },
+      jobId: moderateBatchJobId(chunk.map((r) => r.comment_id!)),
+    });
+  }
+  return jobs;
+}
 
 /** Routes applied to every topic (for example the webhook fan-out). */
 const everyTopic: OutboxRoute[] = [];
@@ -53,7 +62,7 @@ export function jobsFor(row: OutboxRow): JobSpec[] {
  */
 export type OutboxBatchRoute = (rows: OutboxRow[]) => JobSpec[];
 
-const batchRoutes: OutboxBatchRoute[] = [];
+const batchRoutes: OutboxBatchRoute[] = [moderateJobs];
 
 export function registerOutboxBatchRoute(route: OutboxBatchRoute): void {
   batchRoutes.push(route);

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import type { OutboxRow } from '../../db/schema';
+import { uuidv7 } from '../lib/ids';
+import { MODERATE_JOB_MAX_COMMENTS, moderateJobComments, moderateJobId, QUEUE } from '../queue';
+import { jobsForRows } from './outbox-routes';
+
+const row = (id: number, topic = 'comment.submitted'): OutboxRow => ({
+  id: String(id),
+  topic,
+  site_id: 'site_x',
+  comment_id: uuidv7(),
+  payload: {},
+  request_id: `req-${id}`,
+  created_at: new Date(),
+  published_at: null,
+});
+
+const moderateJobs = (rows: OutboxRow[]) => jobsForRows(rows).filter((j) => j.queue === QUEUE.moderate);
+
+describe('moderate jobs from comment.submitted rows', () => {
+  it('puts the comments published together into jobs of at most one worker batch, in order', () => {
+    const rows = Array.from({ length: 2 * MODERATE_JOB_MAX_COMMENTS + 7 }, (_, i) => row(i + 1));
+    const jobs = moderateJobs([...rows, row(999, 'comment.published')]);
+    expect(jobs.map((j) => moderateJobComments(j.data as never).length)).toEqual([
+      MODERATE_JOB_MAX_COMMENTS,
+      MODERATE_JOB_MAX_COMMENTS,
+      7,
+    ]);
+    const covered = jobs.flatMap((j) => moderateJobComments(j.data as never));
+    expect(covered.map((c) => c.commentId)).toEqual(rows.map((r) => r.comment_id));
+    expect(covered.map((c) => c.requestId)).toEqual(rows.map((r) => r.request_id));
+    expect(new Set(jobs.map((j) => j.jobId)).size).toBe(3);
+    for (const j of jobs) expect(j.jobId).not.toContain(':');
+  });
+
+  it('gives the same grouping the same job id (a repeated relay adds it once), and a lone comment the sweep id', () => {
+    const rows = [row(1), row(2), row(3)];
+    expect(moderateJobs(rows).map((j) => j.jobId)).toEqual(moderateJobs(rows).map((j) => j.jobId));
+    const [lone] = moderateJobs([rows[0]!]);
+    expect(lone?.jobId).toBe(moderateJobId(rows[0]!.comment_id!));
+    expect(lone?.data).toEqual({ commentId: rows[0]!.comment_id, requestId: 'req-1' });
+  });
+
+  it('makes no moderate job for other topics', () => {
+    expect(moderateJobs([row(1, 'comment.published'), row(2, 'comment.held')])).toEqual([]);
+  });
+});
