@@ -94,9 +94,6 @@ function scanTokens(body: string, emit: (text: string, start: number, end: numbe
  */
 function maskSpecials(body: string, tokens: Token[]): string {
   let masked = body;
-  const blank = (start: number, end: number) => {
-    masked = masked.slice(0, start) + ' '.repeat(end - start) + masked.slice(end);
-  };
   if (mayHaveUrl(body)) {
     // A URL never holds whitespace, so the regex only runs on the whitespace-delimited chunks that
     // could hold one; whitespace on either side reads to \b and [^\s] exactly as the chunk's ends do.
@@ -109,7 +106,7 @@ function maskSpecials(body: string, tokens: Token[]): string {
           for (let m = URL_RE.exec(chunk); m; m = URL_RE.exec(chunk)) {
             const at = start + m.index;
             tokens.push({ text: '\u0001url', start: at, end: at + m[0].length });
-            blank(at, at + m[0].length);
+            masked = blank(masked, at, at + m[0].length);
           }
         }
         start = i + 1;
@@ -126,10 +123,15 @@ function maskSpecials(body: string, tokens: Token[]): string {
     const text = masked;
     for (let m = MENTION_RE.exec(text); m; m = MENTION_RE.exec(text)) {
       tokens.push({ text: '\u0001user', start: m.index, end: m.index + m[0].length });
-      blank(m.index, m.index + m[0].length);
+      masked = blank(masked, m.index, m.index + m[0].length);
     }
   }
   return masked;
+}
+
+// A module function, not a closure per call: tsx wraps every named closure in a __name call.
+function blank(s: string, start: number, end: number): string {
+  return s.slice(0, start) + ' '.repeat(end - start) + s.slice(end);
 }
 
 /**
@@ -254,39 +256,57 @@ export interface Features {
 // Reused scratch space: the pipeline is synchronous inside a rule, so one buffer per process is safe.
 let scratchBuckets = new Uint32Array(4096);
 let scratchOwner = new Int32Array(4096);
+// The padded word being cut into character n-grams: its code units and its code points' starts.
+let units = new Uint16Array(64);
+let starts = new Int32Array(65);
 
-function push(bucket: number, owner: number, n: number): number {
-  if (n >= scratchBuckets.length) {
-    const b = new Uint32Array(scratchBuckets.length * 2);
-    b.set(scratchBuckets);
-    scratchBuckets = b;
-    const o = new Int32Array(scratchOwner.length * 2);
-    o.set(scratchOwner);
-    scratchOwner = o;
-  }
-  scratchBuckets[n] = bucket;
-  scratchOwner[n] = owner;
-  return n + 1;
+/** Grows the feature scratch space to hold at least `size` features, keeping what it holds. */
+function reserve(size: number): void {
+  if (size <= scratchBuckets.length) return;
+  let length = scratchBuckets.length * 2;
+  while (length < size) length *= 2;
+  const b = new Uint32Array(length);
+  b.set(scratchBuckets);
+  scratchBuckets = b;
+  const o = new Int32Array(length);
+  o.set(scratchOwner);
+  scratchOwner = o;
 }
 
 /** At most this many tokens are featurised; the rest of a very long body adds little and costs time. */
 export const MAX_TOKENS = 400;
+
+const FNV_PRIME = 0x01000193;
+const BOS = fnv1a('\u0002bos', SEED_BIGRAM);
 
 export function extractFeatures(body: string, opts: FeatureOptions = DEFAULT_FEATURE_OPTIONS): Features {
   const tokens = tokenize(body);
   const mask = (1 << opts.bits) - 1;
   const limit = Math.min(tokens.length, MAX_TOKENS);
   let n = 0;
-  let prev = fnv1a('\u0002bos', SEED_BIGRAM);
+  let prev = BOS;
   for (let t = 0; t < limit; t++) {
     const word = tokens[t]!.text;
     // Identity terms add no feature at all (not even in bigrams): the model is blind to which group
     // a sentence names, and judges it only by what it says about them.
     if (word === IDENTITY_PLACEHOLDER) continue;
-    n = push(mix32(fnv1a(word, SEED_WORD)) & mask, t, n);
-    // Bigram: hash of the previous word's hash and this word.
-    n = push(mix32(fnv1a(word, prev ^ SEED_BIGRAM)) & mask, t, n);
-    prev = fnv1a(word, SEED_BIGRAM);
+    // The word's hash, the bigram's (the previous word's hash and this word) and the word's hash as
+    // the next bigram's start: three fnv1a folds, done in one pass over the word.
+    let unigram = SEED_WORD;
+    let bigram = prev ^ SEED_BIGRAM;
+    let next = SEED_BIGRAM;
+    for (let i = 0; i < word.length; i++) {
+      const c = word.charCodeAt(i);
+      unigram = Math.imul(unigram ^ c, FNV_PRIME);
+      bigram = Math.imul(bigram ^ c, FNV_PRIME);
+      next = Math.imul(next ^ c, FNV_PRIME);
+    }
+    reserve(n + 2);
+    scratchBuckets[n] = mix32(unigram) & mask;
+    scratchOwner[n++] = t;
+    scratchBuckets[n] = mix32(bigram) & mask;
+    scratchOwner[n++] = t;
+    prev = next >>> 0;
     if (word.charCodeAt(0) === 1) continue;
     n = charGrams(word, t, n, opts, mask);
   }
@@ -301,32 +321,57 @@ export function extractFeatures(body: string, opts: FeatureOptions = DEFAULT_FEA
 
 /** Character n-grams over code points of " word ", so surrogate pairs are never split. */
 function charGrams(word: string, owner: number, n0: number, opts: FeatureOptions, mask: number): number {
-  let n = n0;
-  // Code-point start offsets of the padded word (in UTF-16 units).
-  const padded = ` ${word} `;
-  const starts: number[] = [];
-  for (let i = 0; i < padded.length; ) {
-    starts.push(i);
-    const c = padded.charCodeAt(i);
-    i += c >= 0xd800 && c <= 0xdbff && i + 1 < padded.length ? 2 : 1;
+  // The padded word's code units, copied once instead of building " word " as a string.
+  const length = word.length + 2;
+  if (units.length < length) {
+    units = new Uint16Array(2 * length);
+    starts = new Int32Array(2 * length + 1);
   }
-  starts.push(padded.length);
-  const cps = starts.length - 1;
+  units[0] = 32;
+  for (let i = 0; i < word.length; i++) units[i + 1] = word.charCodeAt(i);
+  units[length - 1] = 32;
+  // Code-point start offsets of the padded word (in UTF-16 units).
+  let cps = 0;
+  for (let i = 0; i < length; ) {
+    starts[cps++] = i;
+    const c = units[i]!;
+    i += c >= 0xd800 && c <= 0xdbff && i + 1 < length ? 2 : 1;
+  }
+  starts[cps] = length;
+  reserve(n0 + Math.max(0, opts.charMax - opts.charMin + 1) * (cps + 1));
+  let n = n0;
   for (let len = opts.charMin; len <= opts.charMax; len++) {
+    const seed = SEED_CHAR + len;
     for (let i = 0; i + len <= cps; i++) {
-      const h = fnv1a(padded, SEED_CHAR + len, starts[i], starts[i + len]);
-      n = push(mix32(h) & mask, owner, n);
+      let h = seed | 0;
+      for (let k = starts[i]!, to = starts[i + len]!; k < to; k++) h = Math.imul(h ^ units[k]!, FNV_PRIME);
+      scratchBuckets[n] = mix32(h) & mask;
+      scratchOwner[n++] = owner;
     }
   }
   return n;
 }
 
+// Shape features are fixed names, so their hashes are computed once.
+const shapeHash = (name: string) => mix32(fnv1a(name, SEED_SHAPE));
+const SHAPE_BIAS = shapeHash('bias');
+const SHAPE_SHOUTING = shapeHash('shouting');
+const SHAPE_LEN = [
+  shapeHash('len:tiny'),
+  shapeHash('len:short'),
+  shapeHash('len:mid'),
+  shapeHash('len:long'),
+];
+const SHAPE_DIGITS = shapeHash('digits');
+const SHAPE_BANGS = shapeHash('bangs');
+const DIGITS_RE = /\d{5,}/;
+const BANGS_RE = /!{3,}/;
+
 function shapeFeatures(body: string, tokens: Token[], n0: number, mask: number): number {
+  reserve(n0 + 5);
+  scratchOwner.fill(-1, n0, n0 + 5);
   let n = n0;
-  const shape = (name: string) => {
-    n = push(mix32(fnv1a(name, SEED_SHAPE)) & mask, -1, n);
-  };
-  shape('bias');
+  scratchBuckets[n++] = SHAPE_BIAS & mask;
   let upper = 0;
   let letters = 0;
   for (let i = 0; i < body.length && i < 2000; i++) {
@@ -334,10 +379,10 @@ function shapeFeatures(body: string, tokens: Token[], n0: number, mask: number):
     if (c >= 65 && c <= 90) upper++;
     if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122)) letters++;
   }
-  if (letters >= 12 && upper / letters > 0.6) shape('shouting');
+  if (letters >= 12 && upper / letters > 0.6) scratchBuckets[n++] = SHAPE_SHOUTING & mask;
   const words = tokens.length;
-  shape(words <= 3 ? 'len:tiny' : words <= 12 ? 'len:short' : words <= 60 ? 'len:mid' : 'len:long');
-  if (/\d{5,}/.test(body)) shape('digits');
-  if (/!{3,}/.test(body)) shape('bangs');
+  scratchBuckets[n++] = SHAPE_LEN[words <= 3 ? 0 : words <= 12 ? 1 : words <= 60 ? 2 : 3]! & mask;
+  if (DIGITS_RE.test(body)) scratchBuckets[n++] = SHAPE_DIGITS & mask;
+  if (BANGS_RE.test(body)) scratchBuckets[n++] = SHAPE_BANGS & mask;
   return n;
 }
