@@ -86,9 +86,11 @@ export function sentenceWindows(body: string, f: Features): Window[] {
   const windows: Window[] = [];
   let start = 0;
   for (let t = 0; t < last; t++) {
-    const next = tokens[t + 1];
-    const gap = next && t + 1 < last ? body.slice(tokens[t]!.end, next.start) : '';
-    if (t + 1 === last || /[.!?\n]/.test(gap) || t + 1 - start >= MAX_WINDOW_TOKENS) {
+    if (
+      t + 1 === last ||
+      sentenceEnds(body, tokens[t]!.end, tokens[t + 1]!.start) ||
+      t + 1 - start >= MAX_WINDOW_TOKENS
+    ) {
       const fStart = nextFeature[start]!;
       const fEnd = nextFeature[t + 1]!;
       if (fEnd > fStart) windows.push({ start, end: t + 1, fStart, fEnd });
@@ -96,6 +98,15 @@ export function sentenceWindows(body: string, f: Features): Window[] {
     }
   }
   return windows;
+}
+
+/** Whether body[from, to) holds . ! ? or a newline; scanned in place, no slice or regex per gap. */
+function sentenceEnds(body: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = body.charCodeAt(i);
+    if (c === 46 || c === 33 || c === 63 || c === 10) return true;
+  }
+  return false;
 }
 
 /** Index of the first whole-comment feature. */
@@ -184,15 +195,23 @@ export function aggregateMargin(model: Model, f: Features, g: number, best: numb
 
 /** Words whose features add the most to the toxicity margin (at most 3, and only positive ones). */
 export function topTokens(head: Head, f: Features, w: Window, limit = 3): Span[] {
-  const contrib = new Map<number, number>();
-  for (let i = w.fStart; i < w.fEnd; i++) {
+  if (w.fEnd <= w.fStart) return [];
+  // Per-token sums in a typed array from the lowest owner: a window owns a short run of tokens.
+  let lo = f.owner[w.fStart]!;
+  let hi = lo;
+  for (let i = w.fStart + 1; i < w.fEnd; i++) {
     const t = f.owner[i]!;
-    contrib.set(t, (contrib.get(t) ?? 0) + head.weights[f.buckets[i]!]!);
+    if (t < lo) lo = t;
+    else if (t > hi) hi = t;
   }
-  const ranked = [...contrib].filter(([, c]) => c > 0.3).sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  const contrib = new Float64Array(hi - lo + 1);
+  for (let i = w.fStart; i < w.fEnd; i++) contrib[f.owner[i]! - lo]! += head.weights[f.buckets[i]!]!;
+  const ranked: number[] = [];
+  for (let k = 0; k < contrib.length; k++) if (contrib[k]! > 0.3) ranked.push(k);
   return ranked
+    .sort((a, b) => contrib[b]! - contrib[a]! || a - b)
     .slice(0, limit)
-    .map(([t]) => f.tokens[t] as Token)
+    .map((k) => f.tokens[k + lo] as Token)
     .map((tok) => ({ start: tok.start, end: tok.end }))
     .sort((a, b) => a.start - b.start);
 }
