@@ -46,10 +46,11 @@ export async function lockUnpublished(db: Db, olderThan: Date, limit: number): P
 
 export async function markPublished(db: Db, ids: string[]): Promise<void> {
   if (!ids.length) return;
+  // One array parameter: the statement text is the same whatever the number of rows.
   await db
     .updateTable('outbox')
     .set({ published_at: sql`now()` })
-    .where('id', 'in', ids)
+    .where('id', '=', sql<string>`any(${ids}::bigint[])`)
     .where('published_at', 'is', null)
     .execute();
 }
