@@ -158,19 +158,38 @@ export function spamStructure(body: string): boolean {
 export function scoreText(model: Model, body: string): TextScores {
   const f = extractFeatures(body, model.options);
   const g = globalStart(f);
-  const gate = model.aggregate.spamStructure;
-  let spamMargin = margin(model.spam, f, 0, g, g);
-  if (gate) spamMargin += spamStructure(body) ? gate.present : gate.absent;
   const windows = sentenceWindows(body, f);
+  // Windows run in feature order, so the spam sum over all token features is added up alongside
+  // the windows' toxicity sums, in the same order as margin() would: two independent chains of adds
+  // interleave instead of waiting on each other, and each bucket is read once for both heads.
+  const spam = model.spam.weights;
+  const toxicity = model.toxicity.weights;
+  const { buckets, count } = f;
+  let zSpam = 0;
+  let next = 0;
   let best = Number.NEGATIVE_INFINITY;
   let bestWindow: Window | undefined;
   for (const w of windows) {
-    const z = margin(model.toxicity, f, w.fStart, w.fEnd, g);
+    for (; next < w.fStart; next++) zSpam += spam[buckets[next]!]!;
+    let zTox = 0;
+    for (let i = w.fStart; i < w.fEnd; i++) {
+      const b = buckets[i]!;
+      zSpam += spam[b]!;
+      zTox += toxicity[b]!;
+    }
+    next = w.fEnd;
+    for (let i = g; i < count; i++) zTox += toxicity[buckets[i]!]!;
+    const z = model.toxicity.bias + zTox * (1 / Math.sqrt(w.fEnd - w.fStart + (count - g)));
     if (z > best) {
       best = z;
       bestWindow = w;
     }
   }
+  for (; next < g; next++) zSpam += spam[buckets[next]!]!;
+  for (let i = g; i < count; i++) zSpam += spam[buckets[i]!]!;
+  let spamMargin = count > 0 ? model.spam.bias + zSpam * (1 / Math.sqrt(count)) : model.spam.bias;
+  const gate = model.aggregate.spamStructure;
+  if (gate) spamMargin += spamStructure(body) ? gate.present : gate.absent;
   if (!bestWindow) best = margin(model.toxicity, f, 0, 0, g);
   const toxicSpans = bestWindow ? topTokens(model.toxicity, f, bestWindow) : [];
   const toxicityMargin = aggregateMargin(model, f, g, best, windows.length);
