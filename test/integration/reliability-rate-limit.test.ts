@@ -132,6 +132,34 @@ describe('client address', () => {
 });
 
 describe('while Redis is away', () => {
+  it('counts concurrent requests from one address and author exactly, in order', async () => {
+    const { t } = await listen({});
+    const none = { points: 0, durationSeconds: 60 };
+    const rl = createRateLimiter(
+      t.rt.redis,
+      {
+        submit_ip: { points: 15, durationSeconds: 60 },
+        submit_author: { points: 4, durationSeconds: 60 },
+        submit_article: none,
+        report_ip: none,
+        report_comment: none,
+      },
+      `${t.rt.queues.prefix}:rl-concurrent`,
+    );
+    // Twenty at once from one address, ten of them also by one author: all counted in order.
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        rl.consume({ submit_ip: 'ip-x', submit_author: i % 2 ? 'author-y' : undefined }).then(
+          () => 'ok',
+          (e: { status?: number }) => String(e.status),
+        ),
+      ),
+    );
+    // The first fifteen pass the IP limit, except the author's fifth to seventh (i = 9, 11, 13).
+    const expected = outcomes.map((_, i) => (i < 15 && !(i % 2 && i >= 9) ? 'ok' : '429'));
+    expect(outcomes).toEqual(expected);
+  });
+
   it('keeps limiting in memory (insurance limiter)', async () => {
     // A port nothing listens on: every Redis command fails at once.
     const probe = createServer();
