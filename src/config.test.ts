@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, redisHashTag } from './config';
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -35,5 +35,30 @@ describe('loadConfig', () => {
     const c = loadConfig({ TRUSTED_PROXIES: '10.0.0.1, 192.168.0.0/16,', DEMO: 'false' });
     expect(c.TRUSTED_PROXIES).toEqual(['10.0.0.1', '192.168.0.0/16']);
     expect(c.DEMO).toBe(false);
+  });
+
+  it('takes several seed URLs only for a cluster, and a cluster only with a hash-tagged prefix', () => {
+    const seeds = 'redis://127.0.0.1:7000, redis://127.0.0.1:7001';
+    const c = loadConfig({ REDIS_CLUSTER: 'true', REDIS_URL: seeds });
+    expect(c.REDIS_CLUSTER).toBe(true);
+    expect(c.QUEUE_PREFIX).toBe('{parley}');
+    expect(loadConfig({}).REDIS_CLUSTER).toBe(false);
+    expect(() => loadConfig({ REDIS_URL: seeds })).toThrow(/REDIS_URL.*REDIS_CLUSTER=true/);
+    expect(() => loadConfig({ REDIS_URL: 'redis://127.0.0.1:7000,not a url' })).toThrow(/REDIS_URL/);
+    for (const prefix of ['parley', '{}parley', '{parley', 'parley}'])
+      expect(() => loadConfig({ REDIS_CLUSTER: 'true', QUEUE_PREFIX: prefix })).toThrow(
+        /QUEUE_PREFIX.*hash tag/,
+      );
+    expect(loadConfig({ REDIS_CLUSTER: 'yes', QUEUE_PREFIX: '{parley-a}' }).QUEUE_PREFIX).toBe('{parley-a}');
+    // Without a cluster any prefix goes (the tests use untagged ones on one server).
+    expect(loadConfig({ QUEUE_PREFIX: 'parley' }).QUEUE_PREFIX).toBe('parley');
+  });
+
+  it('finds the hash tag as Redis Cluster does', () => {
+    expect(redisHashTag('{parley}:moderate:wait')).toBe('parley');
+    expect(redisHashTag('app:{parley}')).toBe('parley');
+    expect(redisHashTag('{}{parley}')).toBeNull();
+    expect(redisHashTag('{a}{b}')).toBe('a');
+    expect(redisHashTag('parley')).toBeNull();
   });
 });

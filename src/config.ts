@@ -5,6 +5,25 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** The URLs in REDIS_URL: one server, or the seed nodes of a cluster. */
+export function redisUrls(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/**
+ * The part of a key Redis Cluster hashes (the first `{...}` with something inside, as Redis
+ * defines it), or null when the whole key is hashed.
+ */
+export function redisHashTag(key: string): string | null {
+  const open = key.indexOf('{');
+  if (open < 0) return null;
+  const close = key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : null;
+}
+
 const csv = z.string().transform((v) =>
   v
     .split(',')
@@ -25,7 +44,15 @@ export const configSchema = z.object({
    * primary. A page shown is then up to the replica's lag plus THREAD_CACHE_MS behind.
    */
   DATABASE_READ_URL: z.url().optional(),
-  REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+  /** One Redis URL, or with REDIS_CLUSTER several comma-separated seed nodes of one cluster. */
+  REDIS_URL: z
+    .string()
+    .refine((v) => redisUrls(v).length > 0 && redisUrls(v).every((u) => URL.canParse(u)), {
+      message: 'expected a URL, or comma-separated URLs of Redis Cluster seed nodes',
+    })
+    .default('redis://127.0.0.1:6379'),
+  /** Talk to a Redis Cluster (ioredis Cluster) instead of one Redis server. */
+  REDIS_CLUSTER: bool.default(false),
   /** BullMQ key prefix; the braces make it a Redis Cluster hash tag so a queue's keys share a slot. */
   QUEUE_PREFIX: z.string().min(1).default('{parley}'),
   /**
@@ -166,6 +193,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
   }
   const cfg = parsed.data;
+  const issues: string[] = [];
+  if (cfg.REDIS_CLUSTER && redisHashTag(cfg.QUEUE_PREFIX) === null) {
+    // BullMQ's scripts, the flood-control script and the velocity MULTI each touch several keys,
+    // which Redis Cluster allows only within one slot: the prefix's hash tag puts them all there.
+    issues.push(
+      `QUEUE_PREFIX: '${cfg.QUEUE_PREFIX}' has no hash tag; with REDIS_CLUSTER=true it must contain one, like '{parley}', so every key lands in one slot`,
+    );
+  }
+  if (!cfg.REDIS_CLUSTER && redisUrls(cfg.REDIS_URL).length > 1) {
+    issues.push(
+      'REDIS_URL: several URLs are seed nodes of a cluster; set REDIS_CLUSTER=true or give one URL',
+    );
+  }
+  if (issues.length) throw new ConfigError(issues);
   if (!cfg.PARLEY_SECRET) {
     if (cfg.NODE_ENV === 'production') {
       throw new ConfigError(['PARLEY_SECRET: required in production (32+ random characters)']);
