@@ -15,7 +15,7 @@
  *
  * The machine is shared (2 cores, other engineers' tests): compare ratios within one run.
  * Environment knobs: BENCH_QUICK=1 (shorter phases, for trying the harness), BENCH_E2E_RATE=1000
- * (the fixed end-to-end rate), BENCH_STEPS=1500,2000
+ * (the fixed end-to-end rate), BENCH_STEPS=1500,2000,2500
  */
 import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
@@ -47,7 +47,7 @@ const ROUNDS = QUICK ? 1 : 2;
 const E2E_RATE = Number(process.env.BENCH_E2E_RATE ?? 1000);
 const E2E_S = QUICK ? 5 : 20;
 const STEP_S = QUICK ? 4 : 10;
-const STEPS = (process.env.BENCH_STEPS ?? '1500,2000,3000,4000').split(',').map(Number);
+const STEPS = (process.env.BENCH_STEPS ?? '1500,2000,2500,3000,4000').split(',').map(Number);
 const STEPS_DOWN = [500, 250, 100];
 const READ_S = QUICK ? 3 : 10;
 const ARTICLES = 10;
