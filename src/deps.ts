@@ -1,10 +1,9 @@
 /** Everything the HTTP app needs from outside, passed in so tests can build it with their own. */
-import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema';
 import type { Config } from './config';
 import type { Logger } from './lib/logger';
-import type { Queues } from './queue';
+import type { Queues, RedisClient } from './queue';
 import type { SiteRecord } from './repositories/sites';
 import type { Ingestor } from './services/ingest';
 import type { SiteCache } from './services/site-cache';
@@ -15,7 +14,7 @@ export interface AppDeps {
   /** Where public thread reads go: a read replica (DATABASE_READ_URL) or, unset, `db`. */
   readDb?: Kysely<Database>;
   /** General-purpose Redis client (fails fast while Redis is away). */
-  redis: Redis;
+  redis: RedisClient;
   queues: Queues;
   logger: Logger;
   sites: SiteCache;

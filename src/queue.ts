@@ -1,6 +1,7 @@
 /** Redis connections and BullMQ queues, shared by the API (producer) and the workers. */
 import { type JobsOptions, Queue } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { type Config, redisUrls } from './config';
 
 export const QUEUE = {
   moderate: 'moderate',
@@ -43,25 +44,93 @@ export interface LearnJob {
 
 export type RedisRole = 'producer' | 'worker' | 'general';
 
+/** One Redis server or a Redis Cluster (REDIS_CLUSTER): BullMQ and every caller accept both. */
+export type RedisClient = Redis | Cluster;
+
+/** Where to connect: a URL of one server, or the settings that may name a cluster's seed nodes. */
+export type RedisTarget = string | Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER'>;
+
+export function isCluster(client: RedisClient): client is Cluster {
+  return client.isCluster;
+}
+
+const ROLE_OPTIONS: Record<RedisRole, { maxRetriesPerRequest: number | null; enableOfflineQueue: boolean }> =
+  {
+    producer: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+    worker: { enableOfflineQueue: true, maxRetriesPerRequest: null },
+    general: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+  };
+
+const retryStrategy = (times: number) => Math.min(times * 200, 2000);
+
+/**
+ * Seed nodes of a cluster from REDIS_URL. Credentials and TLS go to every node: ioredis connects
+ * the nodes it discovers with the shared options, not with the seed URL's.
+ */
+function clusterOptions(url: string): { seeds: Array<{ host: string; port: number }>; auth: RedisOptions } {
+  const urls = redisUrls(url).map((u) => new URL(u));
+  const seeds = urls.map((u) => ({
+    host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: Number(u.port || 6379),
+  }));
+  const withAuth = urls.find((u) => u.username || u.password);
+  const auth: RedisOptions = {};
+  if (withAuth?.username) auth.username = decodeURIComponent(withAuth.username);
+  if (withAuth?.password) auth.password = decodeURIComponent(withAuth.password);
+  if (urls[0]?.protocol === 'rediss:') auth.tls = {};
+  return { seeds, auth };
+}
+
 /**
  * One client per role. Producers fail fast while Redis is away (the outbox keeps the work);
  * workers block on commands and must retry forever (BullMQ requires maxRetriesPerRequest: null).
+ * With REDIS_CLUSTER the same roles apply to an ioredis Cluster: per-node settings go in
+ * redisOptions, the offline queue and reconnects belong to the cluster client.
  */
-export function createRedis(url: string, role: RedisRole, extra: RedisOptions = {}): Redis {
-  const base: RedisOptions = {
-    lazyConnect: false,
-    connectTimeout: 3000,
-    retryStrategy: (times) => Math.min(times * 200, 2000),
-  };
-  const byRole: Record<RedisRole, RedisOptions> = {
-    producer: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
-    worker: { maxRetriesPerRequest: null },
-    general: { maxRetriesPerRequest: 1, enableOfflineQueue: false },
-  };
-  const client = new Redis(url, { ...base, ...byRole[role], ...extra });
+export function createRedis(target: string, role: RedisRole, extra?: RedisOptions): Redis;
+export function createRedis(target: RedisTarget, role: RedisRole, extra?: RedisOptions): RedisClient;
+export function createRedis(target: RedisTarget, role: RedisRole, extra: RedisOptions = {}): RedisClient {
+  const cluster = typeof target !== 'string' && target.REDIS_CLUSTER;
+  const url = typeof target === 'string' ? target : target.REDIS_URL;
+  const byRole = ROLE_OPTIONS[role];
+  let client: RedisClient;
+  if (cluster) {
+    const { enableOfflineQueue, enableAutoPipelining, retryStrategy: _ignored, ...nodeExtra } = extra;
+    const { seeds, auth } = clusterOptions(url);
+    const options: ClusterOptions = {
+      lazyConnect: false,
+      enableOfflineQueue: enableOfflineQueue ?? byRole.enableOfflineQueue,
+      enableAutoPipelining,
+      clusterRetryStrategy: retryStrategy,
+      redisOptions: {
+        connectTimeout: 3000,
+        maxRetriesPerRequest: byRole.maxRetriesPerRequest,
+        ...auth,
+        ...nodeExtra,
+      },
+    };
+    client = new Cluster(seeds, options);
+  } else {
+    client = new Redis(url, { lazyConnect: false, connectTimeout: 3000, retryStrategy, ...byRole, ...extra });
+  }
   // Connection errors are reported by health checks and retried; they must not crash the process.
   client.on('error', () => {});
   return client;
+}
+
+/**
+ * A second client like `client` that fails fast (one retry, no offline queue). ioredis duplicates
+ * a Cluster with (seeds, options) and a Redis with (options), hence the two branches.
+ */
+export function failFastCopy(client: RedisClient): RedisClient {
+  const copy = isCluster(client)
+    ? client.duplicate([], {
+        enableOfflineQueue: false,
+        redisOptions: { ...client.options.redisOptions, maxRetriesPerRequest: 1 },
+      })
+    : client.duplicate({ maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  copy.on('error', () => {});
+  return copy;
 }
 
 export interface Queues {
@@ -84,7 +153,7 @@ export const moderateJobOptions: JobsOptions = {
   removeOnFail: true,
 };
 
-export function createQueues(connection: Redis, prefix: string): Queues {
+export function createQueues(connection: RedisClient, prefix: string): Queues {
   const moderate = new Queue<ModerateJob>(QUEUE.moderate, {
     connection,
     prefix,

@@ -3,16 +3,15 @@
  * workers, all-in-one) and the benchmark share it; tests build theirs the same way.
  */
 import { once } from 'node:events';
-import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import { createDb, ensureDatabase } from '../db/database';
 import { migrateToLatest } from '../db/migrate';
 import type { Database } from '../db/schema';
-import type { Config } from './config';
+import { type Config, redisUrls } from './config';
 import type { AppDeps } from './deps';
 import { createLogger, type Logger } from './lib/logger';
 import { checkRedisSettings } from './lib/redis-checks';
-import { createQueues, createRedis, type Queues } from './queue';
+import { createQueues, createRedis, type RedisClient } from './queue';
 import { countSites, createSite } from './repositories/sites';
 import { DEMO_SITE_ID } from './routes/demo';
 import { createIngestor } from './services/ingest';
@@ -23,7 +22,7 @@ import { registerWebhookOutboxRoute } from './webhooks/outbox-route';
 export class StartupError extends Error {}
 
 export interface Runtime extends AppDeps {
-  producerRedis: Redis;
+  producerRedis: RedisClient;
   close(): Promise<void>;
 }
 
@@ -50,8 +49,8 @@ export function createRuntime(config: Config, logger: Logger = createLogger(conf
     : undefined;
   // Auto-pipelining: the flood-control counters of concurrent requests share one write and one
   // round trip instead of three of each per comment.
-  const redis = createRedis(config.REDIS_URL, 'general', { enableAutoPipelining: true });
-  const producerRedis = createRedis(config.REDIS_URL, 'producer');
+  const redis = createRedis(config, 'general', { enableAutoPipelining: true });
+  const producerRedis = createRedis(config, 'producer');
   const queues = createQueues(producerRedis, config.QUEUE_PREFIX);
   const sites = createSiteCache(db, config.CACHE_TTL_MS);
   const ingest = createIngestor({
@@ -96,14 +95,19 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
   }
 }
 
-function redact(url: string): string {
-  const u = new URL(url);
-  if (u.password) u.password = '***';
-  return u.toString();
+/** REDIS_URL may list several seed nodes (REDIS_CLUSTER): each is redacted. */
+function redact(urls: string): string {
+  return redisUrls(urls)
+    .map((url) => {
+      const u = new URL(url);
+      if (u.password) u.password = '***';
+      return u.toString();
+    })
+    .join(',');
 }
 
 /** Checks that Postgres and Redis answer; fails with a message that says how to start them. */
-export async function checkBackends(config: Config, redis: Redis, logger?: Logger): Promise<void> {
+export async function checkBackends(config: Config, redis: RedisClient, logger?: Logger): Promise<void> {
   try {
     await withTimeout(ensureDatabase(config.DATABASE_URL), 6000, 'Postgres');
   } catch (err) {
@@ -135,7 +139,7 @@ export async function checkBackends(config: Config, redis: Redis, logger?: Logge
   if (verdict.errors.length) throw new StartupError(verdict.errors.join('\n'));
   if (verdict.warnings.length) {
     const log = logger ?? createLogger(config.LOG_LEVEL);
-    for (const w of verdict.warnings) log.warn({ redis: verdict.settings }, w);
+    for (const w of verdict.warnings) log.warn({ redis: verdict.nodes ?? verdict.settings }, w);
   }
 }
 

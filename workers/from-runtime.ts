@@ -12,7 +12,7 @@ export interface WorkerProcess {
 export function startWorkersFor(rt: Runtime): WorkerProcess {
   const { config } = rt;
   // BullMQ's blocking commands need a connection of their own (maxRetriesPerRequest: null).
-  const workerConnection = createRedis(config.REDIS_URL, 'worker');
+  const workerConnection = createRedis(config, 'worker');
   const workers = startWorkers({
     db: rt.db,
     queues: rt.queues,

@@ -1,6 +1,5 @@
 /** Starts the BullMQ workers and the Postgres-driven loops (outbox relay, pending sweep). */
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema';
@@ -10,12 +9,14 @@ import { recordDecision } from '../src/lib/metrics';
 import { defaultRules } from '../src/moderation/rules';
 import type { Rule } from '../src/moderation/types';
 import {
+  failFastCopy,
   type LearnJob,
   type ModerateJob,
   moderateJobComments,
   moderateJobId,
   QUEUE,
   type Queues,
+  type RedisClient,
 } from '../src/queue';
 import { findStalePending } from '../src/repositories/comments';
 import { CANARY_JOB } from '../src/routes/health';
@@ -31,7 +32,7 @@ export interface WorkerDeps {
   db: Kysely<Database>;
   queues: Queues;
   /** A dedicated blocking connection for BullMQ workers (maxRetriesPerRequest: null). */
-  workerConnection: Redis;
+  workerConnection: RedisClient;
   sites: SiteCache;
   logger: Logger;
   concurrency: number;
@@ -49,7 +50,7 @@ export interface WorkerDeps {
   /** Webhook settings and secrets; read from the environment when not given. */
   config?: Config;
   /** Fail-fast client for the velocity counters; by default a fail-fast copy of workerConnection. */
-  redis?: Redis;
+  redis?: RedisClient;
   /** Overrides for the webhook workers (tests pass a clock); false leaves them off. */
   webhooks?: Partial<WebhookWorkerOptions> | false;
 }
@@ -88,10 +89,7 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
   // The site's adaptive model, shared by the moderate worker (reads) and the learner (invalidates).
   const adaptive = createAdaptiveCache(deps.db, settings.MODERATION_ADAPTIVE_CACHE_MS);
   // Counters must fail fast (unknown counts hold), unlike the worker connection, which waits forever.
-  const ownCounterRedis = deps.redis
-    ? undefined
-    : deps.workerConnection.duplicate({ maxRetriesPerRequest: 1, enableOfflineQueue: false });
-  ownCounterRedis?.on('error', () => {});
+  const ownCounterRedis = deps.redis ? undefined : failFastCopy(deps.workerConnection);
   const processor = createModerateProcessor({
     db: deps.db,
     queues: deps.queues,

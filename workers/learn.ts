@@ -4,12 +4,11 @@
  * and each outbox row is applied at most once however often its job runs.
  */
 import { type Job, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema';
 import { createBatcher } from '../src/lib/batcher';
-import { type LearnJob, QUEUE, type Queues } from '../src/queue';
+import { type LearnJob, QUEUE, type Queues, type RedisClient } from '../src/queue';
 import { applyLabels, bodiesFor } from '../src/repositories/adaptive';
 import type { AdaptiveCache } from './moderation-context';
 
@@ -56,7 +55,7 @@ export function createLearnProcessor(deps: LearnDeps) {
 }
 
 export function startLearnWorker(
-  deps: LearnDeps & { queues: Queues; connection: Redis; logger: Logger; concurrency?: number },
+  deps: LearnDeps & { queues: Queues; connection: RedisClient; logger: Logger; concurrency?: number },
 ): Worker<LearnJob> {
   const process = createLearnProcessor(deps);
   const worker = new Worker<LearnJob>(QUEUE.learn, (job) => process(job), {

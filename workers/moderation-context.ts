@@ -4,7 +4,6 @@
  * site's adaptive model. Concurrent jobs share their round trips: one history query, one
  * duplicate query and one Redis MULTI per batch, and the adaptive model is cached per site.
  */
-import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { Database } from '../db/schema';
@@ -14,6 +13,7 @@ import type { AdaptiveState } from '../src/moderation/adaptive';
 import type { Policy } from '../src/moderation/policy';
 import { runningRules } from '../src/moderation/running-rules';
 import type { CommentInput, ModerationContext } from '../src/moderation/types';
+import type { RedisClient } from '../src/queue';
 import { loadAdaptiveStates } from '../src/repositories/adaptive';
 import type { ModerationRow } from '../src/repositories/comments';
 import { findNearDuplicates } from '../src/repositories/duplicates';
@@ -24,7 +24,7 @@ export const HISTORY_CAP = 100;
 
 export interface ContextOptions {
   /** Client for the velocity counters (fails fast); absent means counts are unavailable. */
-  redis?: Redis | (() => Promise<Redis>);
+  redis?: RedisClient | (() => Promise<RedisClient>);
   /** Counter keys live under `${keyPrefix}:velocity:` (the queue prefix, so tests stay apart). */
   keyPrefix?: string;
   velocityWindowMs?: number;
@@ -158,7 +158,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
  * the comment's own time, so a backlog is counted as it was posted.
  */
 async function countVelocity(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   windowMs: number,
   rows: ModerationRow[],
@@ -210,7 +210,7 @@ export function createContextLoader(deps: ContextDeps) {
   const duplicateWindowMs = deps.duplicateWindowMs ?? 24 * 3600_000;
   const prefix = deps.keyPrefix ?? 'parley';
   const redisTimeoutMs = deps.redisTimeoutMs ?? 1000;
-  let redis: Promise<Redis> | undefined;
+  let redis: Promise<RedisClient> | undefined;
   const redisClient = () => {
     if (!deps.redis) return undefined;
     redis ??= Promise.resolve(typeof deps.redis === 'function' ? deps.redis() : deps.redis);

@@ -6,12 +6,11 @@
  * expired lease is simply leased again, and the message keeps its webhook-id.
  */
 import { type Job, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database, OutboxRow } from '../db/schema';
 import { type Loop, startLoop } from '../src/lib/loop';
-import { QUEUE, type Queues } from '../src/queue';
+import { QUEUE, type Queues, type RedisClient } from '../src/queue';
 import { insertOutbox } from '../src/repositories/outbox';
 import {
   deleteFinishedBefore,
@@ -69,7 +68,7 @@ export interface WebhookWorkerOptions {
 export interface WebhookDeps {
   db: Kysely<Database>;
   queues: Queues;
-  workerConnection: Redis;
+  workerConnection: RedisClient;
   logger: Logger;
 }
 

@@ -85,7 +85,7 @@ export function zodIssues(error: z.ZodError): FieldIssue[] {
   return error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
 }
 
-/** Errors raised by pg / ioredis when the server is unreachable: answered 503, not 500. */
+/** Errors raised by pg / ioredis (one server or a cluster) when the server is unreachable: answered 503, not 500. */
 function isConnectivityError(err: unknown): boolean {
   const e = err as { code?: string; message?: string } | null;
   if (!e) return false;
@@ -104,7 +104,7 @@ function isConnectivityError(err: unknown): boolean {
   ];
   if (e.code && codes.includes(e.code)) return true;
   const m = e.message ?? '';
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Stream isn't writeable|Connection is closed|the database system is (starting up|shutting down|in recovery mode)|Reached the max retries per request limit|is not queryable|terminating connection due to/i.test(
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Stream isn't writeable|Connection is closed|the database system is (starting up|shutting down|in recovery mode)|Reached the max retries per request limit|is not queryable|terminating connection due to|Cluster isn't ready|CLUSTERDOWN|Failed to refresh slots cache|None of startup nodes is available/i.test(
     m,
   );
 }

@@ -7,9 +7,9 @@
  *
  * Keys are hashes and ids only: the plain IP never reaches Redis.
  */
-import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config';
+import type { RedisClient } from '../queue';
 import { AppError } from './errors';
 import { metrics } from './metrics';
 
@@ -71,16 +71,16 @@ for i, key in ipairs(KEYS) do
 end
 return out`;
 
-type CountingRedis = Redis & { parleyRateCount(...args: (string | number)[]): Promise<number[]> };
+type CountingRedis = RedisClient & { parleyRateCount(...args: (string | number)[]): Promise<number[]> };
 
-function countingClient(redis: Redis): CountingRedis {
+function countingClient(redis: RedisClient): CountingRedis {
   const r = redis as CountingRedis;
   if (typeof r.parleyRateCount !== 'function') redis.defineCommand('parleyRateCount', { lua: COUNT_SCRIPT });
   return r;
 }
 
 export function createRateLimiter(
-  redis: Redis,
+  redis: RedisClient,
   limits: Record<LimitScope, Limit>,
   keyPrefix = 'parley-rl',
 ): RateLimiter {
@@ -166,9 +166,9 @@ export function createRateLimiter(
 }
 
 /** One limiter per Redis client, so the submit and report routes share counters and insurance. */
-const shared = new WeakMap<Redis, RateLimiter>();
+const shared = new WeakMap<RedisClient, RateLimiter>();
 
-export function rateLimiterFor(deps: { redis: Redis; config: Config }): RateLimiter {
+export function rateLimiterFor(deps: { redis: RedisClient; config: Config }): RateLimiter {
   let rl = shared.get(deps.redis);
   if (!rl) {
     rl = createRateLimiter(deps.redis, limitsFromConfig(deps.config), `${deps.config.QUEUE_PREFIX}:rl`);
@@ -191,7 +191,7 @@ export function authorKey(siteId: string, emailHash: string | null | undefined):
  * 429 AppError when the reader (by IP hash) or the comment is being flooded with reports.
  */
 export function limitReport(
-  deps: { redis: Redis; config: Config },
+  deps: { redis: RedisClient; config: Config },
   r: { siteId: string; commentId: string; ipHash: string | null | undefined },
 ): Promise<void> {
   return rateLimiterFor(deps).consume({

@@ -5,6 +5,7 @@
  * relay and pending sweep re-create lost jobs, so a Redis without it costs time, not comments.
  */
 import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '../queue';
 
 export interface RedisSettings {
   maxmemoryPolicy: string | null;
@@ -19,7 +20,10 @@ export interface RedisCheckOptions {
 }
 
 export interface RedisCheckResult {
+  /** On a cluster: the first master's, or the first one's that gave an error or warning. */
   settings: RedisSettings;
+  /** On a cluster: each master's settings by `host:port`. */
+  nodes?: Record<string, RedisSettings>;
   /** Why start-up must stop, with how to fix it. */
   errors: string[];
   warnings: string[];
@@ -31,8 +35,8 @@ function infoField(info: string, field: string): string | null {
 }
 
 /**
- * Reads the settings from INFO (always allowed) and CONFIG GET (often renamed or disabled on
- * managed Redis; then the persistence check is skipped rather than guessed).
+ * Reads one server's settings from INFO (always allowed) and CONFIG GET (often renamed or disabled
+ * on managed Redis; then the persistence check is skipped rather than guessed).
  */
 export async function readRedisSettings(redis: Redis): Promise<RedisSettings> {
   const memory = await redis.info('memory');
@@ -74,6 +78,36 @@ export function judgeRedisSettings(s: RedisSettings, opts: RedisCheckOptions): R
   return { settings: s, errors, warnings };
 }
 
-export async function checkRedisSettings(redis: Redis, opts: RedisCheckOptions): Promise<RedisCheckResult> {
-  return judgeRedisSettings(await readRedisSettings(redis), opts);
+export async function checkRedisSettings(
+  redis: RedisClient,
+  opts: RedisCheckOptions,
+): Promise<RedisCheckResult> {
+  if (!isCluster(redis)) return judgeRedisSettings(await readRedisSettings(redis), opts);
+  // INFO and CONFIG answer for the node they reach, and any master may hold the queue's slot (or
+  // take it over after a resharding): every master is asked and judged.
+  const masters = redis.nodes('master');
+  if (!masters.length) throw new Error('the cluster client knows no master node yet');
+  const judged = await Promise.all(
+    masters.map(async (node) => ({
+      name: `${node.options.host}:${node.options.port}`,
+      verdict: judgeRedisSettings(await readRedisSettings(node), opts),
+    })),
+  );
+  // One line per distinct problem, naming the nodes that have it.
+  const merge = (pick: (r: RedisCheckResult) => string[]) => {
+    const byMessage = new Map<string, string[]>();
+    for (const { name, verdict } of judged) {
+      for (const msg of pick(verdict)) byMessage.set(msg, [...(byMessage.get(msg) ?? []), name]);
+    }
+    return [...byMessage].map(
+      ([msg, names]) => `Redis Cluster node${names.length > 1 ? 's' : ''} ${names.join(', ')}: ${msg}`,
+    );
+  };
+  const worst = judged.find((j) => j.verdict.errors.length || j.verdict.warnings.length) ?? judged[0]!;
+  return {
+    settings: worst.verdict.settings,
+    nodes: Object.fromEntries(judged.map((j) => [j.name, j.verdict.settings])),
+    errors: merge((r) => r.errors),
+    warnings: merge((r) => r.warnings),
+  };
 }

@@ -10,6 +10,7 @@ import { createApp } from '../../src/app';
 import { type Config, loadConfig } from '../../src/config';
 import type { AppDeps } from '../../src/deps';
 import { createLogger } from '../../src/lib/logger';
+import { deleteKeysWithPrefix } from '../../src/lib/redis-keys';
 import type { PolicyInput } from '../../src/moderation/policy';
 import { createRedis } from '../../src/queue';
 import { createSite } from '../../src/repositories/sites';
@@ -104,7 +105,7 @@ export async function createTestContext(opts: TestContextOptions = {}): Promise<
   let workerConnection: ReturnType<typeof createRedis> | undefined;
   let workers: RunningWorkers | undefined;
   if (opts.workers) {
-    workerConnection = createRedis(config.REDIS_URL, 'worker');
+    workerConnection = createRedis(config, 'worker');
     workers = startWorkers({
       db: rt.db,
       queues: rt.queues,
@@ -153,13 +154,9 @@ export async function createTestContext(opts: TestContextOptions = {}): Promise<
     async close() {
       await workers?.close(2000);
       workerConnection?.disconnect();
-      // Remove this context's queue keys; the run's teardown removes anything left.
-      let cursor = '0';
-      do {
-        const [next, keys] = await rt.redis.scan(cursor, 'MATCH', `${config.QUEUE_PREFIX}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await rt.redis.unlink(...keys);
-      } while (cursor !== '0');
+      // Remove this context's queue keys (on every master of a cluster); the run's teardown
+      // removes anything left.
+      await deleteKeysWithPrefix(rt.redis, config.QUEUE_PREFIX);
       await rt.close();
     },
   };
