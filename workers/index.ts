@@ -65,14 +65,26 @@ export interface RunningWorkers {
   close(graceMs?: number): Promise<void>;
 }
 
+/**
+ * A comment's job is added within milliseconds of its commit; this much later still counts as "the
+ * same moment" when comparing a comment's age with the oldest waiting job's.
+ */
+const PUBLISH_MARGIN_MS = 5_000;
+
 /** Comments whose job went missing (Redis flushed or restarted without persistence) go back on the queue. */
 export async function sweepPending(
   deps: Pick<WorkerDeps, 'db' | 'queues' | 'sweepAfterMs'>,
   now = new Date(),
 ) {
-  const stale = await findStalePending(deps.db, new Date(now.getTime() - deps.sweepAfterMs), 1000);
+  let cutoff = now.getTime() - deps.sweepAfterMs;
+  // During a backlog, comments newer than the oldest job still waiting may have their job waiting
+  // too (jobs are taken in order), and a job carries a whole batch under an id of its own, so the
+  // sweep's single-comment job would not be recognised as a repeat: leave those comments alone.
+  const [oldestWaiting] = await deps.queues.moderate.getJobs(['wait'], 0, 0, true);
+  if (oldestWaiting) cutoff = Math.min(cutoff, oldestWaiting.timestamp - PUBLISH_MARGIN_MS);
+  const stale = await findStalePending(deps.db, new Date(cutoff), 1000);
   if (!stale.length) return 0;
-  // Same job id as the original: ignored while that job still exists, accepted once it is gone.
+  // A lone comment's id, as its original job had if it was alone: ignored while that job exists.
   await deps.queues.moderate.addBulk(
     stale.map((c) => ({
       name: 'moderate',
