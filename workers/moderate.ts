@@ -1,7 +1,7 @@
 /**
  * The `moderate` job: load the comment, run the pure pipeline, record the outcome with a
  * compare-and-set. Concurrent jobs share their database round trips (one load and one write
- * transaction per batch), and a job that runs twice changes nothing the second time.
+ * statement per batch), and a job that runs twice changes nothing the second time.
  */
 import type { Job } from 'bullmq';
 import type { Kysely } from 'kysely';

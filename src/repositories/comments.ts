@@ -193,26 +193,6 @@ export async function loadForModeration(db: Db, ids: string[]) {
 
 export type ModerationRow = Awaited<ReturnType<typeof loadForModeration>>[number];
 
-/**
- * Compare-and-set: moves each comment from `from` to its new status only if it is still in `from`.
- * Returns the ids that changed; the others were decided by someone else first.
- */
-export async function transitionStatuses(
-  db: Db,
-  changes: Array<{ id: string; to: CommentStatus }>,
-  from: CommentStatus | CommentStatus[],
-): Promise<Array<{ id: string; article_id: string; status: CommentStatus }>> {
-  if (!changes.length) return [];
-  const froms = Array.isArray(from) ? from : [from];
-  const values = changes.map((c) => sql`(${c.id}::uuid, ${c.to}::text)`);
-  const res = await sql<{ id: string; article_id: string; status: CommentStatus }>`
-    update comments c set status = v.status, decided_at = now(), updated_at = now()
-    from (values ${sql.join(values)}) as v(id, status)
-    where c.id = v.id and c.status in (${sql.join(froms)})
-    returning c.id, c.article_id, c.status`.execute(db);
-  return res.rows;
-}
-
 export interface PublicComment {
   id: string;
   parentId: string | null;
