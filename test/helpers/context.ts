@@ -13,6 +13,7 @@ import { createLogger } from '../../src/lib/logger';
 import { deleteKeysWithPrefix } from '../../src/lib/redis-keys';
 import type { PolicyInput } from '../../src/moderation/policy';
 import { createRedis } from '../../src/queue';
+import { decisionsFor } from '../../src/repositories/decisions';
 import { createSite } from '../../src/repositories/sites';
 import { createToken } from '../../src/repositories/tokens';
 import { createRuntime, type Runtime } from '../../src/runtime';
@@ -163,6 +164,14 @@ export async function createTestContext(opts: TestContextOptions = {}): Promise<
 }
 
 /** Polls `fn` until it returns a truthy value or the time runs out (then throws with `what`). */
+/** Waits for the worker's decision on a comment: its system audit row. */
+export function systemDecision(t: Pick<TestContext, 'rt'>, commentId: string) {
+  return waitFor(
+    async () => (await decisionsFor(t.rt.db, commentId)).find((r) => r.actor_type === 'system'),
+    `decision for ${commentId}`,
+  );
+}
+
 export async function waitFor<T>(
   fn: () => Promise<T | undefined | null | false>,
   what: string,

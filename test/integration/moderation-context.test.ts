@@ -10,7 +10,7 @@ import { decisionsFor } from '../../src/repositories/decisions';
 import { fingerprintColumns } from '../../src/repositories/duplicates';
 import { createModerateProcessor } from '../../workers/moderate';
 import { workerRules } from '../../workers/moderation-context';
-import { createTestContext, type TestContext, waitFor } from '../helpers/context';
+import { createTestContext, systemDecision, type TestContext, waitFor } from '../helpers/context';
 
 let t: TestContext;
 // The learned classifier is tuned separately and its scores move; these tests are about the
@@ -41,12 +41,7 @@ async function submit(siteId: string, articleId: string, body: Record<string, un
   return ((await res.json()) as { id: string }).id;
 }
 
-async function decided(id: string) {
-  return waitFor(async () => {
-    const rows = await decisionsFor(t.rt.db, id);
-    return rows.find((r) => r.actor_type === 'system');
-  }, `decision for ${id}`);
-}
+const decided = (id: string) => systemDecision(t, id);
 
 const sentence = (n: number) =>
   `Comment number ${n} about the council budget, ${['ferries', 'schools', 'parks', 'roads', 'libraries', 'housing'][n % 6]} and the harbour works this spring.`;

@@ -10,8 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkRedisSettings } from '../../src/lib/redis-checks';
 import { scanServer } from '../../src/lib/redis-keys';
 import { isCluster } from '../../src/queue';
-import { decisionsFor } from '../../src/repositories/decisions';
-import { createTestContext, type TestContext, waitFor } from '../helpers/context';
+import { createTestContext, systemDecision, type TestContext } from '../helpers/context';
 import { PrivateRedisCluster } from '../helpers/redis-cluster';
 
 const unavailable = PrivateRedisCluster.unavailable();
@@ -60,12 +59,7 @@ describe.skipIf(unavailable !== null)('Parley on a three-master Redis Cluster', 
     return ((await res.json()) as { id: string }).id;
   }
 
-  async function decided(id: string) {
-    return waitFor(async () => {
-      const rows = await decisionsFor(t.rt.db, id);
-      return rows.find((r) => r.actor_type === 'system');
-    }, `decision for ${id}`);
-  }
+  const decided = (id: string) => systemDecision(t, id);
 
   async function statusOf(id: string) {
     const row = await t.rt.db
