@@ -9,7 +9,7 @@
 import { sql } from 'kysely';
 import { createDb, dropDatabase, ensureDatabase } from '../db/database';
 import { createSite } from '../src/repositories/sites';
-import { benchSetup, type Child, startChild, waitReady } from './lib/procs';
+import { benchSetup, type Child, startApiAndWorkers } from './lib/procs';
 import { deleteKeysWithPrefix } from './lib/redis-keys';
 
 const { dbUrl, prefix, port, redisUrl, env } = await benchSetup('latency');
@@ -17,11 +17,7 @@ await ensureDatabase(dbUrl);
 const db = createDb({ url: dbUrl, poolMax: 2 });
 const children: Child[] = [];
 try {
-  const api = startChild('api', 'src/server.ts', env);
-  children.push(api);
-  await waitReady(api, `http://127.0.0.1:${port}/healthz`);
-  const w = startChild('workers', 'workers/main.ts', env);
-  children.push(w);
+  await startApiAndWorkers(env, port, children);
   const site = await db
     .transaction()
     .execute((trx) => createSite(trx, { name: 'B', allowedOrigins: ['https://b.example'] }));

@@ -16,7 +16,7 @@ import { createDb, dropDatabase, ensureDatabase } from '../db/database';
 import { moderateJobComments } from '../src/queue';
 import { createSite } from '../src/repositories/sites';
 import { openLoop, percentile } from './lib/open-loop';
-import { benchSetup, type Child, startChild, waitReady } from './lib/procs';
+import { benchSetup, type Child, startApiAndWorkers } from './lib/procs';
 import { deleteKeysWithPrefix } from './lib/redis-keys';
 import { corpus } from './pipeline';
 
@@ -37,12 +37,7 @@ const db = createDb({ url: dbUrl, poolMax: 2 });
 const queue = new Queue('moderate', { connection: { url: redisUrl }, prefix });
 const children: Child[] = [];
 try {
-  const api = startChild('api', 'src/server.ts', env);
-  children.push(api);
-  await waitReady(api, `http://127.0.0.1:${port}/healthz`);
-  const w = startChild('workers', 'workers/main.ts', env);
-  children.push(w);
-  for (let i = 0; i < 150 && (await queue.getWorkersCount()) === 0; i++) await sleep(200);
+  await startApiAndWorkers(env, port, children);
   const site = await db
     .transaction()
     .execute((trx) => createSite(trx, { name: 'B', allowedOrigins: [ORIGIN] }));

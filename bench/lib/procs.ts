@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -121,4 +122,30 @@ export async function benchSetup(name: string) {
     RATE_SUBMIT_PER_ARTICLE: '1000000000/60',
   };
   return { runId, dbUrl, prefix, port, redisUrl, env };
+}
+
+/**
+ * Parley as two real processes, API and workers, on the given environment: resolves once the API
+ * answers /healthz and a moderate worker is registered on the queue (bounded: 30 s). The children
+ * are pushed onto `children` as they start, so the caller's cleanup stops them even on failure.
+ */
+export async function startApiAndWorkers(
+  env: Record<string, string>,
+  port: number,
+  children: Child[],
+): Promise<void> {
+  const api = startChild('api', 'src/server.ts', env);
+  children.push(api);
+  await waitReady(api, `http://127.0.0.1:${port}/healthz`);
+  const workers = startChild('workers', 'workers/main.ts', env);
+  children.push(workers);
+  const queue = new Queue('moderate', { connection: { url: env.REDIS_URL }, prefix: env.QUEUE_PREFIX });
+  try {
+    for (let i = 0; i < 150 && (await queue.getWorkersCount()) === 0; i++) {
+      if (workers.proc.exitCode !== null) throw new Error(`workers exited:\n${workers.tail()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await queue.close();
+  }
 }
