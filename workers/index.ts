@@ -144,6 +144,10 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
       const results = await Promise.allSettled(
         comments.map(async (c) => {
           const result = await processor({ data: c });
+          const level = result.state === 'decided' ? 'info' : 'debug';
+          // A child logger per comment costs more than its line when the line is not written
+          // (pino copies the bindings at once), so only build one for a line that will be.
+          if (!deps.logger.isLevelEnabled(level)) return result;
           // The request id written with the comment follows it into its job's log lines.
           const log = deps.logger.child({ requestId: c.requestId, jobId: job.id });
           if (result.state === 'decided')

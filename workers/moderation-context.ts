@@ -153,9 +153,42 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 /**
+ * One round of counting for a whole batch, run inside Redis: for each pair of keys, INCR this
+ * bucket (and give a new bucket its expiry), then read the previous bucket. As one script instead
+ * of three commands per counter in a MULTI, a batch of a hundred comments costs the worker one
+ * command to build and one reply to parse rather than nine hundred: the MULTI was the largest
+ * allocator in the worker's heap profile. Every key shares the queue prefix's hash tag, so on a
+ * Redis Cluster the script's keys are in one slot, as a script requires.
+ */
+const VELOCITY_SCRIPT = `
+local out = {}
+for i = 1, #KEYS, 2 do
+  local n = redis.call('INCR', KEYS[i])
+  if n == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+  out[#out + 1] = n
+  out[#out + 1] = tonumber(redis.call('GET', KEYS[i + 1]) or '0')
+end
+return out`;
+
+type VelocityClient = RedisClient & {
+  parleyVelocity(numKeys: number, ...args: Array<string | number>): Promise<number[]>;
+};
+const withVelocityScript = new WeakSet<RedisClient>();
+
+function velocityClient(redis: RedisClient): VelocityClient {
+  // defineCommand sends EVALSHA and falls back to EVAL when the server does not know the script yet.
+  if (!withVelocityScript.has(redis)) {
+    redis.defineCommand('parleyVelocity', { lua: VELOCITY_SCRIPT });
+    withVelocityScript.add(redis);
+  }
+  return redis as VelocityClient;
+}
+
+/**
  * Sliding-window counts from two fixed buckets: this bucket's count (INCR, including this comment)
  * plus the previous bucket's, weighted by how much of it still lies inside the window. Keyed by
- * the comment's own time, so a backlog is counted as it was posted.
+ * the comment's own time, so a backlog is counted as it was posted. A bucket expires two windows
+ * after its first comment, by when its successor has stopped reading it.
  */
 async function countVelocity(
   redis: RedisClient,
@@ -164,7 +197,7 @@ async function countVelocity(
   rows: ModerationRow[],
   timeoutMs: number,
 ): Promise<VelocityCounts[]> {
-  const multi = redis.multi();
+  const keys: string[] = [];
   const plan: Array<Array<{ field: keyof VelocityCounts; weight: number }>> = [];
   for (const r of rows) {
     const at = new Date(r.created_at).getTime();
@@ -173,9 +206,7 @@ async function countVelocity(
     const fields: Array<{ field: keyof VelocityCounts; weight: number }> = [];
     const add = (field: keyof VelocityCounts, key: string) => {
       const base = `${prefix}:velocity:${r.site_id}:${key}`;
-      multi.incr(`${base}:${bucket}`);
-      multi.pexpire(`${base}:${bucket}`, windowMs * 2);
-      multi.get(`${base}:${bucket - 1}`);
+      keys.push(`${base}:${bucket}`, `${base}:${bucket - 1}`);
       fields.push({ field, weight });
     };
     if (r.ip_hash) add('recentByIp', `ip:${r.ip_hash}`);
@@ -183,17 +214,21 @@ async function countVelocity(
     add('recentByArticle', `article:${r.article_id}`);
     plan.push(fields);
   }
-  const results = await withTimeout(multi.exec(), timeoutMs);
-  if (!results) throw new Error('Redis discarded the transaction');
+  const results = await withTimeout(
+    velocityClient(redis).parleyVelocity(keys.length, ...keys, windowMs * 2),
+    timeoutMs,
+  );
+  if (!Array.isArray(results) || results.length !== keys.length) {
+    throw new Error('Redis answered the velocity script with the wrong number of counts');
+  }
   let i = 0;
   return plan.map((fields) => {
     const counts: VelocityCounts = {};
     for (const f of fields) {
-      const [incrErr, cur] = results[i]!;
-      const [, prev] = results[i + 2]!;
-      i += 3;
-      if (incrErr) throw incrErr;
-      (counts[f.field] as number) = Number(cur) + Math.floor(Number(prev ?? 0) * f.weight);
+      const cur = Number(results[i]);
+      const prev = Number(results[i + 1]);
+      i += 2;
+      (counts[f.field] as number) = cur + Math.floor(prev * f.weight);
     }
     return counts;
   });
