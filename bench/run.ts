@@ -12,6 +12,9 @@
  *      find the highest whose p99 stays under 1 s;
  *   4. reads: autocannon on a warm thread page, and a freshness probe (a comment published under
  *      load must show up in under a second).
+ * On a machine clearly slower than the one the targets were set on (its baseline under 90% of
+ * REFERENCE_BASELINE), phase 3 adds one run at the equivalent rate, and the absolute targets are
+ * also reported scaled; the literal targets stay the verdict.
  *
  * The machine is shared (2 cores, other engineers' tests): compare ratios within one run.
  * Environment knobs: BENCH_QUICK=1 (shorter phases, for trying the harness), BENCH_E2E_RATE=1000
@@ -51,6 +54,13 @@ const STEPS = (process.env.BENCH_STEPS ?? '1500,2000,2500,3000,4000').split(',')
 const STEPS_DOWN = [500, 250, 100];
 const READ_S = QUICK ? 3 : 10;
 const ARTICLES = 10;
+/**
+ * The obvious implementation's accepted comments per second on the machine the performance issue
+ * was written on. Its absolute targets (1,000 and 2,000 comments/s, 15,000 reads/s) were set for
+ * that machine; the same code runs here at a different speed from one hour to the next, so each
+ * run also reports those targets scaled by (this run's baseline / this figure).
+ */
+const REFERENCE_BASELINE = 4300;
 
 const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 const dbUrl = (phase: string) => {
@@ -509,6 +519,11 @@ async function main() {
     cpuMsPerComment: meanCpu(baseRuns),
   };
   const ratio = Math.round((ingest.commentsPerSecond / Math.max(1, base.commentsPerSecond)) * 100) / 100;
+  const machine = Math.round((base.commentsPerSecond / REFERENCE_BASELINE) * 100) / 100;
+  // Only a clearly slower machine gets the extra run; at about the reference speed the literal
+  // targets are the scaled ones.
+  const scaled = machine < 0.9;
+  const scaledRate = Math.max(100, Math.round((E2E_RATE * machine) / 50) * 50);
   const scaleOut = {
     oneApi: { commentsPerSecond: single.rps, p99Ms: single.p99, non202: single.other },
     twoApis: { commentsPerSecond: a.rps + b.rps, p99Ms: Math.max(a.p99, b.p99), non202: a.other + b.other },
@@ -526,6 +541,12 @@ async function main() {
   await endToEnd(e2eDb, e2eApi.port, e2eSite, e2eToken, 500, 3);
   log(`end to end: ${E2E_RATE}/s for ${E2E_S}s`);
   const e2e = await endToEnd(e2eDb, e2eApi.port, e2eSite, e2eToken, E2E_RATE, E2E_S);
+  let e2eScaled: E2E | null = null;
+  if (scaled) {
+    log(`end to end at this machine's equivalent of ${E2E_RATE}/s: ${scaledRate}/s for ${E2E_S}s`);
+    await waitDrained(e2eDb, 30_000);
+    e2eScaled = await endToEnd(e2eDb, e2eApi.port, e2eSite, e2eToken, scaledRate, E2E_S);
+  }
   const steps: E2E[] = [];
   let sustainable = sustains(e2e) ? E2E_RATE : 0;
   // Upwards from 1,000/s while each rate holds; if 1,000/s itself does not, downwards instead, so
@@ -605,6 +626,27 @@ async function main() {
     },
   };
 
+  const scaledTargets = e2eScaled
+    ? {
+        machineFactor: machine,
+        e2eP99: {
+          target: `< 50 ms at ${scaledRate}/s`,
+          actual: e2eScaled.p99,
+          met: e2eScaled.p99 < 50,
+        },
+        sustainableRate: {
+          target: `>= ${Math.round(2000 * machine)}/s`,
+          actual: sustainable,
+          met: sustainable >= 2000 * machine,
+        },
+        reads: {
+          target: `>= ${Math.round(15_000 * machine)} req/s`,
+          actual: reads.requestsPerSecond,
+          met: reads.requestsPerSecond >= 15_000 * machine,
+        },
+      }
+    : null;
+
   Object.assign(out, {
     ingest,
     baseline: base,
@@ -635,6 +677,22 @@ async function main() {
     pipeline: { commentsPerSecond: pipeline.commentsPerSecond, cores: 1 },
     scaleOut,
     targets,
+    machine: {
+      referenceBaseline: REFERENCE_BASELINE,
+      factor: machine,
+      endToEnd: e2eScaled && {
+        offeredRate: e2eScaled.rate,
+        seconds: e2eScaled.seconds,
+        p50Ms: e2eScaled.p50,
+        p99Ms: e2eScaled.p99,
+        maxMs: e2eScaled.max,
+        serverP99Ms: e2eScaled.serverP99,
+        accepted: e2eScaled.accepted,
+        offered: e2eScaled.offered,
+        undecided: e2eScaled.undecided,
+      },
+      targets: scaledTargets,
+    },
     seconds: Math.round((Date.now() - started) / 1000),
     note: 'shared 2-core machine: compare ratios within one run',
   });
@@ -688,6 +746,30 @@ async function main() {
       `${freshnessMs} ms (first response showing it after ${firstSeenMs} ms)`,
       mark(targets.freshness.met),
     ],
+    [
+      'machine speed',
+      `baseline ${base.commentsPerSecond}/s = ${machine}x the issue's machine (${REFERENCE_BASELINE}/s)`,
+      '',
+    ],
+    ...(e2eScaled && scaledTargets
+      ? ([
+          [
+            `  scaled: end to end ${scaledRate}/s x ${e2eScaled.seconds}s`,
+            `p50 ${e2eScaled.p50} ms  p99 ${e2eScaled.p99} ms  (server-side p99 ${e2eScaled.serverP99} ms)  ${e2eScaled.accepted}/${e2eScaled.offered} accepted`,
+            mark(scaledTargets.e2eP99.met),
+          ],
+          [
+            `  scaled: sustainable ${scaledTargets.sustainableRate.target}`,
+            `${sustainable}/s`,
+            mark(scaledTargets.sustainableRate.met),
+          ],
+          [
+            `  scaled: reads ${scaledTargets.reads.target}`,
+            `${reads.requestsPerSecond} req/s`,
+            mark(scaledTargets.reads.met),
+          ],
+        ] as Array<[string, string, string]>)
+      : []),
   ];
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));
