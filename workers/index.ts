@@ -143,7 +143,9 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
       const comments = moderateJobComments(job.data);
       const results = await Promise.allSettled(
         comments.map(async (c) => {
-          const result = await processor({ data: c });
+          // attemptsStarted counts a stalled job's second run as well as a retry.
+          const firstRun = job.attemptsMade === 0 && (job.attemptsStarted ?? 1) <= 1;
+          const result = await processor({ data: c, firstRun });
           const level = result.state === 'decided' ? 'info' : 'debug';
           // A child logger per comment costs more than its line when the line is not written
           // (pino copies the bindings at once), so only build one for a line that will be.

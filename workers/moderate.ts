@@ -3,18 +3,23 @@
  * compare-and-set. Concurrent jobs share their database round trips (one load and one write
  * statement per batch), and a job that runs twice changes nothing the second time.
  */
-import type { Job } from 'bullmq';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema';
 import { createBatcher } from '../src/lib/batcher';
 import { runPipeline } from '../src/moderation/pipeline';
 import type { ModerationDecision, Outcome, Rule } from '../src/moderation/types';
-import type { ModerateJob, Queues } from '../src/queue';
+import type { ModerateJobComment, Queues } from '../src/queue';
 import { loadForModeration, type ModerationRow } from '../src/repositories/comments';
 import { recordSystemDecisions } from '../src/repositories/decisions';
 import { createCoalescingPublisher } from '../src/services/publish-coalescer';
 import type { SiteCache } from '../src/services/site-cache';
-import { type ContextOptions, createContextLoader, toCommentInput } from './moderation-context';
+import {
+  type ContextOptions,
+  createContextParts,
+  type Lookups,
+  lookupKeyFromHint,
+  toCommentInput,
+} from './moderation-context';
 
 export const STATUS_FOR: Record<Outcome, 'published' | 'held' | 'rejected'> = {
   publish: 'published',
@@ -56,7 +61,7 @@ export function publicReasons(decision: ModerationDecision) {
 export function createModerateProcessor(deps: ModerateDeps) {
   const maxBatch = deps.maxBatch ?? 100;
   const publish = createCoalescingPublisher(deps.db, deps.queues);
-  const loadContext = createContextLoader({ db: deps.db, now: deps.now, maxBatch, ...deps.context });
+  const context = createContextParts({ db: deps.db, now: deps.now, maxBatch, ...deps.context });
 
   const load = createBatcher<string, ModerationRow | null>(
     async (ids) => {
@@ -109,13 +114,35 @@ export function createModerateProcessor(deps: ModerateDeps) {
     { maxBatch, maxInFlight: 2 },
   );
 
-  return async function moderate(job: Pick<Job<ModerateJob>, 'data'>): Promise<ModerateResult> {
+  /**
+   * Lookups from the job's hint, started before the comment is read back. Only on a job's first
+   * run: a retry or a re-queued comment may already be decided, and would be counted twice.
+   */
+  async function earlyLookups(
+    c: Pick<ModerateJobComment, 'commentId' | 'hint'>,
+  ): Promise<{ siteId: string; found: Lookups } | null> {
+    if (!c.hint) return null;
+    const site = await deps.sites.get(c.hint.siteId);
+    if (!site) return null;
+    return { siteId: site.id, found: await context.lookups(lookupKeyFromHint(c.commentId, c.hint), site) };
+  }
+
+  return async function moderate(job: {
+    data: Pick<ModerateJobComment, 'commentId' | 'hint'>;
+    /** False on a retry or a stalled job's second run: the hint is then ignored. */
+    firstRun?: boolean;
+  }): Promise<ModerateResult> {
+    const early = job.firstRun === false ? null : earlyLookups(job.data);
+    // Its failure is handled where it is awaited; until then it must not count as unhandled.
+    early?.catch(() => {});
     const row = await load(job.data.commentId);
     if (!row) return { state: 'skipped', reason: 'missing' };
     if (row.status !== 'pending') return { state: 'skipped', reason: 'already_decided' };
     const site = await deps.sites.get(row.site_id);
     if (!site) return { state: 'skipped', reason: 'unknown_site' };
-    const ctx = await loadContext(row, site);
+    const hinted = await early;
+    const found = hinted?.siteId === row.site_id ? hinted.found : await context.lookups(row, site);
+    const ctx = context.assemble(row, site, found);
     const decision = await runPipeline(deps.rules, toCommentInput(row), ctx);
     const applied = await write({ row, decision });
     if (!applied) return { state: 'skipped', reason: 'lost_race' };

@@ -13,7 +13,7 @@ import type { AdaptiveState } from '../src/moderation/adaptive';
 import type { Policy } from '../src/moderation/policy';
 import { runningRules } from '../src/moderation/running-rules';
 import type { CommentInput, ModerationContext } from '../src/moderation/types';
-import type { RedisClient } from '../src/queue';
+import type { ModerationHint, RedisClient } from '../src/queue';
 import { loadAdaptiveStates } from '../src/repositories/adaptive';
 import type { ModerationRow } from '../src/repositories/comments';
 import { findNearDuplicates } from '../src/repositories/duplicates';
@@ -93,7 +93,9 @@ interface VelocityCounts {
 }
 
 /** The author's key on the site: their email hash, else their IP hash, else none. */
-function authorOf(row: ModerationRow): { kind: 'email' | 'ip'; hash: string } | null {
+function authorOf(
+  row: Pick<ModerationRow, 'email_hash' | 'ip_hash'>,
+): { kind: 'email' | 'ip'; hash: string } | null {
   if (row.email_hash) return { kind: 'email', hash: row.email_hash };
   if (row.ip_hash) return { kind: 'ip', hash: row.ip_hash };
   return null;
@@ -101,7 +103,7 @@ function authorOf(row: ModerationRow): { kind: 'email' | 'ip'; hash: string } | 
 
 async function loadAuthorCounts(
   db: Kysely<Database>,
-  rows: ModerationRow[],
+  rows: Array<Pick<ModerationRow, 'site_id' | 'email_hash' | 'ip_hash'>>,
 ): Promise<Map<string, AuthorCounts>> {
   const keys = new Map<string, { site: string; kind: 'email' | 'ip'; hash: string }>();
   for (const r of rows) {
@@ -194,7 +196,7 @@ async function countVelocity(
   redis: RedisClient,
   prefix: string,
   windowMs: number,
-  rows: ModerationRow[],
+  rows: Array<Pick<ModerationRow, 'site_id' | 'article_id' | 'email_hash' | 'ip_hash' | 'created_at'>>,
   timeoutMs: number,
 ): Promise<VelocityCounts[]> {
   const keys: string[] = [];
@@ -235,11 +237,44 @@ async function countVelocity(
 }
 
 /**
- * Returns the loader the moderate worker calls once per job. Each part is skipped when the site's
- * policy does not use it (new-commenter off: no history query; duplicates or velocity switched
- * off: no lookup), so the hot path pays only for what a site asked for.
+ * The columns the lookups read: immutable ones, so they can come from the job's hint (see
+ * ModerationHint) before the comment itself has been read back.
  */
-export function createContextLoader(deps: ContextDeps) {
+export type LookupKey = Pick<
+  ModerationRow,
+  'id' | 'site_id' | 'article_id' | 'email_hash' | 'ip_hash' | 'created_at' | 'simhash' | 'body'
+>;
+
+export function lookupKeyFromHint(commentId: string, hint: ModerationHint): LookupKey {
+  return {
+    id: commentId,
+    site_id: hint.siteId,
+    article_id: hint.articleId,
+    email_hash: hint.emailHash,
+    ip_hash: hint.ipHash,
+    created_at: new Date(hint.createdAt),
+    simhash: hint.simhash,
+    // Without a stored fingerprint the body is too short to have one: nothing to compare.
+    body: '',
+  };
+}
+
+/** What the lookups found for one comment, before it is joined with the comment's own row. */
+export interface Lookups {
+  author: AuthorCounts | null;
+  dups: string[] | undefined;
+  vel: VelocityCounts | undefined;
+  adaptive: AdaptiveState | undefined;
+}
+
+/**
+ * The moderate worker's context in two steps: `lookups` (author history, near-duplicates,
+ * velocity, adaptive model; batched across concurrent jobs) needs only a LookupKey, `assemble`
+ * joins the result with the comment row. Each lookup is skipped when the site's policy does not
+ * use it (new-commenter off: no history query; duplicates or velocity switched off: no lookup), so
+ * the hot path pays only for what a site asked for.
+ */
+export function createContextParts(deps: ContextDeps) {
   const maxBatch = deps.maxBatch ?? 100;
   const velocityWindowMs = deps.velocityWindowMs ?? 600_000;
   const duplicateWindowMs = deps.duplicateWindowMs ?? 24 * 3600_000;
@@ -252,7 +287,7 @@ export function createContextLoader(deps: ContextDeps) {
     return redis;
   };
 
-  const authors = createBatcher<ModerationRow, AuthorCounts | null>(
+  const authors = createBatcher<LookupKey, AuthorCounts | null>(
     async (rows) => {
       const counts = await loadAuthorCounts(deps.db, rows);
       return rows.map((r) => {
@@ -263,7 +298,7 @@ export function createContextLoader(deps: ContextDeps) {
     { maxBatch, maxInFlight: 2 },
   );
 
-  const duplicates = createBatcher<ModerationRow, string[]>(
+  const duplicates = createBatcher<LookupKey, string[]>(
     async (rows) => {
       const found = await findNearDuplicates(
         deps.db,
@@ -281,7 +316,7 @@ export function createContextLoader(deps: ContextDeps) {
     { maxBatch, maxInFlight: 2 },
   );
 
-  const velocity = createBatcher<ModerationRow, VelocityCounts>(
+  const velocity = createBatcher<LookupKey, VelocityCounts>(
     async (rows) => {
       const client = redisClient();
       if (!client) return rows.map(() => ({ unavailable: true }));
@@ -295,14 +330,20 @@ export function createContextLoader(deps: ContextDeps) {
     { maxBatch, maxInFlight: 2 },
   );
 
-  return async function loadContext(row: ModerationRow, site: SiteRecord): Promise<ModerationContext> {
+  async function lookups(key: LookupKey, site: SiteRecord): Promise<Lookups> {
     const policy = site.policy;
     const [author, dups, vel, adaptive] = await Promise.all([
-      policy.newCommenterHold > 0 && ruleOn(policy, 'new-commenter') ? authors(row) : null,
-      ruleOn(policy, 'duplicates') ? duplicates(row) : undefined,
-      ruleOn(policy, 'velocity') ? velocity(row) : undefined,
+      policy.newCommenterHold > 0 && ruleOn(policy, 'new-commenter') ? authors(key) : null,
+      ruleOn(policy, 'duplicates') ? duplicates(key) : undefined,
+      ruleOn(policy, 'velocity') ? velocity(key) : undefined,
       ruleOn(policy, 'classifier') ? deps.adaptive?.get(site.id) : undefined,
     ]);
+    return { author, dups, vel, adaptive };
+  }
+
+  function assemble(row: ModerationRow, site: SiteRecord, found: Lookups): ModerationContext {
+    const policy = site.policy;
+    const { author, dups, vel, adaptive } = found;
     const history: NonNullable<ModerationContext['history']> = {};
     if (author) {
       history.authorApproved = author.authorApproved;
@@ -333,6 +374,16 @@ export function createContextLoader(deps: ContextDeps) {
       ...(adaptive ? { adaptive } : {}),
       ...(vel?.unavailable ? { extra: { velocityUnavailable: true } } : {}),
     };
+  }
+
+  return { lookups, assemble };
+}
+
+/** The context for a comment already read back: its lookups, then the join with its row. */
+export function createContextLoader(deps: ContextDeps) {
+  const parts = createContextParts(deps);
+  return async function loadContext(row: ModerationRow, site: SiteRecord): Promise<ModerationContext> {
+    return parts.assemble(row, site, await parts.lookups(row, site));
   };
 }
 

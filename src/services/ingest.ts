@@ -17,6 +17,7 @@ import {
   type ParentInfo,
 } from '../repositories/comments';
 import { fingerprintColumns } from '../repositories/duplicates';
+import { attachModerationHint } from './outbox-routes';
 import { createCoalescingPublisher } from './publish-coalescer';
 
 export interface Submission {
@@ -226,6 +227,20 @@ export function createIngestor(deps: IngestDeps) {
     });
 
     deps.onCommitted?.(outbox.length);
+    // The worker's lookups can start from what this batch already knows (see ModerationHint).
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const o of outbox) {
+      const r = o.comment_id ? byId.get(o.comment_id) : undefined;
+      if (!r) continue;
+      attachModerationHint(o, {
+        siteId: r.site_id,
+        articleId: r.article_id,
+        createdAt: (r.created_at as Date).getTime(),
+        emailHash: r.email_hash ?? null,
+        ipHash: r.ip_hash ?? null,
+        simhash: (r.simhash as string | null | undefined) ?? null,
+      });
+    }
     // After commit, off the response path; failure leaves the rows for the relay.
     void publish(outbox);
     return results;

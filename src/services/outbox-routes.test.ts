@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { OutboxRow } from '../../db/schema';
 import { uuidv7 } from '../lib/ids';
-import { MODERATE_JOB_MAX_COMMENTS, moderateJobComments, moderateJobId, QUEUE } from '../queue';
-import { jobsForRows } from './outbox-routes';
+import {
+  MODERATE_JOB_MAX_COMMENTS,
+  type ModerateJob,
+  moderateJobComments,
+  moderateJobId,
+  QUEUE,
+} from '../queue';
+import { attachModerationHint, jobsForRows } from './outbox-routes';
 
 const row = (id: number, topic = 'comment.submitted'): OutboxRow => ({
   id: String(id),
@@ -43,5 +49,24 @@ describe('moderate jobs from comment.submitted rows', () => {
 
   it('makes no moderate job for other topics', () => {
     expect(moderateJobs([row(1, 'comment.published'), row(2, 'comment.held')])).toEqual([]);
+  });
+
+  it('carries the hint the API attached to a row, and none for a row read back from Postgres', () => {
+    const [hinted, plain] = [row(1), row(2)];
+    const hint = {
+      siteId: 'site_x',
+      articleId: uuidv7(),
+      createdAt: Date.now(),
+      emailHash: 'e'.repeat(64),
+      ipHash: null,
+      simhash: '-42',
+    };
+    attachModerationHint(hinted!, hint);
+    const [job] = moderateJobs([hinted!, plain!]);
+    const comments = moderateJobComments(job!.data as unknown as ModerateJob);
+    expect(comments.map((c) => c.hint ?? null)).toEqual([hint, null]);
+    // A copy of the row (as the relay reads it) has no hint.
+    const [again] = moderateJobs([{ ...hinted! }]);
+    expect(moderateJobComments(again!.data as unknown as ModerateJob)[0]!.hint).toBeUndefined();
   });
 });

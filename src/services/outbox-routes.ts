@@ -3,7 +3,14 @@
  * twice (eager publish and relay racing, or a relay crash before marking) adds each job once.
  */
 import type { OutboxRow } from '../../db/schema';
-import { MODERATE_JOB_MAX_COMMENTS, moderateBatchJobId, QUEUE, type QueueName } from '../queue';
+import {
+  MODERATE_JOB_MAX_COMMENTS,
+  type ModerateJobComment,
+  type ModerationHint,
+  moderateBatchJobId,
+  QUEUE,
+  type QueueName,
+} from '../queue';
 
 export interface JobSpec {
   queue: QueueName;
@@ -17,6 +24,17 @@ export type OutboxRoute = (row: OutboxRow) => JobSpec[];
 const routes: Record<string, OutboxRoute[]> = {};
 
 /**
+ * Hints the API attached to the outbox rows it has just written (see ModerationHint). Kept beside
+ * the rows rather than in them: they are never stored, and a row the relay reads back from
+ * Postgres simply has none.
+ */
+const hints = new WeakMap<OutboxRow, ModerationHint>();
+
+export function attachModerationHint(row: OutboxRow, hint: ModerationHint): void {
+  hints.set(row, hint);
+}
+
+/**
  * `comment.submitted` rows published together become moderate jobs of up to
  * MODERATE_JOB_MAX_COMMENTS comments each (see ModerateJob), in outbox order.
  */
@@ -25,10 +43,12 @@ function moderateJobs(rows: OutboxRow[]): JobSpec[] {
   const jobs: JobSpec[] = [];
   for (let i = 0; i < submitted.length; i += MODERATE_JOB_MAX_COMMENTS) {
     const chunk = submitted.slice(i, i + MODERATE_JOB_MAX_COMMENTS);
-    const [first, ...rest] = chunk.map((r) => ({
-      commentId: r.comment_id!,
-      requestId: r.request_id ?? null,
-    }));
+    const [first, ...rest] = chunk.map((r): ModerateJobComment => {
+      const c: ModerateJobComment = { commentId: r.comment_id!, requestId: r.request_id ?? null };
+      const hint = hints.get(r);
+      if (hint) c.hint = hint;
+      return c;
+    });
     jobs.push({
       queue: QUEUE.moderate,
       name: 'moderate',

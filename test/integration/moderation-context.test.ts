@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultRules } from '../../src/moderation/rules';
-import { createRedis } from '../../src/queue';
+import { createRedis, moderateJobComments } from '../../src/queue';
 import { decisionsFor } from '../../src/repositories/decisions';
 import { fingerprintColumns } from '../../src/repositories/duplicates';
 import { createModerateProcessor } from '../../workers/moderate';
@@ -213,6 +213,90 @@ describe('moderation context in the worker', () => {
       expect(await live({ data: { commentId: ok.id } })).toEqual({ state: 'decided', outcome: 'publish' });
     } finally {
       dead.disconnect();
+      await bare.close();
+    }
+  });
+
+  it('starts the lookups from the job hint on a first run, and from the stored row on a retry', async () => {
+    const bare = await createTestContext();
+    try {
+      await waitFor(async () => bare.rt.redis.status === 'ready', 'Redis client ready');
+      const siteId = await bare.site();
+      const submit = (n: number) =>
+        bare.rt.ingest.submit({
+          siteId,
+          articleExternalId: 'hinted',
+          authorName: 'Reader',
+          body: sentence(50 + n),
+          ipHash: `row-ip-${n}`,
+          signals: {},
+        });
+      const processor = createModerateProcessor({
+        db: bare.rt.db,
+        queues: bare.rt.queues,
+        sites: bare.rt.sites,
+        rules: workerRules(defaultRules),
+        now: () => new Date(),
+        context: { redis: bare.rt.redis, keyPrefix: bare.config.QUEUE_PREFIX },
+      });
+      const ipCount = async (created: Date, ip: string) =>
+        bare.rt.redis.get(
+          `${bare.config.QUEUE_PREFIX}:velocity:${siteId}:ip:${ip}:${Math.floor(created.getTime() / 600_000)}`,
+        );
+      // The hint names another IP hash than the row: which one is counted shows which was used.
+      const hintFor = (a: { articleId: string; createdAt: Date }, ip: string) => ({
+        siteId,
+        articleId: a.articleId,
+        createdAt: a.createdAt.getTime(),
+        emailHash: null,
+        ipHash: ip,
+        simhash: null,
+      });
+
+      const first = await submit(1);
+      // The API put the hint in the job it queued, from the columns it wrote.
+      const queued = await waitFor(async () => {
+        const jobs = await bare.rt.queues.moderate.getJobs(['wait', 'prioritized', 'delayed'], 0, 100);
+        return jobs.flatMap((j) => moderateJobComments(j.data)).find((c) => c.commentId === first.id);
+      }, 'moderate job queued');
+      const stored = await bare.rt.db
+        .selectFrom('comments')
+        .select(['site_id', 'article_id', 'created_at', 'email_hash', 'ip_hash', 'simhash'])
+        .where('id', '=', first.id)
+        .executeTakeFirstOrThrow();
+      expect(stored.simhash).not.toBeNull();
+      expect(queued.hint).toEqual({
+        siteId: stored.site_id,
+        articleId: stored.article_id,
+        createdAt: stored.created_at.getTime(),
+        emailHash: stored.email_hash,
+        ipHash: stored.ip_hash,
+        simhash: stored.simhash,
+      });
+      expect(await processor({ data: { commentId: first.id, hint: hintFor(first, 'hint-ip-1') } })).toEqual({
+        state: 'decided',
+        outcome: 'publish',
+      });
+      expect(await ipCount(first.createdAt, 'hint-ip-1')).toBe('1');
+      expect(await ipCount(first.createdAt, 'row-ip-1')).toBeNull();
+
+      const retried = await submit(2);
+      expect(
+        await processor({
+          data: { commentId: retried.id, hint: hintFor(retried, 'hint-ip-2') },
+          firstRun: false,
+        }),
+      ).toEqual({ state: 'decided', outcome: 'publish' });
+      expect(await ipCount(retried.createdAt, 'row-ip-2')).toBe('1');
+      expect(await ipCount(retried.createdAt, 'hint-ip-2')).toBeNull();
+
+      // A hinted job for a comment already decided changes nothing.
+      expect(await processor({ data: { commentId: first.id, hint: hintFor(first, 'hint-ip-1') } })).toEqual({
+        state: 'skipped',
+        reason: 'already_decided',
+      });
+      expect(await decisionsFor(bare.rt.db, first.id)).toHaveLength(1);
+    } finally {
       await bare.close();
     }
   });
