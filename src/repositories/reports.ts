@@ -33,7 +33,7 @@ export async function fileReport(
     .where('id', '=', input.commentId)
     .forUpdate()
     .executeTakeFirst();
-  if (!c || c.status !== 'published') return { state: 'missing' };
+  if (c?.status !== 'published') return { state: 'missing' };
   const ins = await trx
     .insertInto('reports')
     .values({

@@ -260,7 +260,7 @@ export async function undo(
       .orderBy('id', 'desc')
       .limit(1)
       .executeTakeFirst();
-    if (!last || last.actor_type !== 'moderator' || last.action === 'undo') {
+    if (last?.actor_type !== 'moderator' || last.action === 'undo') {
       throw new AppError(409, 'already_decided', 'There is no moderator decision to undo on this comment');
     }
     if (last.actor_id !== input.actorId && !input.isAdmin) {

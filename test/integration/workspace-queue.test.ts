@@ -14,6 +14,41 @@ afterAll(async () => {
 
 const base = (siteId: string) => `/api/v1/moderation/sites/${siteId}`;
 
+// Only the fields these tests read, so a new field in the API does not touch them; the full shapes are
+// the zod schemas in src/routes/moderation/moderation.schemas.ts.
+interface Problem {
+  code: string;
+  title: string;
+}
+interface QueueItem {
+  id: string;
+  article: { id: string };
+  history: { held: number };
+  decisions: Array<{ reasons: Array<{ spans: Array<{ start: number; end: number }> }> }>;
+}
+interface QueuePage {
+  items: QueueItem[];
+  nextCursor: string | null;
+  counts: { held: number };
+}
+interface Claimed {
+  item: QueueItem;
+}
+interface BulkResult {
+  results: Array<{ id: string; ok: boolean; status?: string; code?: string; message?: string }>;
+}
+interface BanCreated {
+  id: string;
+  rejected: string[];
+}
+interface BanList {
+  bans: Array<{ id: string; kind: 'email' | 'ip'; active: boolean }>;
+}
+interface HistoryPage {
+  entries: Array<{ commentId: string; action: string; reasonCode: string | null; actorId: string | null }>;
+  nextCursor: string | null;
+}
+
 describe('sessions', () => {
   it('signs in with a hashed password, sets an HttpOnly SameSite cookie and demands the CSRF token on writes', async () => {
     const siteId = await t.site();
@@ -87,29 +122,39 @@ describe('queues and claiming', () => {
     await seedComments(t, siteId, 5, { article: 'a1' });
     await seedComments(t, siteId, 3, { article: 'a2', email: 'same@example.test', authorName: 'Same' });
     const req = as(t, s);
-    const p1 = (await (await req('GET', `${base(siteId)}/queues/held?limit=4`)).json()) as any;
+    const p1 = (await (await req('GET', `${base(siteId)}/queues/held?limit=4`)).json()) as QueuePage;
     expect(p1.counts.held).toBe(8);
     expect(p1.items).toHaveLength(4);
-    expect(p1.items[0].decisions[0].reasons[0].spans).toEqual([{ start: 11, end: 16 }]);
-    expect(p1.items[0].article.id).toBe('a1');
+    expect(p1.items[0]!.decisions[0]!.reasons[0]!.spans).toEqual([{ start: 11, end: 16 }]);
+    expect(p1.items[0]!.article.id).toBe('a1');
     const p2 = (await (
       await req('GET', `${base(siteId)}/queues/held?limit=4&cursor=${p1.nextCursor}`)
-    ).json()) as any;
+    ).json()) as QueuePage;
     expect(p2.items).toHaveLength(4);
     expect(p2.nextCursor).toBeNull();
-    const all = [...p1.items, ...p2.items].map((i: any) => i.id);
+    const all = [...p1.items, ...p2.items].map((i) => i.id);
     expect(new Set(all).size).toBe(8);
-    const byArticle = (await (await req('GET', `${base(siteId)}/queues/held?article=a2`)).json()) as any;
+    const byArticle = (await (
+      await req('GET', `${base(siteId)}/queues/held?article=a2`)
+    ).json()) as QueuePage;
     expect(byArticle.items).toHaveLength(3);
     // The author's recent history on the site comes with each item.
-    expect(byArticle.items[0].history.held).toBe(2);
-    const byAuthor = (await (await req('GET', `${base(siteId)}/queues/held?author=Same`)).json()) as any;
+    expect(byArticle.items[0]!.history.held).toBe(2);
+    const byAuthor = (await (
+      await req('GET', `${base(siteId)}/queues/held?author=Same`)
+    ).json()) as QueuePage;
     expect(byAuthor.items).toHaveLength(3);
-    const byReason = (await (await req('GET', `${base(siteId)}/queues/held?reason=toxicity`)).json()) as any;
+    const byReason = (await (
+      await req('GET', `${base(siteId)}/queues/held?reason=toxicity`)
+    ).json()) as QueuePage;
     expect(byReason.items).toHaveLength(8);
-    const none = (await (await req('GET', `${base(siteId)}/queues/held?reason=spam_link`)).json()) as any;
+    const none = (await (
+      await req('GET', `${base(siteId)}/queues/held?reason=spam_link`)
+    ).json()) as QueuePage;
     expect(none.items).toHaveLength(0);
-    const young = (await (await req('GET', `${base(siteId)}/queues/held?minAgeMinutes=60`)).json()) as any;
+    const young = (await (
+      await req('GET', `${base(siteId)}/queues/held?minAgeMinutes=60`)
+    ).json()) as QueuePage;
     expect(young.items).toHaveLength(0);
     expect((await req('GET', `${base(siteId)}/queues/held?cursor=garbage`)).status).toBe(422);
     expect((await req('GET', `${base(siteId)}/queues/nope`)).status).toBe(422);
@@ -141,7 +186,7 @@ describe('queues and claiming', () => {
               return {
                 m,
                 status: r.status,
-                id: r.status === 200 ? (((await r.json()) as any).item.id as string) : null,
+                id: r.status === 200 ? ((await r.json()) as Claimed).item.id : null,
               };
             }),
           ),
@@ -182,14 +227,14 @@ describe('queues and claiming', () => {
     const a = await signedIn(t, { [siteId]: 'moderator' });
     const b = await signedIn(t, { [siteId]: 'moderator' });
     const first = await as(t, a)('POST', `${base(siteId)}/queues/held/next`, {});
-    expect(((await first.json()) as any).item.id).toBe(ids[0]);
+    expect(((await first.json()) as Claimed).item.id).toBe(ids[0]);
     expect((await as(t, b)('POST', `${base(siteId)}/queues/held/next`, {})).status).toBe(204);
     const claim = await as(t, b)('POST', `${base(siteId)}/comments/${ids[0]}/claim`);
     expect(claim.status).toBe(409);
-    expect(((await claim.json()) as any).code).toBe('claimed_by_other');
+    expect(((await claim.json()) as Problem).code).toBe('claimed_by_other');
     const act = await as(t, b)('POST', `${base(siteId)}/comments/${ids[0]}/approve`, {});
     expect(act.status).toBe(409);
-    expect(((await act.json()) as any).code).toBe('claimed_by_other');
+    expect(((await act.json()) as Problem).code).toBe('claimed_by_other');
     // A walks away: the lease runs out.
     await t.rt.db
       .updateTable('comments')
@@ -197,11 +242,11 @@ describe('queues and claiming', () => {
       .where('id', '=', ids[0]!)
       .execute();
     const again = await as(t, b)('POST', `${base(siteId)}/queues/held/next`, {});
-    expect(((await again.json()) as any).item.id).toBe(ids[0]);
+    expect(((await again.json()) as Claimed).item.id).toBe(ids[0]);
     // Releasing gives it back.
     expect((await as(t, b)('DELETE', `${base(siteId)}/comments/${ids[0]}/claim`)).status).toBe(204);
     expect(
-      ((await (await as(t, a)('POST', `${base(siteId)}/queues/held/next`, {})).json()) as any).item.id,
+      ((await (await as(t, a)('POST', `${base(siteId)}/queues/held/next`, {})).json()) as Claimed).item.id,
     ).toBe(ids[0]);
   });
 });
@@ -224,7 +269,7 @@ describe('actions', () => {
     const statuses = [ra.status, rb.status].sort();
     expect(statuses).toEqual([200, 409]);
     const loser = ra.status === 409 ? ra : rb;
-    const problem = (await loser.json()) as any;
+    const problem = (await loser.json()) as Problem;
     expect(problem.code).toBe('already_decided');
     expect(problem.title).toMatch(/already decided/);
     const decisions = await t.rt.db
@@ -284,9 +329,9 @@ describe('actions', () => {
     expect(await statusOf(t, ids[0]!)).toBe('held');
     expect((await outboxFor(t, ids[0]!)).map((o) => o.topic)).toEqual(['comment.rejected', 'comment.undone']);
     // Nothing left to undo.
-    expect(((await (await req('POST', `${base(siteId)}/comments/${ids[0]}/undo`)).json()) as any).code).toBe(
-      'already_decided',
-    );
+    expect(
+      ((await (await req('POST', `${base(siteId)}/comments/${ids[0]}/undo`)).json()) as Problem).code,
+    ).toBe('already_decided');
 
     // Another moderator cannot undo someone else's decision.
     await req('POST', `${base(siteId)}/comments/${ids[1]}/approve`, {});
@@ -298,7 +343,7 @@ describe('actions', () => {
     t.deps.now = () => new Date(Date.now() + (t.config.UNDO_WINDOW_SECONDS + 5) * 1000);
     try {
       const late = await req('POST', `${base(siteId)}/comments/${ids[1]}/undo`);
-      expect(((await late.json()) as any).code).toBe('undo_expired');
+      expect(((await late.json()) as Problem).code).toBe('undo_expired');
     } finally {
       t.deps.now = realNow;
     }
@@ -308,7 +353,7 @@ describe('actions', () => {
       reasonCode: 'spam',
       ids: [ids[1], ids[2], ids[3]],
     });
-    const results = ((await bulk.json()) as any).results;
+    const results = ((await bulk.json()) as BulkResult).results;
     expect(results).toEqual([
       { id: ids[1], ok: false, code: 'already_decided', message: expect.any(String) },
       { id: ids[2], ok: true, status: 'rejected' },
@@ -329,7 +374,7 @@ describe('actions', () => {
       reason: 'repeat abuse',
     });
     expect(res.status).toBe(201);
-    const ban = (await res.json()) as any;
+    const ban = (await res.json()) as BanCreated;
     expect(ban.rejected.sort()).toEqual([...ids].sort());
     for (const id of ids) expect(await statusOf(t, id)).toBe('rejected');
     expect((await outboxFor(t, ids[0]!)).map((o) => o.topic)).toEqual(['author.banned', 'comment.rejected']);
@@ -348,7 +393,7 @@ describe('actions', () => {
       .execute();
     expect(dec).toHaveLength(1);
     expect(dec[0]).toMatchObject({ actor_type: 'system', reason_code: 'banned' });
-    const list = (await (await as(t, s)('GET', `${base(siteId)}/bans`)).json()) as any;
+    const list = (await (await as(t, s)('GET', `${base(siteId)}/bans`)).json()) as BanList;
     expect(list.bans[0]).toMatchObject({ id: ban.id, kind: 'email', active: true });
     expect((await as(t, s)('DELETE', `${base(siteId)}/bans/${ban.id}`)).status).toBe(204);
     const sub2 = await t.submit(siteId, 'story-1', {
@@ -365,7 +410,7 @@ describe('actions', () => {
     const s = await signedIn(t, { [siteId]: 'moderator' });
     await as(t, s)('POST', `${base(siteId)}/comments/${ids[0]}/approve`, {});
     await as(t, s)('POST', `${base(siteId)}/comments/${ids[1]}/reject`, { reasonCode: 'off_topic' });
-    const h = (await (await as(t, s)('GET', `${base(siteId)}/history?limit=1`)).json()) as any;
+    const h = (await (await as(t, s)('GET', `${base(siteId)}/history?limit=1`)).json()) as HistoryPage;
     expect(h.entries[0]).toMatchObject({
       commentId: ids[1],
       action: 'reject',
@@ -374,7 +419,7 @@ describe('actions', () => {
     });
     const h2 = (await (
       await as(t, s)('GET', `${base(siteId)}/history?limit=1&cursor=${h.nextCursor}`)
-    ).json()) as any;
+    ).json()) as HistoryPage;
     expect(h2.entries[0]).toMatchObject({ commentId: ids[0], action: 'approve' });
   });
 });

@@ -73,7 +73,7 @@ export function externalProvider(opts: ExternalProviderOptions): Rule {
             ? `The external classifier scores this comment ${Math.round(score * 100)}% for ${top}.`
             : 'The external classifier found nothing.',
         };
-      } catch (err) {
+      } catch {
         return failed(ctrl.signal.aborted ? `did not answer within ${timeoutMs} ms` : 'could not be reached');
       } finally {
         clearTimeout(timer);

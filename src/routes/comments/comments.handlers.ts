@@ -91,7 +91,7 @@ export function commentHandlers(deps: AppDeps) {
     if (page.etag) {
       c.header('ETag', page.etag);
       const inm = c.req.header('if-none-match');
-      if (inm && inm.split(',').some((t) => t.trim() === page.etag)) return c.body(null, 304);
+      if (inm?.split(',').some((t) => t.trim() === page.etag)) return c.body(null, 304);
     }
     // Already serialized once for every reader of this version of the page.
     c.header('Content-Type', 'application/json');
