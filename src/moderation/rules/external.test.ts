@@ -19,6 +19,10 @@ beforeAll(async () => {
         res.statusCode = 503;
         return res.end('down');
       }
+      if (req.url === '/garbled') {
+        res.setHeader('content-type', 'application/json');
+        return res.end('<html>maintenance</html>');
+      }
       const input = (JSON.parse(body) as { input: string }).input;
       const hostile = input.includes('hate');
       res.setHeader('content-type', 'application/json');
@@ -54,6 +58,17 @@ describe('external provider', () => {
       code: 'external_failed',
       action: 'hold',
       message: expect.stringContaining('HTTP 503'),
+    });
+    const garbled = externalProvider({ url: `${base}/garbled` });
+    expect(await garbled.run(comment('hello'), ctx())).toMatchObject({
+      code: 'external_failed',
+      action: 'hold',
+      message: expect.stringContaining('not JSON'),
+    });
+    const unreachable = externalProvider({ url: 'http://127.0.0.1:1/moderate' });
+    expect(await unreachable.run(comment('hello'), ctx())).toMatchObject({
+      code: 'external_failed',
+      message: expect.stringContaining('could not be reached'),
     });
   });
 });

@@ -50,9 +50,17 @@ export function externalProvider(opts: ExternalProviderOptions): Rule {
           signal: ctrl.signal,
         });
         if (!res.ok) return failed(`answered HTTP ${res.status}`);
-        const body = (await res.json()) as {
-          results?: Array<{ flagged?: boolean; category_scores?: Record<string, number> }>;
-        };
+        let body: { results?: Array<{ flagged?: boolean; category_scores?: Record<string, number> }> };
+        try {
+          body = (await res.json()) as typeof body;
+        } catch {
+          // The moderator reading the reason should not go looking for a network fault.
+          return failed(
+            ctrl.signal.aborted
+              ? `did not answer within ${timeoutMs} ms`
+              : 'answered with something that is not JSON',
+          );
+        }
         const result = body.results?.[0];
         if (!result?.category_scores) return failed('gave an answer without scores');
         let top = '';
