@@ -15,7 +15,9 @@ export const QUEUE = {
 
 export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
 
-/** Job payloads carry ids only: BullMQ stores job data in clear text in Redis. */
+// BullMQ stores job data in clear text in Redis (completed moderate jobs for up to an hour), so a
+// payload carries ids and keyed hashes only, never a body, a name, an e-mail address or an IP.
+
 /**
  * What the worker's lookups (author history, near-duplicates, posting velocity) need to know about
  * a comment, sent with its job by the API that has just written it, so those lookups start at once
