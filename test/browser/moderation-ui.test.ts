@@ -155,4 +155,25 @@ describe.skipIf(!hasChromium)(`moderation UI (${hasChromium ? 'chromium' : SKIP_
     expect(errors).toEqual([]);
     await page.close();
   });
+
+  it("says when an author's history is unknown (no email) or empty, instead of printing zeros", async () => {
+    const siteId = await t.site();
+    await seedComments(t, siteId, 1, { email: null, authorName: 'Anonymous reader' });
+    await seedComments(t, siteId, 1, { email: 'first-timer@example.test', authorName: 'First timer' });
+    const u = await createUser(t.rt.db, { email: 'mod-history@example.test', password: 'a long password' });
+    await grantRole(t.rt.db, u.id, siteId, 'moderator');
+    const page = await browser.newPage();
+    await page.goto(`${origin}/moderation`);
+    await page.fill('#email', 'mod-history@example.test');
+    await page.fill('#password', 'a long password');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('#list li');
+    // Held is oldest first: the anonymous reader's comment is open.
+    expect(await page.textContent('#detail')).toContain('Anonymous reader');
+    expect(await page.textContent('#detail .history')).toMatch(/^Unknown: no email was given/);
+    await page.locator('#list li').nth(1).click();
+    await page.waitForFunction(() => document.querySelector('#detail')?.textContent?.includes('First timer'));
+    expect(await page.textContent('#detail .history')).toBe('None: this is their first.');
+    await page.close();
+  });
 });

@@ -45,7 +45,8 @@ export interface SeedOptions {
   article?: string;
   status?: 'held' | 'pending' | 'published';
   authorName?: string;
-  email?: string;
+  /** null: the author gave no email (default: author<i>@example.test). */
+  email?: string | null;
   ip?: string;
   body?: (i: number) => string;
   /** The reply's parent comment id, per comment (none when it returns undefined). */
@@ -81,8 +82,8 @@ export async function seedComments(t: TestContext, siteId: string, n: number, o:
       article_id: article.id,
       parent_id: o.parentId?.(i) ?? null,
       author_name: o.authorName ?? `Author ${i}`,
-      author_email: o.email ?? `author${i}@example.test`,
-      email_hash: hashEmail(secret, o.email ?? `author${i}@example.test`),
+      author_email: o.email === null ? null : (o.email ?? `author${i}@example.test`),
+      email_hash: o.email === null ? null : hashEmail(secret, o.email ?? `author${i}@example.test`),
       body,
       status,
       ip_hash: hashIp(secret, o.ip ?? `192.0.2.${(i % 250) + 1}`),

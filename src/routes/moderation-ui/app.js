@@ -206,6 +206,19 @@
     );
   }
 
+  /**
+   * Other comments are linked by email only, so with no email the counts would read as a clean
+   * record when nothing is known: say so instead.
+   */
+  function historyLine(it) {
+    if (!it.hasEmail)
+      return 'Unknown: no email was given, so other comments cannot be linked to this author.';
+    const h = it.history;
+    if (!h.published && !h.held && !h.rejected && !h.pending && !h.deleted)
+      return 'None: this is their first.';
+    return `${h.published} published · ${h.held} held · ${h.rejected} rejected · ${h.pending} pending${h.deleted ? ` · ${h.deleted} deleted` : ''}`;
+  }
+
   /** Who made a decision, in words: Parley itself, you, or a named moderator or token. */
   function actorName(d) {
     if (d.actorType === 'system') return 'Parley';
@@ -258,11 +271,8 @@
             ),
           ]
         : null,
-      el('h3', { text: 'Author on this site' }),
-      el('p', {
-        class: 'history',
-        text: `${h.published} published · ${h.held} held · ${h.rejected} rejected · ${h.pending} pending${h.deleted ? ` · ${h.deleted} deleted` : ''}`,
-      }),
+      el('h3', { text: 'Author’s other comments on this site' }),
+      el('p', { class: 'history', text: historyLine(it) }),
       h.recent.length
         ? el(
             'ul',
