@@ -7,6 +7,7 @@ import { mountCounts } from './counts';
 import { mountDemo } from './demo';
 import { mountDocs } from './docs';
 import { mountEmbed } from './embed';
+import { mountFavicon } from './favicon';
 import { mountHealth } from './health';
 import { mountMetrics } from './metrics';
 import { mountModeration } from './moderation';
@@ -30,6 +31,7 @@ export function mountRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   mountWebhooks(app, deps);
   // After mountAdmin: relies on its jsonBody() for /api/v1/admin/*.
   mountPolicy(app, deps);
+  mountFavicon(app);
   mountEmbed(app, deps);
   mountDemo(app, deps);
   mountDocs(app);

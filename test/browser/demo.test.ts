@@ -57,6 +57,11 @@ describe.skipIf(!hasChromium)(hasChromium ? 'the demo page' : `the demo page (${
             w.__csp = [];
             document.addEventListener('securitypolicyviolation', (e) => w.__csp.push(e.violatedDirective));
           });
+          // A failed load (a missing icon, say) is logged as a console error: there must be none.
+          const consoleErrors: string[] = [];
+          page.on('console', (m) => {
+            if (m.type() === 'error') consoleErrors.push(m.text());
+          });
           const res = await page.goto(`${s.api}/`);
           expect(res?.headers()['content-security-policy']).toContain("default-src 'none'");
           await page.getByText('Could the lamp be replaced').waitFor();
@@ -71,6 +76,7 @@ describe.skipIf(!hasChromium)(hasChromium ? 'the demo page' : `the demo page (${
           // Nothing sticks out sideways on a small phone.
           expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
           expect(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp)).toEqual([]);
+          expect(consoleErrors).toEqual([]);
           await page.screenshot({ path: `${OUT}/demo-${width}-${scheme}.png`, fullPage: true });
         } finally {
           await context.close();

@@ -34,4 +34,15 @@ describe('API documentation', () => {
       expect(asset.status, url).toBe(200);
     }
   });
+
+  it("links an icon that loads from Parley's own pages, so browsers do not log a 404 for /favicon.ico", async () => {
+    const icon = await t.request('GET', '/favicon.svg');
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get('content-type')).toBe('image/svg+xml');
+    expect(await icon.text()).toMatch(/^<svg /);
+    for (const path of ['/', '/moderation', '/docs']) {
+      const page = await (await t.request('GET', path)).text();
+      expect(page, path).toMatch(/<link rel="icon" href="\/favicon\.svg" type="image\/svg\+xml"/);
+    }
+  });
 });

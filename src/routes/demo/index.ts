@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { html } from 'hono/html';
 import type { AppDeps, AppEnv } from '../../deps';
+import { FAVICON_PATH } from '../favicon';
 import { DEMO_CSS } from './demo.css';
 
 export const DEMO_SITE_ID = 'site_demo';
@@ -48,6 +49,7 @@ export function mountDemo(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
     <title>Harbour town votes to keep its lighthouse lit - The Parley Gazette</title>
     <link rel="canonical" href="${new URL('/', c.req.url).toString()}" />
     <link rel="stylesheet" href="/demo.css" />
+    <link rel="icon" href="${FAVICON_PATH}" type="image/svg+xml" />
   </head>
   <body>
     <header>The Parley Gazette <small>a made-up newspaper for trying Parley</small></header>

@@ -48,6 +48,7 @@ export function mountDocs(app: OpenAPIHono<AppEnv>): void {
     <meta name="viewport" content="width=device-width, initial-scale=1" />
     <title>Parley API reference</title>
     <link rel="stylesheet" href="/docs/assets/swagger-ui.css" />
+    <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
   </head>
   <body>
     <div id="api"></div>

@@ -40,6 +40,7 @@ const SHELL = `<!doctype html>
 <meta name="referrer" content="no-referrer">
 <title>Parley moderation</title>
 <link rel="stylesheet" href="/moderation/app.css">
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 </head>
 <body>
 <form id="signin" hidden>
