@@ -129,6 +129,11 @@ export function createRedis(target: RedisTarget, role: RedisRole, extra: RedisOp
       enableOfflineQueue: enableOfflineQueue ?? byRole.enableOfflineQueue,
       enableAutoPipelining,
       clusterRetryStrategy: retryStrategy,
+      // Re-read the slot map every 5 s (ioredis 5 turned this off by default). Without it a client
+      // learns of a failover only from MOVED or a closed connection, and a master that hangs with
+      // its sockets open sends neither: commands sent to it waited forever after its replica took
+      // over, stalling the outbox relay (test/integration/redis-cluster-failover.test.ts, SIGSTOP).
+      slotsRefreshInterval: 5000,
       redisOptions: {
         connectTimeout: 3000,
         maxRetriesPerRequest: byRole.maxRetriesPerRequest,

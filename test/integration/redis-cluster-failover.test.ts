@@ -1,0 +1,273 @@
+/**
+ * Parley through Redis Cluster failovers: three masters with one replica each, started here from
+ * the machine's redis-server, the real app and workers with REDIS_CLUSTER=true and a hash-tagged
+ * QUEUE_PREFIX. The master owning the prefix's slot is failed over by hand (CLUSTER FAILOVER),
+ * killed with SIGKILL, and frozen with SIGSTOP, each time while comments keep arriving. A
+ * submission may be refused with a clear 503 while the cluster switches, but every comment
+ * answered 202 must be decided; afterwards new comments are accepted and decided at once and
+ * /readyz is ok.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scanServer } from '../../src/lib/redis-keys';
+import { createTestContext, type TestContext } from '../helpers/context';
+import { type ClusterNode, PrivateRedisCluster } from '../helpers/redis-cluster';
+
+const unavailable = PrivateRedisCluster.unavailable();
+if (unavailable)
+  console.warn(`Skipping the Redis Cluster failover tests: ${unavailable}. CI installs redis-server.`);
+
+// The learned classifier's scores move as it is retrained; these tests are about Redis.
+const NO_CLASSIFIER = { rules: { classifier: { enabled: false } } };
+
+/** cluster-node-timeout: a dead master is noticed, and its replica promoted, within a few seconds. */
+const NODE_TIMEOUT_MS = 1000;
+/** Bounds on each wait: generous for a busy two-core machine, short enough to fail rather than hang. */
+const FAILOVER_WITHIN_MS = 15_000;
+const DECIDED_WITHIN_MS = 20_000;
+const ANSWER_WITHIN_MS = 10_000;
+/**
+ * The pending sweep re-queues a comment whose job died with a master before reaching its replica
+ * (replication is asynchronous). Production sweeps every 10 s for comments pending 30 s; the same
+ * loop runs here, scaled down so a rescue takes seconds.
+ */
+const SWEEP_AFTER_MS = 5000;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+const sentence = (n: number) =>
+  `Comment number ${n} about the council budget, ${['ferries', 'schools', 'parks', 'roads'][n % 4]} and the harbour works this spring.`;
+
+/** One submission and Parley's answer (status 0: none within ANSWER_WITHIN_MS). */
+interface Attempt {
+  /** When it was sent (ms since the epoch). */
+  at: number;
+  status: number;
+  id?: string;
+  ms: number;
+  error?: unknown;
+}
+
+describe.skipIf(unavailable !== null)('Parley through a Redis Cluster master failover', () => {
+  const prefix = `{parley-failover-${randomBytes(4).toString('hex')}}`;
+  let cluster: PrivateRedisCluster;
+  let t: TestContext;
+  let siteId: string;
+  let slot: number;
+  let serial = 0;
+  // The workers' log lines: what the sweep re-queued, for the drill's summary line.
+  const workerLines: Array<{ msg: string; requeued?: number }> = [];
+  const workerLog = pino({ level: 'info' }, { write: (line: string) => workerLines.push(JSON.parse(line)) });
+
+  beforeAll(async () => {
+    cluster = await PrivateRedisCluster.start(3, { replicas: 1, nodeTimeoutMs: NODE_TIMEOUT_MS });
+    t = await createTestContext({
+      workers: true,
+      env: {
+        REDIS_URL: cluster.url,
+        REDIS_CLUSTER: 'true',
+        QUEUE_PREFIX: prefix,
+        // Flood control off: the drills submit hundreds of comments from one (absent) address.
+        RATE_SUBMIT_PER_IP: '0/60',
+        RATE_SUBMIT_PER_AUTHOR: '0/60',
+        RATE_SUBMIT_PER_ARTICLE: '0/60',
+      },
+      workerOptions: { sweepIntervalMs: 1000, sweepAfterMs: SWEEP_AFTER_MS, logger: workerLog },
+    });
+    siteId = await t.site(NO_CLASSIFIER);
+    slot = await cluster.slotOf(prefix);
+  }, 60_000);
+  afterAll(async () => {
+    try {
+      await t?.close();
+    } finally {
+      await cluster?.stop();
+    }
+  });
+
+  async function submitOne(article: string): Promise<Attempt> {
+    const n = serial++;
+    const at = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const res = await Promise.race([
+        t.submit(siteId, article, { authorName: 'Reader', body: sentence(n) }),
+        new Promise<null>((r) => {
+          timer = setTimeout(() => r(null), ANSWER_WITHIN_MS);
+        }),
+      ]);
+      if (!res) return { at, status: 0, ms: Date.now() - at };
+      const body = (await res.json()) as { id?: string };
+      const ms = Date.now() - at;
+      return res.status === 202
+        ? { at, status: 202, id: body.id, ms }
+        : { at, status: res.status, ms, error: body };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Two readers submitting back to back until stopped, every answer recorded. */
+  function submitWhile(article: string) {
+    const attempts: Attempt[] = [];
+    let stopped = false;
+    const lanes = [0, 1].map(async () => {
+      while (!stopped) {
+        attempts.push(await submitOne(article));
+        await sleep(25);
+      }
+    });
+    return {
+      async stop() {
+        stopped = true;
+        await Promise.all(lanes);
+        return attempts;
+      },
+    };
+  }
+
+  /** Of `ids`, those still pending, without a system decision, or missing (lost) after the wait. */
+  async function undecided(ids: string[], withinMs = DECIDED_WITHIN_MS): Promise<string[]> {
+    const deadline = Date.now() + withinMs;
+    let left = ids;
+    while (left.length && Date.now() < deadline) {
+      const [rows, decisions] = await Promise.all([
+        t.rt.db.selectFrom('comments').select(['id', 'status']).where('id', 'in', left).execute(),
+        t.rt.db
+          .selectFrom('moderation_decisions')
+          .select('comment_id')
+          .where('actor_type', '=', 'system')
+          .where('comment_id', 'in', left)
+          .execute(),
+      ]);
+      const notPending = new Set(rows.filter((r) => r.status !== 'pending').map((r) => r.id));
+      const decided = new Set(decisions.map((d) => d.comment_id).filter((id) => notPending.has(id)));
+      left = left.filter((id) => !decided.has(id));
+      if (left.length) await sleep(200);
+    }
+    return left;
+  }
+
+  const acceptedIds = (attempts: Attempt[]) => attempts.filter((a) => a.status === 202).map((a) => a.id!);
+
+  /** Five new comments, all accepted and decided before the sweep could have rescued them. */
+  async function expectNewCommentsDecided(article: string) {
+    const fresh = await Promise.all([0, 1, 2, 3, 4].map(() => submitOne(article)));
+    expect(fresh.map((a) => a.status)).toEqual([202, 202, 202, 202, 202]);
+    expect(await undecided(acceptedIds(fresh), SWEEP_AFTER_MS - 1000)).toEqual([]);
+  }
+
+  async function expectReady() {
+    const deadline = Date.now() + FAILOVER_WITHIN_MS;
+    let last: { status: number; body: unknown } | undefined;
+    while (Date.now() < deadline) {
+      const res = await t.request('GET', '/readyz');
+      last = { status: res.status, body: await res.json() };
+      if (res.status === 200) break;
+      await sleep(200);
+    }
+    expect(last).toEqual({
+      status: 200,
+      body: { status: 'ok', checks: { postgres: 'ok', redis: 'ok', queue: 'ok' } },
+    });
+  }
+
+  /** The queues are on `port` (the slot's master now). */
+  async function expectQueueKeysOn(port: number) {
+    const direct = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, connectTimeout: 2000 });
+    try {
+      const keys = await scanServer(direct, `${prefix}*`);
+      expect(keys.some((k) => k.includes(':moderate:'))).toBe(true);
+    } finally {
+      direct.disconnect();
+    }
+  }
+
+  /**
+   * The drill: readers keep submitting while `lose` takes the slot's master away; its replica must
+   * take over within FAILOVER_WITHIN_MS. Then every 202 is decided, new comments are accepted and
+   * decided, /readyz is ok and the queues are on the promoted replica.
+   */
+  async function drill(name: string, lose: (owner: ClusterNode) => Promise<void>) {
+    const owner = await cluster.masterOf(slot);
+    const [replica] = await cluster.replicasOf(owner);
+    expect(replica, `the slot's master ${owner.port} has a replica`).toBeDefined();
+    const requeuedBefore = workerLines.reduce((sum, l) => sum + (l.requeued ?? 0), 0);
+    const stream = submitWhile(name);
+    await sleep(300);
+    const lostAt = Date.now();
+    await lose(owner);
+    const promoted = await cluster.awaitNewMaster(slot, owner.port, FAILOVER_WITHIN_MS);
+    const promotedAt = Date.now();
+    expect(promoted.port).toBe(replica!.port);
+    // Keep submitting a little past the promotion, while the clients find the new master.
+    await sleep(1500);
+    const attempts = await stream.stop();
+
+    // Every answer was a 202 or a clear 503, in time; nothing else (no 500, no hang).
+    expect(attempts.filter((a) => a.status !== 202 && a.status !== 503)).toEqual([]);
+    for (const a of attempts.filter((x) => x.status === 503))
+      expect(a.error).toMatchObject({ code: 'unavailable' });
+    // Readers went on submitting while the slot had no master, not only before and after.
+    const duringOutage = attempts.filter((a) => a.at > lostAt && a.at < promotedAt);
+    expect(duringOutage.length).toBeGreaterThan(0);
+    const accepted = acceptedIds(attempts);
+    expect(accepted.length).toBeGreaterThan(0);
+    // The point of it all: no comment answered 202 is lost.
+    expect(await undecided(accepted)).toEqual([]);
+
+    await expectNewCommentsDecided(`after-${name}`);
+    await expectReady();
+    await expectQueueKeysOn(promoted.port);
+    const requeued = workerLines.reduce((sum, l) => sum + (l.requeued ?? 0), 0) - requeuedBefore;
+    console.info(
+      `${name}: master ${owner.port} lost, replica ${promoted.port} promoted after ${promotedAt - lostAt} ms; ` +
+        `${attempts.length} submissions (${duringOutage.length} while the slot had no master), ` +
+        `${accepted.length} answered 202, slowest answer ${Math.max(...attempts.map((a) => a.ms))} ms; ` +
+        `the sweep re-queued ${requeued}`,
+    );
+    return { owner, promoted };
+  }
+
+  it('decides comments on the healthy cluster, each master with a replica', async () => {
+    const nodes = await cluster.nodes();
+    expect(nodes.filter((n) => n.role === 'master')).toHaveLength(3);
+    expect(nodes.filter((n) => n.role === 'replica')).toHaveLength(3);
+    const owner = await cluster.masterOf(slot);
+    expect(await cluster.replicasOf(owner)).toHaveLength(1);
+    const before = await Promise.all([0, 1, 2, 3, 4].map(() => submitOne('healthy')));
+    expect(before.map((a) => a.status)).toEqual([202, 202, 202, 202, 202]);
+    expect(await undecided(acceptedIds(before))).toEqual([]);
+    await expectQueueKeysOn(owner.port);
+  });
+
+  it('loses no accepted comment through a manual failover (CLUSTER FAILOVER on the replica)', async () => {
+    await drill('manual-failover', async (owner) => {
+      const [replica] = await cluster.replicasOf(owner);
+      await cluster.failover(replica!.port, FAILOVER_WITHIN_MS);
+    });
+  }, 60_000);
+
+  it('loses no accepted comment when the master is killed (SIGKILL) and its replica takes over', async () => {
+    const { owner, promoted } = await drill('sigkill', (master) => cluster.kill(master.port));
+    // The killed node restarted comes back as the promoted one's replica: ready for the next drill.
+    await cluster.restart(owner.port);
+    await cluster.awaitReplicaOf(owner.port, promoted.port, FAILOVER_WITHIN_MS);
+  }, 60_000);
+
+  it('loses no accepted comment when the master hangs (SIGSTOP) with its connections open', async () => {
+    // No closed connection tells the clients anything here: only their periodic slot refresh
+    // (slotsRefreshInterval in src/queue.ts) moves them, and their pending commands, to the replica.
+    let frozen: number | undefined;
+    try {
+      await drill('sigstop', async (owner) => {
+        cluster.freeze(owner.port);
+        frozen = owner.port;
+      });
+    } finally {
+      if (frozen !== undefined) cluster.thaw(frozen);
+    }
+  }, 60_000);
+});
