@@ -76,14 +76,15 @@ export async function seedComments(t: TestContext, siteId: string, n: number, o:
     const id = uuidv7();
     ids.push(id);
     const body = o.body ? o.body(i) : `You are an idiot, comment number ${i}`;
+    const email = o.email === null ? null : (o.email ?? `author${i}@example.test`);
     return {
       id,
       site_id: siteId,
       article_id: article.id,
       parent_id: o.parentId?.(i) ?? null,
       author_name: o.authorName ?? `Author ${i}`,
-      author_email: o.email === null ? null : (o.email ?? `author${i}@example.test`),
-      email_hash: o.email === null ? null : hashEmail(secret, o.email ?? `author${i}@example.test`),
+      author_email: email,
+      email_hash: email === null ? null : hashEmail(secret, email),
       body,
       status,
       ip_hash: hashIp(secret, o.ip ?? `192.0.2.${(i % 250) + 1}`),

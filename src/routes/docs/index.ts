@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { html } from 'hono/html';
 import type { AppEnv } from '../../deps';
+import { FAVICON_PATH } from '../favicon';
 
 const require = createRequire(import.meta.url);
 const swaggerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
@@ -48,7 +49,7 @@ export function mountDocs(app: OpenAPIHono<AppEnv>): void {
     <meta name="viewport" content="width=device-width, initial-scale=1" />
     <title>Parley API reference</title>
     <link rel="stylesheet" href="/docs/assets/swagger-ui.css" />
-    <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+    <link rel="icon" href="${FAVICON_PATH}" type="image/svg+xml" />
   </head>
   <body>
     <div id="api"></div>

@@ -10,6 +10,7 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../../deps';
 import { defaultRules } from '../../moderation/rules';
 import { EVENT_TYPES } from '../../webhooks/events';
+import { FAVICON_PATH } from '../favicon';
 
 const dir = path.dirname(fileURLToPath(import.meta.url));
 const script = readFileSync(path.join(dir, 'app.js'));
@@ -40,7 +41,7 @@ const SHELL = `<!doctype html>
 <meta name="referrer" content="no-referrer">
 <title>Parley moderation</title>
 <link rel="stylesheet" href="/moderation/app.css">
-<link rel="icon" href="/favicon.svg" type="image/svg+xml">
+<link rel="icon" href="${FAVICON_PATH}" type="image/svg+xml">
 </head>
 <body>
 <form id="signin" hidden>
