@@ -25,13 +25,11 @@ import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 import { sql } from 'kysely';
 import { createDb, dropDatabase, ensureDatabase } from '../db/database';
-import { uuidv7 } from '../src/lib/ids';
-import { bumpThreads } from '../src/repositories/articles';
-import { createSite } from '../src/repositories/sites';
 import { cpuPer, cpuSnapshot } from './lib/cpu';
 import { openLoop, percentile, wallNow } from './lib/open-loop';
 import { type Child, freePort, startChild, waitReady } from './lib/procs';
 import { deleteKeysWithPrefix } from './lib/redis-keys';
+import { makeSite as makeSiteFor, publishDirect, seedThread } from './lib/seed';
 import { benchPipeline, corpus } from './pipeline';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -147,12 +145,7 @@ async function preparePhase(phase: string) {
   return createDb({ url, poolMax: 4 });
 }
 
-async function makeSite(db: ReturnType<typeof createDb>) {
-  const site = await db
-    .transaction()
-    .execute((trx) => createSite(trx, { name: 'Bench site', allowedOrigins: [ORIGIN] }));
-  return site.id;
-}
+const makeSite = (db: ReturnType<typeof createDb>) => makeSiteFor(db, ORIGIN);
 
 async function formToken(port: number, siteId: string): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/api/v1/sites/${siteId}/form-token`);
@@ -336,64 +329,6 @@ const sustains = (e: E2E) =>
   e.accepted >= e.offered * 0.999 && e.undecided === 0 && e.p99 < 1000 && e.achievedRate >= e.rate * 0.95;
 
 /** Seeds a thread with published comments the way the worker publishes them (status + version bump). */
-async function seedThread(db: ReturnType<typeof createDb>, siteId: string, externalId: string, n: number) {
-  const articleId = uuidv7();
-  await db
-    .insertInto('articles')
-    .values({
-      id: articleId,
-      site_id: siteId,
-      external_id: externalId,
-      url: null,
-      title: 'Read bench',
-      thread_version: 0,
-    })
-    .execute();
-  await publishDirect(db, siteId, articleId, n, 'seed');
-  return articleId;
-}
-
-async function publishDirect(
-  db: ReturnType<typeof createDb>,
-  siteId: string,
-  articleId: string,
-  n: number,
-  tag: string,
-) {
-  const ids: string[] = [];
-  await db.transaction().execute(async (trx) => {
-    const now = new Date();
-    const rows = Array.from({ length: n }, (_, i) => {
-      const id = uuidv7();
-      ids.push(id);
-      return {
-        id,
-        site_id: siteId,
-        article_id: articleId,
-        parent_id: null,
-        root_id: null,
-        author_name: `Reader ${i}`,
-        author_email: null,
-        email_hash: null,
-        body: `${tag} ${i}: ${texts[i % texts.length]}`,
-        status: 'published' as const,
-        ip_hash: null,
-        user_agent: null,
-        referrer: null,
-        signals: '{}',
-        idempotency_key: null,
-        request_id: null,
-        created_at: now,
-        updated_at: now,
-        decided_at: now,
-      };
-    });
-    await trx.insertInto('comments').values(rows).execute();
-    await bumpThreads(trx, new Map([[articleId, n]]));
-  });
-  return ids;
-}
-
 /**
  * Publishes one comment mid-load and measures how long readers kept getting the old page: four
  * pollers ask for the page back to back; staleForMs is how long after the commit the last request

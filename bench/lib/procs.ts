@@ -33,10 +33,11 @@ export function startChild(
   script: string,
   env: Record<string, string>,
   nodeArgs: string[] = [],
+  cwd = ROOT,
 ): Child {
   const [cmd, args] = [process.execPath, [...nodeArgs, '--import', 'tsx', script]];
   const proc = spawn(cmd, args, {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
