@@ -66,13 +66,11 @@ export function createApp(deps: AppDeps) {
     return problemResponse(c, appErr);
   });
   // Before the router and everything else: a cached, fresh thread page is answered at once.
+  // Synchronous, so @hono/node-server writes the answer without awaiting a promise.
   const fastThread = threadFastPath(deps);
   const handle = app.fetch;
-  app.fetch = (req, env, ctx) => {
-    const fast = fastThread(req);
-    return fast ? fast.then((res) => res ?? handle(req, env, ctx)) : handle(req, env, ctx);
-  };
-  return app;
+  app.fetch = (req, env, ctx) => fastThread.fetch(req) ?? handle(req, env, ctx);
+  return Object.assign(app, { fastThread });
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -6,6 +6,8 @@ import { findSite, type SiteRecord } from '../repositories/sites';
 
 export interface SiteCache {
   get(id: string): Promise<SiteRecord | undefined>;
+  /** The site if this process holds it now, without a query; undefined when not held or unknown. */
+  peek(id: string): SiteRecord | undefined;
   invalidate(id: string): void;
 }
 
@@ -16,6 +18,7 @@ export function createSiteCache(db: Kysely<Database>, ttlMs: number): SiteCache 
       const v = await cache.getOrLoad(id, async () => (await findSite(db, id)) ?? null);
       return v ?? undefined;
     },
+    peek: (id) => cache.get(id) ?? undefined,
     invalidate: (id) => cache.delete(id),
   };
 }

@@ -1,5 +1,8 @@
+import { get as httpGet, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../../../test/helpers/context';
+import { serveApp } from '../../entry';
 import { threadCacheFor } from '../../services/thread-cache';
 import { plainThreadQuery } from './thread-fast-path';
 
@@ -118,5 +121,85 @@ describe('thread fast path through the app', () => {
     expect(missing.status).toBe(200);
     expect(hits).toBe(before.hits);
     expect(peeks).toBeGreaterThan(before.peeks);
+  });
+
+  it('leaves a dot segment to the router, which reads it as part of the path', async () => {
+    const siteId = await c.site();
+    await c.deps.sites.get(siteId);
+    const cache = threadCacheFor(c.deps);
+    const peek = cache.peek;
+    cache.peek = () => ({ etag: 'W/"x"', body: '{}' }) as ReturnType<typeof peek>;
+    try {
+      const plan = (article: string) =>
+        c.app.fastThread.plan('GET', `/api/v1/sites/${siteId}/articles/${article}/comments`, () => undefined);
+      expect(plan('a.b')?.status).toBe(200);
+      expect(plan('..')).toBeUndefined();
+      expect(plan('.')).toBeUndefined();
+    } finally {
+      cache.peek = peek;
+    }
+  });
+
+  it('answers the same over real HTTP on node:http as the full route and the fetch fast path', async () => {
+    const server = serveApp(c.app, 0, '127.0.0.1');
+    await new Promise<void>((r) => server.once('listening', () => r()));
+    try {
+      const siteId = await c.site(undefined, ['https://news.example']);
+      const path = `/api/v1/sites/${siteId}/articles/wire/comments?order=newest&limit=5`;
+      expect((await c.submit(siteId, 'wire', { authorName: 'Ann', body: 'On the wire' })).status).toBe(202);
+      // node:http, not fetch: fetch would not send the Host header the test sets.
+      const port = (server.address() as AddressInfo).port;
+      const get = (headers: Record<string, string> = {}) =>
+        new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
+          httpGet({ host: '127.0.0.1', port, path, headers }, (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (d: string) => {
+              body += d;
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+          }).on('error', reject);
+        });
+      // Everything but the per-response headers: a difference in any other header fails.
+      const comparable = (res: { headers: IncomingHttpHeaders }) => {
+        const { date, 'x-request-id': id, ...rest } = res.headers;
+        expect(date).toBeTruthy();
+        expect(id).toMatch(/^[\w-]{8,}$/);
+        return rest;
+      };
+
+      const before = hits;
+      const full = await get({ origin: 'https://news.example' });
+      expect(hits).toBe(before);
+      const onNode = await get({ origin: 'https://news.example' });
+      expect(hits).toBe(before + 1);
+      expect(onNode.status).toBe(200);
+      expect(onNode.body).toBe(full.body);
+      expect(comparable(onNode)).toEqual(comparable(full));
+      expect(onNode.headers['content-length']).toBe(String(Buffer.byteLength(full.body)));
+
+      // A Host the adapter must parse goes past node:http to the fetch fast path; the two must
+      // agree for every kind of answer.
+      const etag = onNode.headers.etag!;
+      const variants: Record<string, string>[] = [
+        {},
+        { origin: 'https://elsewhere.example' },
+        { 'if-none-match': `W/"other", ${etag}` },
+        { 'if-none-match': etag },
+        { 'x-request-id': 'trace-wire-1' },
+      ];
+      for (const headers of variants) {
+        const a = await get(headers);
+        const b = await get({ ...headers, host: 'LOCALHOST' });
+        expect(a.status, JSON.stringify(headers)).toBe(b.status);
+        expect(a.body).toBe(b.body);
+        expect(comparable(a)).toEqual(comparable(b));
+        if ('x-request-id' in headers) expect(a.headers['x-request-id']).toBe('trace-wire-1');
+      }
+      expect((await get({ 'if-none-match': etag })).status).toBe(304);
+      expect(hits).toBe(before + 12);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
