@@ -72,6 +72,34 @@ function parseClusterNodes(text: string): ClusterNode[] {
     });
 }
 
+export interface MigrateSlotOptions {
+  /** Keys per MIGRATE (default 10), as `redis-cli --cluster reshard --cluster-pipeline`. */
+  batch?: number;
+  /** Pause after each batch (default 0), so a test can stretch the move over seconds of load. */
+  pauseMs?: number;
+  /** Bound on the whole move (default 30 s). */
+  timeoutMs?: number;
+}
+
+/** What migrateSlot did. */
+export interface SlotMigration {
+  from: ClusterNode;
+  to: ClusterNode;
+  /** Keys moved, and in how many MIGRATE calls. */
+  keys: number;
+  batches: number;
+  /** When the target was marked importing, and when the last master was told the new owner (ms since the epoch). */
+  startedAt: number;
+  endedAt: number;
+}
+
+/** A redis-cli reply that must be OK: redis-cli prints error replies on stdout and exits 0. */
+function expectOk(reply: string, what: string): void {
+  if (reply !== 'OK') throw new Error(`${what} answered: ${reply}`);
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
 export class PrivateRedisCluster {
   private constructor(
     readonly dir: string,
@@ -289,16 +317,52 @@ export class PrivateRedisCluster {
 
   /**
    * A manual failover: `CLUSTER FAILOVER` on a replica, which waits for it to catch up with its
-   * master before the two swap roles, so no acknowledged write is lost.
+   * master before the two swap roles, so no acknowledged write is lost. With `takeover`,
+   * `CLUSTER FAILOVER TAKEOVER`: the replica promotes itself at once, with no word from its master
+   * (which may be dead) nor a vote of the others, keeping only what it had received.
    */
-  async failover(replicaPort: number, timeoutMs = 10_000): Promise<void> {
-    const reply = await this.cli(replicaPort, 'CLUSTER', 'FAILOVER');
-    if (reply !== 'OK') throw new Error(`CLUSTER FAILOVER on ${replicaPort} answered ${reply}`);
-    const done = await until(async () => {
+  async failover(
+    replicaPort: number,
+    timeoutMs = 10_000,
+    mode: 'default' | 'takeover' = 'default',
+  ): Promise<void> {
+    const isMaster = async () => {
       const me = (await this.nodes(replicaPort)).find((n) => n.port === replicaPort);
       return me?.role === 'master' && me.slots.length > 0;
-    }, timeoutMs);
+    };
+    const args = mode === 'takeover' ? ['CLUSTER', 'FAILOVER', 'TAKEOVER'] : ['CLUSTER', 'FAILOVER'];
+    const reply = await this.cli(replicaPort, ...args);
+    // An automatic failover may have promoted it first; that is the outcome asked for.
+    if (reply !== 'OK' && !(mode === 'takeover' && (await isMaster())))
+      throw new Error(`${args.join(' ')} on ${replicaPort} answered ${reply}`);
+    const done = await until(isMaster, timeoutMs);
     if (!done) throw new Error(`the replica on ${replicaPort} was not promoted within ${timeoutMs} ms`);
+  }
+
+  /**
+   * Stops a replica from receiving any more of its master's writes while both stay up, so the
+   * master acknowledges writes the replica never gets: the replica is frozen (SIGSTOP) and then
+   * the master drops its replication links (CLIENT KILL TYPE replica). Freezing alone is not
+   * enough: the master goes on writing into the frozen replica's socket, the kernel keeps those
+   * bytes even after the master dies, and the thawed replica applies them. Dropping the link alone
+   * is not enough either: the replica reconnects within a second and catches up (PSYNC). Thaw it
+   * with thaw(); it then finds its master gone, or catches up if the master still runs.
+   */
+  async isolateReplica(replicaPort: number, timeoutMs = 5000): Promise<void> {
+    const view = await this.nodes();
+    const replica = view.find((n) => n.port === replicaPort);
+    const master = view.find((n) => n.id === replica?.masterId);
+    if (replica?.role !== 'replica' || !master)
+      throw new Error(`${replicaPort} is not a replica of a known master`);
+    this.freeze(replicaPort);
+    const killed = await this.cli(master.port, 'CLIENT', 'KILL', 'TYPE', 'replica');
+    if (!/^\d+$/.test(killed))
+      throw new Error(`CLIENT KILL TYPE replica on ${master.port} answered ${killed}`);
+    const gone = await until(
+      async () => /^connected_slaves:0\s*$/m.test(await this.cli(master.port, 'INFO', 'replication')),
+      timeoutMs,
+    );
+    if (!gone) throw new Error(`${master.port} still lists a replica ${timeoutMs} ms after CLIENT KILL`);
   }
 
   /**
@@ -347,6 +411,74 @@ export class PrivateRedisCluster {
     if (!ok || !found)
       throw new Error(`no node took over slot ${slot} from ${formerPort} within ${timeoutMs} ms`);
     return found;
+  }
+
+  /**
+   * Moves `slot` from its master to the master on `toPort`, by hand as `redis-cli --cluster
+   * reshard` does: IMPORTING on the target, MIGRATING on the source, then the slot's keys in
+   * batches (CLUSTER GETKEYSINSLOT, MIGRATE … KEYS …), then SETSLOT … NODE on the target, the
+   * source and every other master. While it runs, the source answers for the keys it still has
+   * and sends ASK for the others; a command over several keys split between the two gets TRYAGAIN.
+   */
+  async migrateSlot(slot: number, toPort: number, opts: MigrateSlotOptions = {}): Promise<SlotMigration> {
+    const batch = opts.batch ?? 10;
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    const deadline = Date.now() + timeoutMs;
+    const from = await this.masterOf(slot);
+    const to = (await this.nodes()).find((n) => n.port === toPort);
+    if (to?.role !== 'master') throw new Error(`${toPort} is not a master of this cluster`);
+    if (to.id === from.id) throw new Error(`slot ${slot} is already on ${toPort}`);
+    const s = String(slot);
+    const startedAt = Date.now();
+    // Importing first: once the source starts sending ASK, the target must accept the redirected commands.
+    expectOk(
+      await this.cli(to.port, 'CLUSTER', 'SETSLOT', s, 'IMPORTING', from.id),
+      `SETSLOT IMPORTING on ${to.port}`,
+    );
+    expectOk(
+      await this.cli(from.port, 'CLUSTER', 'SETSLOT', s, 'MIGRATING', to.id),
+      `SETSLOT MIGRATING on ${from.port}`,
+    );
+    let keys = 0;
+    let batches = 0;
+    for (;;) {
+      if (Date.now() > deadline)
+        throw new Error(`slot ${slot}: keys still on ${from.port} after ${timeoutMs} ms`);
+      const listed = (await this.cli(from.port, 'CLUSTER', 'GETKEYSINSLOT', s, String(batch)))
+        .split('\n')
+        .filter(Boolean);
+      if (!listed.length) break;
+      // MIGRATE host port "" db timeout KEYS …: atomic per key (DUMP, RESTORE on the target, DEL).
+      const reply = await this.cli(
+        from.port,
+        'MIGRATE',
+        '127.0.0.1',
+        String(to.port),
+        '',
+        '0',
+        '5000',
+        'KEYS',
+        ...listed,
+      );
+      if (reply !== 'OK' && reply !== 'NOKEY')
+        throw new Error(`MIGRATE of ${listed.length} keys answered: ${reply}`);
+      keys += listed.length;
+      batches++;
+      if (opts.pauseMs) await sleep(opts.pauseMs);
+    }
+    // The target first, so it owns the slot before the source stops sending ASK (redis-cli's
+    // order); the source refuses while it still holds a key of the slot.
+    expectOk(await this.cli(to.port, 'CLUSTER', 'SETSLOT', s, 'NODE', to.id), `SETSLOT NODE on ${to.port}`);
+    expectOk(
+      await this.cli(from.port, 'CLUSTER', 'SETSLOT', s, 'NODE', to.id),
+      `SETSLOT NODE on ${from.port}`,
+    );
+    const others = (await this.nodes()).filter(
+      (n) => n.role === 'master' && !n.failing && n.id !== from.id && n.id !== to.id,
+    );
+    for (const n of others)
+      expectOk(await this.cli(n.port, 'CLUSTER', 'SETSLOT', s, 'NODE', to.id), `SETSLOT NODE on ${n.port}`);
+    return { from, to, keys, batches, startedAt, endedAt: Date.now() };
   }
 
   async stop(): Promise<void> {
