@@ -88,7 +88,7 @@ export interface ThreadFastPath {
   /**
    * For a node:http server, in front of @hono/node-server's listener: writes the answer and returns
    * true, or returns false having touched nothing. Skips building the adapter's Request, Headers
-   * and Response objects: about 7 % of a cached read's CPU (bench/reads.ts, eight pairs).
+   * and Response objects: about 7 % of a cached read's CPU (`bench/compare.ts reads`, eight pairs).
    */
   node(req: IncomingMessage, res: ServerResponse): boolean;
 }
