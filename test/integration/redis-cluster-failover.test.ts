@@ -8,10 +8,10 @@
  * /readyz is ok.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanServer } from '../../src/lib/redis-keys';
+import { clusterDrill, onNode, sleep } from '../helpers/cluster-drill';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { type ClusterNode, PrivateRedisCluster } from '../helpers/redis-cluster';
 
@@ -35,28 +35,12 @@ const ANSWER_WITHIN_MS = 10_000;
  */
 const SWEEP_AFTER_MS = 5000;
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-const sentence = (n: number) =>
-  `Comment number ${n} about the council budget, ${['ferries', 'schools', 'parks', 'roads'][n % 4]} and the harbour works this spring.`;
-
-/** One submission and Parley's answer (status 0: none within ANSWER_WITHIN_MS). */
-interface Attempt {
-  /** When it was sent (ms since the epoch). */
-  at: number;
-  status: number;
-  id?: string;
-  ms: number;
-  error?: unknown;
-}
-
 describe.skipIf(unavailable !== null)('Parley through a Redis Cluster master failover', () => {
   const prefix = `{parley-failover-${randomBytes(4).toString('hex')}}`;
   let cluster: PrivateRedisCluster;
   let t: TestContext;
   let siteId: string;
   let slot: number;
-  let serial = 0;
   // The workers' log lines: what the sweep re-queued, for the drill's summary line.
   const workerLines: Array<{ msg: string; requeued?: number }> = [];
   const workerLog = pino({ level: 'info' }, { write: (line: string) => workerLines.push(JSON.parse(line)) });
@@ -87,102 +71,22 @@ describe.skipIf(unavailable !== null)('Parley through a Redis Cluster master fai
     }
   });
 
-  async function submitOne(article: string): Promise<Attempt> {
-    const n = serial++;
-    const at = Date.now();
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const res = await Promise.race([
-        t.submit(siteId, article, { authorName: 'Reader', body: sentence(n) }),
-        new Promise<null>((r) => {
-          timer = setTimeout(() => r(null), ANSWER_WITHIN_MS);
-        }),
-      ]);
-      if (!res) return { at, status: 0, ms: Date.now() - at };
-      const body = (await res.json()) as { id?: string };
-      const ms = Date.now() - at;
-      return res.status === 202
-        ? { at, status: 202, id: body.id, ms }
-        : { at, status: res.status, ms, error: body };
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** Two readers submitting back to back until stopped, every answer recorded. */
-  function submitWhile(article: string) {
-    const attempts: Attempt[] = [];
-    let stopped = false;
-    const lanes = [0, 1].map(async () => {
-      while (!stopped) {
-        attempts.push(await submitOne(article));
-        await sleep(25);
-      }
-    });
-    return {
-      async stop() {
-        stopped = true;
-        await Promise.all(lanes);
-        return attempts;
+  const { submitOne, submitWhile, undecided, acceptedIds, expectNewCommentsDecided, expectReady } =
+    clusterDrill(
+      () => t,
+      () => siteId,
+      {
+        answerWithinMs: ANSWER_WITHIN_MS,
+        decidedWithinMs: DECIDED_WITHIN_MS,
+        readyWithinMs: FAILOVER_WITHIN_MS,
+        sweepAfterMs: SWEEP_AFTER_MS,
       },
-    };
-  }
-
-  /** Of `ids`, those still pending, without a system decision, or missing (lost) after the wait. */
-  async function undecided(ids: string[], withinMs = DECIDED_WITHIN_MS): Promise<string[]> {
-    const deadline = Date.now() + withinMs;
-    let left = ids;
-    while (left.length && Date.now() < deadline) {
-      const [rows, decisions] = await Promise.all([
-        t.rt.db.selectFrom('comments').select(['id', 'status']).where('id', 'in', left).execute(),
-        t.rt.db
-          .selectFrom('moderation_decisions')
-          .select('comment_id')
-          .where('actor_type', '=', 'system')
-          .where('comment_id', 'in', left)
-          .execute(),
-      ]);
-      const notPending = new Set(rows.filter((r) => r.status !== 'pending').map((r) => r.id));
-      const decided = new Set(decisions.map((d) => d.comment_id).filter((id) => notPending.has(id)));
-      left = left.filter((id) => !decided.has(id));
-      if (left.length) await sleep(200);
-    }
-    return left;
-  }
-
-  const acceptedIds = (attempts: Attempt[]) => attempts.filter((a) => a.status === 202).map((a) => a.id!);
-
-  /** Five new comments, all accepted and decided before the sweep could have rescued them. */
-  async function expectNewCommentsDecided(article: string) {
-    const fresh = await Promise.all([0, 1, 2, 3, 4].map(() => submitOne(article)));
-    expect(fresh.map((a) => a.status)).toEqual([202, 202, 202, 202, 202]);
-    expect(await undecided(acceptedIds(fresh), SWEEP_AFTER_MS - 1000)).toEqual([]);
-  }
-
-  async function expectReady() {
-    const deadline = Date.now() + FAILOVER_WITHIN_MS;
-    let last: { status: number; body: unknown } | undefined;
-    while (Date.now() < deadline) {
-      const res = await t.request('GET', '/readyz');
-      last = { status: res.status, body: await res.json() };
-      if (res.status === 200) break;
-      await sleep(200);
-    }
-    expect(last).toEqual({
-      status: 200,
-      body: { status: 'ok', checks: { postgres: 'ok', redis: 'ok', queue: 'ok' } },
-    });
-  }
+    );
 
   /** The queues are on `port` (the slot's master now). */
   async function expectQueueKeysOn(port: number) {
-    const direct = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, connectTimeout: 2000 });
-    try {
-      const keys = await scanServer(direct, `${prefix}*`);
-      expect(keys.some((k) => k.includes(':moderate:'))).toBe(true);
-    } finally {
-      direct.disconnect();
-    }
+    const keys = await onNode(port, (node) => scanServer(node, `${prefix}*`));
+    expect(keys.some((k) => k.includes(':moderate:'))).toBe(true);
   }
 
   /**
