@@ -176,4 +176,78 @@ describe.skipIf(!hasChromium)(`moderation UI (${hasChromium ? 'chromium' : SKIP_
     expect(await page.textContent('#detail .history')).toBe('None: this is their first.');
     await page.close();
   });
+
+  it('never shows two moderators the same comment: each page skips what the other has open', async () => {
+    const siteId = await t.site();
+    const held = await seedComments(t, siteId, 6);
+    const pages: Page[] = [];
+    for (const who of ['mod-a', 'mod-b']) {
+      const u = await createUser(t.rt.db, { email: `${who}@example.test`, password: 'a long password' });
+      await grantRole(t.rt.db, u.id, siteId, 'moderator');
+      // Separate contexts: separate sessions, as two people on two machines.
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(`${origin}/moderation`);
+      await page.fill('#email', `${who}@example.test`);
+      await page.fill('#password', 'a long password');
+      pages.push(page);
+    }
+    const [a, b] = pages as [Page, Page];
+    // Both sign in at the same moment, so both lists show the same first item, unclaimed.
+    await Promise.all(pages.map((p) => p.click('button[type=submit]')));
+    await Promise.all(pages.map((p) => p.waitForSelector('#list li')));
+
+    const current = (p: Page) => p.getAttribute('#list li.current', 'data-id');
+    const claimedBy = async (id: string | null) =>
+      (
+        await t.rt.db
+          .selectFrom('comments')
+          .select(['claimed_by'])
+          .where('id', '=', id!)
+          .executeTakeFirstOrThrow()
+      ).claimed_by;
+    const distinctAndClaimed = async () => {
+      await expect
+        .poll(
+          async () => {
+            const [ia, ib] = [await current(a), await current(b)];
+            if (!ia || !ib || ia === ib) return 'same';
+            const [ca, cb] = [await claimedBy(ia), await claimedBy(ib)];
+            return ca && cb && ca !== cb ? 'distinct' : 'unclaimed';
+          },
+          { timeout: 5000 },
+        )
+        .toBe('distinct');
+    };
+    await distinctAndClaimed();
+
+    // A decision moves a page on, but never onto the other moderator's comment.
+    for (let round = 0; round < 2; round++) {
+      const page = round % 2 ? b : a;
+      const other = round % 2 ? a : b;
+      const before = await current(page);
+      await page.keyboard.press('a');
+      await waitStatus(page, /^Approved/);
+      await page.waitForFunction(
+        (id) => document.querySelector('#list li.current')?.getAttribute('data-id') !== id,
+        before,
+      );
+      expect(await current(page)).not.toBe(await current(other));
+      await distinctAndClaimed();
+      // The list marks the other moderator's comment.
+      const otherId = await current(other);
+      expect(await page.textContent(`#list li[data-id="${otherId}"]`)).toContain('open elsewhere');
+    }
+    // Moving on by hand gives the previous comment back at once.
+    const left = await current(b);
+    const free = await b.$$eval(
+      '#list li',
+      (lis, skip) => lis.map((li) => li.getAttribute('data-id')).filter((id) => id && !skip.includes(id)),
+      [left, await current(a)],
+    );
+    expect(free.length).toBeGreaterThan(0);
+    await b.click(`#list li[data-id="${free[0]}"] .pick`);
+    await expect.poll(() => claimedBy(left), { timeout: 5000 }).toBeNull();
+    expect(held.ids).toContain(left);
+    for (const p of pages) await p.context().close();
+  });
 });

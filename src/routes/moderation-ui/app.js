@@ -76,6 +76,7 @@
       throw Object.assign(new Error(detail ? `${msg} (${detail})` : msg), {
         status: res.status,
         code: data?.code,
+        problem: data,
       });
     }
     return data;
@@ -150,10 +151,78 @@
     const page = await api('GET', `${base()}/queues/${state.queue}?limit=50`);
     state.items = page.items;
     state.index = Math.min(state.index, Math.max(0, state.items.length - 1));
+    // The page moves on by itself (a decision, another queue): never onto an item another
+    // moderator has open, or two people would read and decide the same comment.
+    state.index = firstFree(state.index);
     state.selected = new Set([...state.selected].filter((id) => state.items.some((i) => i.id === id)));
     counts(page.counts);
     render();
   }
+
+  const isWorkQueue = () => state.queue === 'held' || state.queue === 'reported' || state.queue === 'pending';
+
+  /** Open with another moderator, as far as this page knows (the list's claims, or a refused claim). */
+  const takenByOther = (it) =>
+    Boolean(it?.claim && !it.claim.mine && Date.parse(it.claim.expiresAt) > Date.now());
+
+  /** The first item from `from` on (wrapping) that no other moderator has open; `from` if none. */
+  function firstFree(from) {
+    const n = state.items.length;
+    for (let k = 0; k < n; k++) {
+      const i = (from + k) % n;
+      if (!takenByOther(state.items[i])) return i;
+    }
+    return from;
+  }
+
+  /**
+   * Opening an item leases it for CLAIM_LEASE_SECONDS; the lease is renewed while the item stays
+   * open, and given back when the moderator moves on, so others get it at once. A refused claim
+   * (another moderator got there first) marks the item as theirs; if the page had moved here by
+   * itself it moves on to the next free item, else it says so and leaves the choice to the moderator.
+   */
+  function claimCurrent(auto) {
+    const it = state.items[state.index];
+    const previous = state.claimed;
+    if (!it || !isWorkQueue() || takenByOther(it)) {
+      state.claimed = null;
+    } else if (previous !== it.id) {
+      state.claimed = it.id;
+      claim(it, auto);
+    }
+    if (previous && previous !== state.claimed)
+      api('DELETE', `${base()}/comments/${previous}/claim`).catch(() => {});
+  }
+
+  async function claim(it, auto) {
+    try {
+      const res = await api('POST', `${base()}/comments/${it.id}/claim`);
+      it.claim = { by: state.user ? `user:${state.user.id}` : 'me', expiresAt: res.claimedUntil, mine: true };
+    } catch (e) {
+      if (e.code !== 'claimed_by_other' || state.claimed !== it.id) return;
+      const until = e.problem?.claimedUntil ?? new Date(Date.now() + 60_000).toISOString();
+      it.claim = { by: 'another moderator', expiresAt: until, mine: false };
+      state.claimed = null;
+      if (state.items[state.index] !== it) return;
+      if (auto && firstFree(state.index) !== state.index) {
+        state.index = firstFree(state.index);
+        say(`${it.authorName}'s comment is open with another moderator; moved on to the next one.`);
+      }
+      render(auto);
+    }
+  }
+
+  // A lease outlives a long read only if it is renewed.
+  setInterval(() => {
+    const it = state.items[state.index];
+    if (!it || state.claimed !== it.id || document.hidden || $('#app').hidden) return;
+    api('POST', `${base()}/comments/${it.id}/claim`).then(
+      (res) => {
+        if (it.claim) it.claim.expiresAt = res.claimedUntil;
+      },
+      () => {},
+    );
+  }, 30_000);
 
   function counts(c) {
     for (const b of $$('nav button[data-queue]')) {
@@ -243,9 +312,7 @@
         class: 'muted',
         text: `${it.authorName} · ${when(it.createdAt)} · ${it.status}${it.hasEmail ? '' : ' · no email'}`,
       }),
-      it.claim && !it.claim.mine
-        ? el('p', { class: 'warn', text: 'Another moderator has this one open.' })
-        : null,
+      takenByOther(it) ? el('p', { class: 'warn', text: 'Another moderator has this one open.' }) : null,
       it.parent
         ? el(
             'blockquote',
@@ -301,7 +368,8 @@
     ];
   }
 
-  function render() {
+  /** `auto`: the page moved to this item by itself (not the moderator's pick). */
+  function render(auto = true) {
     // Re-rendering replaces the list; keep keyboard focus in it if it was there.
     const focusInList = $('#list').contains(document.activeElement);
     fill(
@@ -318,9 +386,10 @@
           el('strong', { text: it.authorName }),
           el('span', { class: 'ex', text: it.body }),
         );
+        if (takenByOther(it)) pick.append(el('span', { class: 'tag', text: 'open elsewhere' }));
         pick.addEventListener('click', () => {
           state.index = i;
-          render();
+          render(false);
         });
         return el('li', { 'data-id': it.id, class: i === state.index ? 'current' : null }, box, pick);
       }),
@@ -334,14 +403,7 @@
     const cur = $('#list li.current');
     if (cur) cur.scrollIntoView({ block: 'nearest' });
     if (cur && focusInList) cur.querySelector('.pick').focus();
-    // Opening an item leases it; only claim again when another item comes up (renewal is cheap).
-    if (
-      state.claimed !== it.id &&
-      (state.queue === 'held' || state.queue === 'reported' || state.queue === 'pending')
-    ) {
-      state.claimed = it.id;
-      api('POST', `${base()}/comments/${it.id}/claim`).catch(() => {});
-    }
+    claimCurrent(auto);
   }
 
   async function act(kind) {
@@ -1137,11 +1199,11 @@
     const keys = {
       j: () => {
         state.index = Math.min(state.index + 1, state.items.length - 1);
-        render();
+        render(false);
       },
       k: () => {
         state.index = Math.max(state.index - 1, 0);
-        render();
+        render(false);
       },
       a: () => act('approve'),
       r: () => act('reject'),
