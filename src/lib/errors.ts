@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'not_found'
   | 'article_closed'
   | 'invalid_parent'
+  | 'idempotency_key_reused'
   | 'conflict'
   | 'already_decided'
   | 'claimed_by_other'

@@ -150,12 +150,24 @@ async function insertCommentsWithValues(db: Db, rows: NewComment[]): Promise<Set
 
 export async function findByIdempotencyKeys(db: Db, siteId: string, keys: string[]) {
   if (!keys.length) return [];
-  return db
-    .selectFrom('comments')
-    .select(['id', 'status', 'idempotency_key'])
-    .where('site_id', '=', siteId)
-    .where('idempotency_key', 'in', keys)
-    .execute();
+  return (
+    db
+      .selectFrom('comments')
+      // What the submission was, so a key reused for a different comment is refused, not replayed.
+      .select([
+        'id',
+        'status',
+        'idempotency_key',
+        'article_id',
+        'parent_id',
+        'author_name',
+        'author_email',
+        'body',
+      ])
+      .where('site_id', '=', siteId)
+      .where('idempotency_key', 'in', keys)
+      .execute()
+  );
 }
 
 /** What the moderation worker needs about each comment, in one query for a whole batch. */

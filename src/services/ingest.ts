@@ -204,13 +204,15 @@ export function createIngestor(deps: IngestDeps) {
       for (const found of await findByIdempotencyKeys(deps.db, siteId, keys)) {
         rows.forEach((r, j) => {
           if (r.site_id === siteId && r.idempotency_key === found.idempotency_key && !inserted.has(r.id)) {
-            results[rowIndex[j]!] = {
-              id: found.id,
-              status: found.status,
-              articleId: r.article_id,
-              createdAt: r.created_at as Date,
-              replayed: true,
-            };
+            results[rowIndex[j]!] = sameComment(found, r)
+              ? {
+                  id: found.id,
+                  status: found.status,
+                  articleId: r.article_id,
+                  createdAt: r.created_at as Date,
+                  replayed: true,
+                }
+              : keyReused();
           }
         });
       }
@@ -221,8 +223,18 @@ export function createIngestor(deps: IngestDeps) {
       if (results[i] === undefined && s.idempotencyKey) {
         const first = items.findIndex((o) => o.siteId === s.siteId && o.idempotencyKey === s.idempotencyKey);
         const r = results[first];
-        results[i] =
-          r instanceof Error || r === undefined ? (r ?? new Error('lost')) : { ...r, replayed: true };
+        const o = items[first]!;
+        const same =
+          o.articleExternalId === s.articleExternalId &&
+          (o.parentId ?? null) === (s.parentId ?? null) &&
+          o.authorName === s.authorName &&
+          (o.authorEmail ?? null) === (s.authorEmail ?? null) &&
+          o.body === s.body;
+        results[i] = !same
+          ? keyReused()
+          : r instanceof Error || r === undefined
+            ? (r ?? new Error('lost'))
+            : { ...r, replayed: true };
       }
     });
 
@@ -259,3 +271,40 @@ export function createIngestor(deps: IngestDeps) {
 }
 
 export type Ingestor = ReturnType<typeof createIngestor>;
+
+/**
+ * An Idempotency-Key makes a retry safe; it must not make a different comment vanish behind an
+ * earlier one's 202. A retry sends the same comment, so the stored row and the attempt must agree.
+ */
+function sameComment(
+  stored: {
+    article_id: string;
+    parent_id: string | null;
+    author_name: string;
+    author_email: string | null;
+    body: string;
+  },
+  attempt: {
+    article_id: string;
+    parent_id?: string | null;
+    author_name: string;
+    author_email?: string | null;
+    body: string;
+  },
+): boolean {
+  return (
+    stored.article_id === attempt.article_id &&
+    stored.parent_id === (attempt.parent_id ?? null) &&
+    stored.author_name === attempt.author_name &&
+    stored.author_email === (attempt.author_email ?? null) &&
+    stored.body === attempt.body
+  );
+}
+
+const keyReused = () =>
+  new AppError(
+    422,
+    'idempotency_key_reused',
+    'This Idempotency-Key was already used for a different comment; send a new key for a new comment',
+    { errors: [{ path: 'Idempotency-Key', message: 'Already used for a different comment' }] },
+  );

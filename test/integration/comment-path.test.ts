@@ -205,6 +205,35 @@ describe('the path of a comment', () => {
     expect(rows).toHaveLength(1);
   });
 
+  it('refuses an Idempotency-Key reused for a different comment, instead of replaying the first', async () => {
+    const siteId = await t.site();
+    const headers = { 'idempotency-key': 'reused-key-0001' };
+    const first = await t.submit(siteId, 'story-9', benign(50), headers);
+    expect(first.status).toBe(202);
+    const firstId = ((await first.json()) as { id: string }).id;
+    const refused = async (res: Response) => {
+      expect(res.status).toBe(422);
+      expect(((await res.json()) as { code: string }).code).toBe('idempotency_key_reused');
+    };
+    // Another text, another article, another author: each a different comment.
+    await refused(await t.submit(siteId, 'story-9', benign(51), headers));
+    await refused(await t.submit(siteId, 'story-10', benign(50), headers));
+    await refused(await t.submit(siteId, 'story-9', { ...benign(50), authorName: 'Someone else' }, headers));
+    // Sent at the same moment (one ingest batch or two): one is stored, the other refused.
+    const key2 = { 'idempotency-key': 'reused-key-0002' };
+    const pair = await Promise.all([
+      t.submit(siteId, 'story-9', benign(52), key2),
+      t.submit(siteId, 'story-9', benign(53), key2),
+    ]);
+    expect(pair.map((r) => r.status).sort()).toEqual([202, 422]);
+    // The true retry is still a replay.
+    const retry = await t.submit(siteId, 'story-9', benign(50), headers);
+    expect(retry.status).toBe(202);
+    expect(((await retry.json()) as { id: string }).id).toBe(firstId);
+    const rows = await t.rt.db.selectFrom('comments').select('id').where('site_id', '=', siteId).execute();
+    expect(rows).toHaveLength(2);
+  });
+
   it('refuses comments on a closed article', async () => {
     const siteId = await t.site();
     const admin = await t.token(siteId, 'admin');

@@ -20,7 +20,7 @@ export function commentRoutes(maxChars: number) {
     tags: ['comments'],
     summary: 'Submit a comment (or reply) for moderation',
     description:
-      'Creates the article on first sight. Answers 202 once the comment is durably stored; moderation happens asynchronously. Send an Idempotency-Key header to make retries safe.',
+      'Creates the article on first sight. Answers 202 once the comment is durably stored; moderation happens asynchronously. Send an `Idempotency-Key` header (8 to 200 visible ASCII characters, new for each comment) to make retries safe: the same key with the same comment gets the first answer again, and the same key with a different comment (text, article, parent, name or email) is refused with 422 `idempotency_key_reused`.',
     request: {
       params: ArticleParams,
       body: { required: true, content: { 'application/json': { schema: submitCommentSchema(maxChars) } } },
@@ -35,8 +35,18 @@ export function commentRoutes(maxChars: number) {
       404: problem('Unknown site'),
       413: problem('Body too large'),
       415: problem('Not JSON'),
-      422: problem('Invalid fields, or the parent is not a published comment of this article'),
-      429: problem('Too many comments; see Retry-After'),
+      422: problem(
+        'Invalid fields, the parent is not a published comment of this article, or the Idempotency-Key was used for a different comment',
+      ),
+      429: {
+        ...problem('Too many comments; see Retry-After'),
+        headers: {
+          'Retry-After': {
+            description: 'Seconds until a submission may succeed',
+            schema: { type: 'integer' },
+          },
+        },
+      },
       503: problem('Temporarily unavailable; nothing was stored'),
     },
   });
@@ -48,7 +58,17 @@ export function commentRoutes(maxChars: number) {
     summary: "An article's published thread, replies nested",
     request: { params: ArticleParams, query: ThreadQuery },
     responses: {
-      200: { description: 'The thread page', content: { 'application/json': { schema: ThreadSchema } } },
+      200: {
+        description: 'The thread page',
+        content: { 'application/json': { schema: ThreadSchema } },
+        headers: {
+          ETag: {
+            description: 'Send it back as If-None-Match to get 304 while the page is unchanged',
+            schema: { type: 'string' },
+          },
+          'Cache-Control': { description: '`public, max-age=1`', schema: { type: 'string' } },
+        },
+      },
       304: { description: 'Not modified (If-None-Match matched the ETag)' },
       404: problem('Unknown site'),
       422: problem('Invalid query'),
@@ -64,6 +84,7 @@ export function commentRoutes(maxChars: number) {
     responses: {
       200: { description: 'Status', content: { 'application/json': { schema: CommentStatusSchema } } },
       404: problem('Unknown site or comment'),
+      422: problem('The comment id is not a UUID'),
     },
   });
 
