@@ -250,4 +250,47 @@ describe.skipIf(!hasChromium)(`moderation UI (${hasChromium ? 'chromium' : SKIP_
     expect(held.ids).toContain(left);
     for (const p of pages) await p.context().close();
   });
+
+  it('puts the reason that decided first and highlights only its words', async () => {
+    const siteId = await t.site();
+    await seedComments(t, siteId, 1, {
+      authorName: 'Fast poster',
+      body: () => 'The lighthouse should stay open all winter.',
+      held: {
+        reasonCode: 'ip_velocity',
+        reasons: [
+          {
+            rule: 'classifier',
+            category: 'toxicity',
+            code: 'toxicity',
+            score: 0.22,
+            message: 'Below the hold threshold',
+            spans: [{ start: 4, end: 14 }],
+          },
+          {
+            rule: 'velocity',
+            category: 'spam',
+            code: 'ip_velocity',
+            score: 0.7,
+            message: '12 comments from this address in 10 minutes',
+            spans: [],
+          },
+        ],
+      },
+    });
+    const u = await createUser(t.rt.db, { email: 'mod-why@example.test', password: 'a long password' });
+    await grantRole(t.rt.db, u.id, siteId, 'moderator');
+    const page = await browser.newPage();
+    await page.goto(`${origin}/moderation`);
+    await page.fill('#email', 'mod-why@example.test');
+    await page.fill('#password', 'a long password');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('#detail .reasons li');
+    const items = await page.$$eval('#detail .reasons li', (lis) => lis.map((li) => li.textContent ?? ''));
+    expect(items[0]).toMatch(/^decided velocity ip_velocity/);
+    expect(items[1]).toMatch(/^classifier toxicity 0\.22/);
+    // "lighthouse" scored 0.22 for toxicity, below the threshold: it is not what held the comment.
+    expect(await page.$$eval('#detail mark', (m) => m.length)).toBe(0);
+    await page.close();
+  });
 });

@@ -54,6 +54,8 @@ export interface SeedOptions {
   /** The article's title and URL when this call creates it (defaults: 'A story', https://news.example/<article>). */
   articleTitle?: string;
   articleUrl?: string;
+  /** A held comment's system decision (default: held by the classifier for toxicity, one span). */
+  held?: { reasonCode: string; reasons: Record<string, unknown>[] };
 }
 
 /** Inserts `n` comments as the engine would have left them: held with a system decision and spans. */
@@ -106,10 +108,10 @@ export async function seedComments(t: TestContext, siteId: string, n: number, o:
         action: status === 'held' ? 'hold' : 'publish',
         fromStatus: 'pending',
         toStatus: status,
-        reasonCode: status === 'held' ? 'toxicity' : null,
+        reasonCode: status === 'held' ? (o.held?.reasonCode ?? 'toxicity') : null,
         reasons:
           status === 'held'
-            ? [
+            ? (o.held?.reasons ?? [
                 {
                   rule: 'classifier',
                   category: 'toxicity',
@@ -118,7 +120,7 @@ export async function seedComments(t: TestContext, siteId: string, n: number, o:
                   message: 'Reads as an insult',
                   spans: [{ start: 11, end: 16 }],
                 },
-              ]
+              ])
             : [],
       })),
     );

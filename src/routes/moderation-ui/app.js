@@ -262,10 +262,12 @@
     return out;
   }
 
-  function reasonItem(r) {
+  function reasonItem(r, decided) {
     return el(
       'li',
-      {},
+      { class: decided ? 'decided' : null },
+      decided ? el('strong', { class: 'tag', text: 'decided' }) : null,
+      decided ? ' ' : null,
       el('span', { class: 'tag', text: r.rule }),
       ' ',
       el('code', { text: r.code }),
@@ -298,7 +300,13 @@
   }
 
   function detail(it) {
-    const reasons = it.decisions.flatMap((x) => x.reasons);
+    // The reason that decided (its code is the decision's) comes first, tagged, and only its words
+    // are highlighted: a rule that scored below its threshold did not put the comment here.
+    const decidedBy = new Set(it.decisions.map((x) => x.reasonCode).filter(Boolean));
+    const all = it.decisions.flatMap((x) => x.reasons);
+    const deciding = all.filter((r) => decidedBy.has(r.code));
+    const reasons = [...deciding, ...all.filter((r) => !decidedBy.has(r.code))];
+    const marked = deciding.length ? deciding : all;
     const h = it.history;
     const title = it.article.title || it.article.id;
     return [
@@ -321,10 +329,14 @@
             el('p', { class: 'text', text: it.parent.body }),
           )
         : null,
-      highlighted(it.body, reasons),
+      highlighted(it.body, marked),
       el('h3', { text: 'Why it is here' }),
       reasons.length
-        ? el('ul', { class: 'reasons' }, reasons.map(reasonItem))
+        ? el(
+            'ul',
+            { class: 'reasons' },
+            reasons.map((r) => reasonItem(r, decidedBy.has(r.code))),
+          )
         : el('p', { class: 'muted', text: 'No rule reasons recorded.' }),
       it.reports.length
         ? [
