@@ -24,9 +24,24 @@ export function jsonBody(): MiddlewareHandler<AppEnv> {
     ) {
       return next();
     }
-    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim();
-    if (!JSON_TYPE.test(type)) {
+    const [type = '', ...params] = (c.req.header('content-type') ?? '').split(';');
+    if (!JSON_TYPE.test(type.trim())) {
       throw new AppError(415, 'unsupported_media_type', 'Send the request body as application/json');
+    }
+    // JSON is UTF-8 (RFC 8259); a body declared otherwise would be read as something it is not.
+    const charset = params
+      .map((p) => p.trim().toLowerCase())
+      .find((p) => p.startsWith('charset='))
+      ?.slice(8)
+      .replace(/^"|"$/g, '');
+    if (charset && charset !== 'utf-8' && charset !== 'utf8') {
+      throw new AppError(415, 'unsupported_media_type', 'Send the request body as UTF-8 (charset=utf-8)');
+    }
+    // Nothing here decompresses: a gzip body would be parsed as bytes of garbage, or as text the
+    // client did not mean. Refuse it plainly.
+    const encoding = c.req.header('content-encoding')?.trim().toLowerCase();
+    if (encoding && encoding !== 'identity') {
+      throw new AppError(415, 'unsupported_media_type', 'Send the request body without Content-Encoding');
     }
     const buf = await c.req.arrayBuffer();
     let text: string;

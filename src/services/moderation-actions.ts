@@ -264,11 +264,8 @@ export async function undo(
       throw new AppError(409, 'already_decided', 'There is no moderator decision to undo on this comment');
     }
     if (last.actor_id !== input.actorId && !input.isAdmin) {
-      throw new AppError(
-        409,
-        'already_decided',
-        'Only the moderator who decided this (or an admin) can undo it',
-      );
+      // Not a conflict of state but of who asks: the same request from the right person succeeds.
+      throw new AppError(403, 'forbidden', 'Only the moderator who decided this (or an admin) can undo it');
     }
     if (input.now.getTime() - last.created_at.getTime() > input.windowSeconds * 1000) {
       throw new AppError(

@@ -64,6 +64,18 @@ describe('bad input gets a clear 4xx problem and stores nothing', () => {
       'unsupported_media_type',
     ],
     ['no content type', () => send(JSON.stringify(valid), {}), 415, 'unsupported_media_type'],
+    [
+      'a charset other than UTF-8',
+      () => send(JSON.stringify(valid), { 'content-type': 'application/json; charset=utf-16' }),
+      415,
+      'unsupported_media_type',
+    ],
+    [
+      'a Content-Encoding nothing decodes',
+      () => send(JSON.stringify(valid), { ...json, 'content-encoding': 'gzip' }),
+      415,
+      'unsupported_media_type',
+    ],
     ['missing body field', () => send(JSON.stringify({ authorName: 'Ada' }), json), 422, 'validation_failed'],
     [
       'blank name',
@@ -173,6 +185,20 @@ describe('bad input gets a clear 4xx problem and stores nothing', () => {
       expect(await rowCount()).toBe(before);
     });
   }
+
+  it('accepts JSON declared as UTF-8, in any spelling, and with no encoding or identity', async () => {
+    const before = await rowCount();
+    const spellings: Record<string, string>[] = [
+      { 'content-type': 'application/json; charset=utf-8' },
+      { 'content-type': 'application/json;charset="UTF-8"' },
+      { 'content-type': 'application/json', 'content-encoding': 'identity' },
+    ];
+    for (const [i, headers] of spellings.entries()) {
+      const res = await send(JSON.stringify({ ...valid, body: `Fine comment in spelling ${i}.` }), headers);
+      expect(res.status, JSON.stringify(headers)).toBe(202);
+    }
+    expect(await rowCount()).toBe(before + 3);
+  });
 
   it('names the offending fields', async () => {
     const res = await send(JSON.stringify({ authorName: '', body: '', authorEmail: 'nope' }), json);

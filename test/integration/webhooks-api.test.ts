@@ -160,6 +160,18 @@ describe('webhook endpoints over the admin API', () => {
       as(admin),
     );
     expect(recover.status).toBe(422);
+    const future = await t.request(
+      'POST',
+      `${base()}/${endpoint.id}/recover`,
+      { since: new Date(Date.now() + 3600_000).toISOString() },
+      as(admin),
+    );
+    expect(future.status).toBe(422);
+    expect(((await future.json()) as { errors: Array<{ path: string }> }).errors[0]?.path).toBe('since');
+    // The same URL twice would deliver every event twice under two message ids.
+    const again = await create({ url: 'http://127.0.0.1:9/q' });
+    expect(again.status).toBe(409);
+    expect(await again.json()).toMatchObject({ code: 'conflict', endpointId: endpoint.id });
   });
 
   it('is for admins of the site only: 401 without a token, 403 for moderators, 404 for other sites', async () => {

@@ -157,6 +157,15 @@ describe('queues and claiming', () => {
     ).json()) as QueuePage;
     expect(young.items).toHaveLength(0);
     expect((await req('GET', `${base(siteId)}/queues/held?cursor=garbage`)).status).toBe(422);
+    // An age window empty by construction is a mistake, not an empty queue.
+    const backwards = await req('GET', `${base(siteId)}/queues/held?minAgeMinutes=50&maxAgeMinutes=1`);
+    expect(backwards.status).toBe(422);
+    expect(((await backwards.json()) as { errors: Array<{ path: string }> }).errors[0]?.path).toBe(
+      'minAgeMinutes',
+    );
+    expect((await req('GET', `${base(siteId)}/queues/held?minAgeMinutes=1&maxAgeMinutes=50`)).status).toBe(
+      200,
+    );
     expect((await req('GET', `${base(siteId)}/queues/nope`)).status).toBe(422);
   });
 
@@ -336,7 +345,9 @@ describe('actions', () => {
     // Another moderator cannot undo someone else's decision.
     await req('POST', `${base(siteId)}/comments/${ids[1]}/approve`, {});
     const other = await signedIn(t, { [siteId]: 'moderator' });
-    expect((await as(t, other)('POST', `${base(siteId)}/comments/${ids[1]}/undo`)).status).toBe(409);
+    const notYours = await as(t, other)('POST', `${base(siteId)}/comments/${ids[1]}/undo`);
+    expect(notYours.status).toBe(403);
+    expect(((await notYours.json()) as Problem).code).toBe('forbidden');
     // Past the window: refused.
     // The audit is append-only, so rather than age the decision, move the app's clock forward.
     const realNow = t.deps.now;

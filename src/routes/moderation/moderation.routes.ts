@@ -129,8 +129,11 @@ export const undo = createRoute({
   request: { params: s.CommentParams },
   responses: {
     200: json('Restored', s.DecidedSchema),
-    409: problem('Nothing to undo, not yours, changed since (already_decided) or too late (undo_expired)'),
     ...guarded,
+    403: problem(
+      'Cookie request without the CSRF token, or another moderator made this decision (only they or an admin may undo it)',
+    ),
+    409: problem('Nothing to undo, changed since (already_decided) or too late (undo_expired)'),
   },
 });
 

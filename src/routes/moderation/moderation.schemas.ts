@@ -25,17 +25,26 @@ const filterShape = {
   maxAgeMinutes: z.coerce.number().int().min(0).max(525_600).optional(),
 };
 
-export const QueueQuery = z.object({
-  ...filterShape,
-  cursor: z.string().max(200).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(25),
-});
+/** An age window that is empty by construction is a mistake to report, not an empty queue. */
+const ageWindow = (f: { minAgeMinutes?: number; maxAgeMinutes?: number }) =>
+  f.minAgeMinutes === undefined || f.maxAgeMinutes === undefined || f.minAgeMinutes <= f.maxAgeMinutes;
+const ageWindowIssue = { message: 'must not be more than maxAgeMinutes', path: ['minAgeMinutes'] };
 
-export const NextBody = z.object({
-  ...filterShape,
-  /** Items to pass over (the one the moderator just skipped). */
-  skip: z.array(z.uuid()).max(100).optional(),
-});
+export const QueueQuery = z
+  .object({
+    ...filterShape,
+    cursor: z.string().max(200).optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(25),
+  })
+  .refine(ageWindow, ageWindowIssue);
+
+export const NextBody = z
+  .object({
+    ...filterShape,
+    /** Items to pass over (the one the moderator just skipped). */
+    skip: z.array(z.uuid()).max(100).optional(),
+  })
+  .refine(ageWindow, ageWindowIssue);
 
 const Reason = z.object({
   rule: z.string(),

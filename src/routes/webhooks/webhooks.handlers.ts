@@ -92,6 +92,14 @@ export function webhookHandlers(deps: AppDeps, resolver: Resolver = systemResolv
     const { siteId } = c.req.valid('param');
     const input = c.req.valid('json');
     const url = await checkedUrl(input.url);
+    // Two endpoints on one URL would deliver every event twice under two message ids, which a
+    // receiver that de-duplicates by webhook-id cannot catch. Change the existing one instead.
+    const same = (await listEndpoints(deps.db, siteId)).find((e) => e.url === url);
+    if (same) {
+      throw new AppError(409, 'conflict', 'An endpoint with this URL already exists on this site', {
+        endpointId: same.id,
+      });
+    }
     const { endpoint, secret } = await createEndpointWithSecret(deps.db, deps.config.PARLEY_SECRET, {
       siteId,
       url,
@@ -213,6 +221,9 @@ export function webhookHandlers(deps: AppDeps, resolver: Resolver = systemResolv
   const recover: H<'recover'> = async (c) => {
     const { siteId, endpointId } = c.req.valid('param');
     const { since } = c.req.valid('json');
+    if (new Date(since).getTime() > deps.now().getTime()) {
+      throw AppError.validation([{ path: 'since', message: 'must not be in the future' }]);
+    }
     const ep = await endpointOr404(siteId, endpointId);
     if (!ep.enabled) throw disabled();
     const requeued = await requeueFailedSince(deps.db, endpointId, new Date(since), deps.now());
