@@ -89,13 +89,15 @@ export class Widget {
       root.appendChild(h('style', {}, CSS));
     }
     this.store = new PendingStore(o.api.site, o.article);
-    this.heading = h('h2', {}, 'Comments');
-    this.list = h('ol', { 'aria-label': 'Comments' });
+    // One name per landmark: the region is named by its heading (with the count), the list by
+    // what it holds, so a screen reader does not announce "Comments" three times over.
+    this.heading = h('h2', { id: uid('ph') }, 'Comments');
+    this.list = h('ol', { 'aria-label': 'Published comments' });
     this.more = h('button', { type: 'button', class: 'more', hidden: true, onclick: () => this.loadMore() });
     setText(this.more, 'Load more comments');
     this.wrap = h(
       'div',
-      { class: 'pw', role: 'region', 'aria-label': 'Comments' },
+      { class: 'pw', role: 'region', 'aria-labelledby': this.heading.id },
       this.heading,
       this.buildForm(),
       this.list,

@@ -129,6 +129,9 @@ describe.skipIf(!hasChromium)(
       expect(await root.locator('> .head .name').textContent()).toBe('Ada');
       expect(await root.locator('> .head time').first().textContent()).toBe('just now');
       expect(await page.locator('parley-comments h2').textContent()).toBe('Comments (4)');
+      // One accessible name per landmark: the region takes its heading's, the list says what it holds.
+      expect(await page.getByRole('region', { name: 'Comments (4)' }).count()).toBe(1);
+      expect(await page.getByRole('list', { name: 'Published comments' }).count()).toBe(1);
       expect(await page.getByText('Third: why not both').count()).toBe(0);
 
       await page.getByRole('button', { name: 'Load more comments' }).click();
