@@ -11,11 +11,15 @@ const articleId = z
 
 export const CountsQuery = z.object({
   // `?article=a&article=b`: one value arrives as a string, several as an array.
-  article: z.union([articleId, z.array(articleId).min(1).max(MAX_COUNT_ARTICLES)]).openapi({
-    param: { name: 'article', in: 'query', style: 'form', explode: true },
-    description: `The publisher's article id; repeat for up to ${MAX_COUNT_ARTICLES} articles`,
-    example: 'demo-article',
-  }),
+  article: z
+    .union([articleId, z.array(articleId).min(1).max(MAX_COUNT_ARTICLES)], {
+      error: `Give 1 to ${MAX_COUNT_ARTICLES} article ids, as ?article=a&article=b`,
+    })
+    .openapi({
+      param: { name: 'article', in: 'query', style: 'form', explode: true },
+      description: `The publisher's article id; repeat for up to ${MAX_COUNT_ARTICLES} articles`,
+      example: 'demo-article',
+    }),
 });
 
 export const CountsSchema = z

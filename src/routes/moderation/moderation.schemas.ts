@@ -191,7 +191,7 @@ export const HistoryQuery = z.object({
   actor: z.string().max(200).optional(),
   cursor: z
     .string()
-    .regex(/^\d{1,19}$/)
+    .regex(/^\d{1,19}$/, 'Not a cursor from this list (pass back nextCursor as given)')
     .optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
