@@ -52,3 +52,31 @@ describe('request body limit through @hono/node-server', () => {
     }
   });
 });
+
+describe('a known path under another method', () => {
+  let t: TestContext;
+  beforeAll(async () => {
+    t = await createTestContext();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('answers 405 with Allow, and an unknown path 404', async () => {
+    const siteId = await t.site();
+    const cases: Array<[string, string, number, string | null]> = [
+      ['DELETE', `/api/v1/sites/${siteId}/articles/a/comments`, 405, 'GET, HEAD, POST'],
+      ['PUT', '/healthz', 405, 'GET, HEAD'],
+      ['DELETE', `/api/v1/sites/${siteId}/form-token`, 405, 'GET, HEAD'],
+      ['GET', '/no/such/route', 404, null],
+      ['DELETE', '/no/such/route', 404, null],
+    ];
+    for (const [method, path, status, allow] of cases) {
+      const res = await t.app.request(path, { method, headers: { origin: TEST_ORIGIN } });
+      expect(res.status, `${method} ${path}`).toBe(status);
+      expect(res.headers.get('allow'), `${method} ${path}`).toBe(allow);
+      const body = (await res.json()) as { code: string };
+      expect(body.code).toBe(status === 405 ? 'method_not_allowed' : 'not_found');
+    }
+  });
+});

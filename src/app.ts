@@ -57,7 +57,22 @@ export function createApp(deps: AppDeps) {
 
   mountRoutes(app, deps);
 
-  app.notFound((c) => problemResponse(c, AppError.notFound('Route')));
+  // A path that exists under other methods answers 405 with Allow, as HTTP asks, not 404.
+  let allowedFor: ((path: string) => string[]) | undefined;
+  app.notFound((c) => {
+    allowedFor ??= methodsByPath(app.routes);
+    const allowed = allowedFor(c.req.path);
+    if (!allowed.length) return problemResponse(c, AppError.notFound('Route'));
+    c.header('Allow', allowed.join(', '));
+    return problemResponse(
+      c,
+      new AppError(
+        405,
+        'method_not_allowed',
+        `${c.req.method} is not supported here; use ${allowed.join(', ')}`,
+      ),
+    );
+  });
   app.onError((err, c) => {
     const appErr = toAppError(err);
     if (appErr.status >= 500) {
@@ -74,3 +89,41 @@ export function createApp(deps: AppDeps) {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+/** Hono route pattern → RegExp: `:name` one segment, `:name{re}` that regex, `*` anything. */
+function patternToRegExp(pattern: string): RegExp | undefined {
+  let out = '';
+  for (let i = 0; i < pattern.length; ) {
+    const ch = pattern[i]!;
+    if (ch === ':') {
+      const m = /^:[A-Za-z0-9_]+(\{((?:[^{}]|\{[^{}]*\})+)\})?\??/.exec(pattern.slice(i));
+      if (!m) return undefined;
+      out += m[2] ? `(?:${m[2]})` : '[^/]+';
+      i += m[0].length;
+    } else if (ch === '*') {
+      out += '.*';
+      i++;
+    } else {
+      out += ch.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+      i++;
+    }
+  }
+  try {
+    return new RegExp(`^${out}$`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** For a path no route answered: the methods its routes do answer (none: a real 404). */
+function methodsByPath(routes: readonly { method: string; path: string }[]) {
+  const table = routes
+    .filter((r) => r.method !== 'ALL')
+    .map((r) => ({ method: r.method, re: patternToRegExp(r.path) }))
+    .filter((r): r is { method: string; re: RegExp } => r.re !== undefined);
+  return (path: string): string[] => {
+    const methods = new Set(table.filter((r) => r.re.test(path)).map((r) => r.method));
+    if (methods.has('GET')) methods.add('HEAD');
+    return [...methods].sort();
+  };
+}

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'forbidden'
   | 'origin_not_allowed'
   | 'not_found'
+  | 'method_not_allowed'
   | 'article_closed'
   | 'invalid_parent'
   | 'idempotency_key_reused'
