@@ -249,6 +249,9 @@ export class Widget {
     node.slot.before(this.actions(id, node));
     this.store.remove(id);
     this.say('Your comment has been published.');
+    // The heading's count comes from the thread page, which a cache may hold for up to a second
+    // (max-age=1) after the publish; read it again once that has passed, not at the next poll.
+    setTimeout(() => void this.refresh(false), 1500);
   }
 
   private schedulePending(reset = false): void {

@@ -176,6 +176,10 @@ describe.skipIf(!hasChromium)(
       // The workers publish benign text; the widget notices and drops the badge.
       await mine.locator('.badge').waitFor({ state: 'detached', timeout: 15_000 });
       await mine.getByRole('button', { name: 'Reply to Erin' }).waitFor();
+      // The count in the heading follows within seconds, not at the next poll.
+      await expect
+        .poll(() => page.locator('parley-comments h2').textContent(), { timeout: 5000 })
+        .toBe('Comments (1)');
       const id = await mine.getAttribute('data-id');
       expect(await statusOf(siteId, id!)).toBe('published');
       // The article was created from the page's own URL and title.
