@@ -4,7 +4,7 @@
  * X-Forwarded-For through the trusted loopback proxy). A client that gets a 503 or no answer
  * retries with the same Idempotency-Key, as the embed does, a bounded number of times.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { sleep } from './procs';
 
 export interface LoadOptions {
@@ -53,8 +53,14 @@ const SENTENCES = [
   'I disagree with the conclusion, but the reporting is fair.',
 ];
 
-export function commentBody(n: number): string {
-  return `${SENTENCES[n % SENTENCES.length]} (reader note ${n}, ${randomUUID().slice(0, 8)})`;
+/**
+ * The comment for submission `n` under Idempotency-Key `key`: distinct across keys (and runs, as
+ * keys carry the run's prefix), the same for every retry under one key, as a real client's retry
+ * is. Parley refuses a key reused with a different comment.
+ */
+export function commentBody(n: number, key: string): string {
+  const tag = createHash('sha256').update(key).digest('hex').slice(0, 8);
+  return `${SENTENCES[n % SENTENCES.length]} (reader note ${n}, ${tag})`;
 }
 
 export async function submitOnce(
@@ -76,7 +82,7 @@ export async function submitOnce(
         'x-forwarded-for': ip,
         'user-agent': 'parley-faults/1.0',
       },
-      body: JSON.stringify({ authorName: `Reader ${n % 997}`, body: commentBody(n) }),
+      body: JSON.stringify({ authorName: `Reader ${n % 997}`, body: commentBody(n, key) }),
       signal: AbortSignal.timeout(timeoutMs),
     });
     const json = (await res.json().catch(() => ({}))) as { id?: string };
