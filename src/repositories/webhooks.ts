@@ -18,6 +18,22 @@ export function messageIdFor(endpointId: string, outboxId: string): string {
   return `msg_${createHash('sha256').update(`${endpointId}\0${outboxId}`).digest('base64url').slice(0, 26)}`;
 }
 
+/**
+ * The site's endpoint on `url`, if any, with creates of that URL serialised until the caller's
+ * transaction ends (an advisory lock: two simultaneous creates must not both find none).
+ */
+export async function lockEndpointUrl(trx: Db, siteId: string, url: string) {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`webhook-url|${siteId}|${url}`}, 0))`.execute(
+    trx,
+  );
+  return trx
+    .selectFrom('webhook_endpoints')
+    .select('id')
+    .where('site_id', '=', siteId)
+    .where('url', '=', url)
+    .executeTakeFirst();
+}
+
 export async function insertEndpoint(
   db: Db,
   e: { id: string; siteId: string; url: string; description: string; eventTypes: string[]; enabled: boolean },

@@ -2,6 +2,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, Db, OutboxRow } from '../../db/schema';
 import type { Config } from '../config';
+import { AppError } from '../lib/errors';
 import { randomId } from '../lib/ids';
 import {
   earlierUnfanned,
@@ -11,6 +12,7 @@ import {
   insertMessages,
   insertSecret,
   loadCommentSnapshot,
+  lockEndpointUrl,
   messageIdFor,
   newEndpointId,
   outboxRowsToFanOut,
@@ -31,6 +33,14 @@ export async function createEndpointWithSecret(
 ) {
   const secret = newSigningSecret();
   const endpoint = await db.transaction().execute(async (trx) => {
+    // Two endpoints on one URL would deliver every event twice under two message ids, which a
+    // receiver that de-duplicates by webhook-id cannot catch. Change the existing one instead.
+    const same = await lockEndpointUrl(trx, input.siteId, input.url);
+    if (same) {
+      throw new AppError(409, 'conflict', 'An endpoint with this URL already exists on this site', {
+        endpointId: same.id,
+      });
+    }
     const ep = await insertEndpoint(trx, { id: newEndpointId(), ...input });
     await insertSecret(trx, ep.id, encryptSecret(serverSecret, secret));
     return ep;

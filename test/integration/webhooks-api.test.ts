@@ -172,6 +172,17 @@ describe('webhook endpoints over the admin API', () => {
     const again = await create({ url: 'http://127.0.0.1:9/q' });
     expect(again.status).toBe(409);
     expect(await again.json()).toMatchObject({ code: 'conflict', endpointId: endpoint.id });
+    // Also when several arrive at once: exactly one is created.
+    const racing = await Promise.all([0, 1, 2, 3, 4].map(() => create({ url: 'http://127.0.0.1:9/race' })));
+    expect(racing.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409]);
+    // Nor can an update move an endpoint onto another's URL.
+    const moved = await t.request(
+      'PATCH',
+      `${base()}/${endpoint.id}`,
+      { url: 'http://127.0.0.1:9/race' },
+      as(admin),
+    );
+    expect(moved.status).toBe(409);
   });
 
   it('is for admins of the site only: 401 without a token, 403 for moderators, 404 for other sites', async () => {

@@ -92,14 +92,6 @@ export function webhookHandlers(deps: AppDeps, resolver: Resolver = systemResolv
     const { siteId } = c.req.valid('param');
     const input = c.req.valid('json');
     const url = await checkedUrl(input.url);
-    // Two endpoints on one URL would deliver every event twice under two message ids, which a
-    // receiver that de-duplicates by webhook-id cannot catch. Change the existing one instead.
-    const same = (await listEndpoints(deps.db, siteId)).find((e) => e.url === url);
-    if (same) {
-      throw new AppError(409, 'conflict', 'An endpoint with this URL already exists on this site', {
-        endpointId: same.id,
-      });
-    }
     const { endpoint, secret } = await createEndpointWithSecret(deps.db, deps.config.PARLEY_SECRET, {
       siteId,
       url,
@@ -119,6 +111,13 @@ export function webhookHandlers(deps: AppDeps, resolver: Resolver = systemResolv
     const { siteId, endpointId } = c.req.valid('param');
     const input = c.req.valid('json');
     const url = input.url === undefined ? undefined : await checkedUrl(input.url);
+    const same =
+      url && (await listEndpoints(deps.db, siteId)).find((e) => e.url === url && e.id !== endpointId);
+    if (same) {
+      throw new AppError(409, 'conflict', 'Another endpoint of this site already has this URL', {
+        endpointId: same.id,
+      });
+    }
     const ep = await updateEndpoint(deps.db, siteId, endpointId, {
       url,
       description: input.description,

@@ -79,6 +79,7 @@ export const webhookRoutes = {
       200: json('Updated', EndpointSchema),
       400: problem('Malformed JSON'),
       415: problem('Not JSON'),
+      409: problem('Another endpoint of this site already has this URL (its id is in endpointId)'),
       422: problem('Invalid fields, or a URL that is not allowed (code url_not_allowed)'),
       ...denied,
     },
