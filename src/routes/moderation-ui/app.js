@@ -198,6 +198,8 @@
     try {
       const res = await api('POST', `${base()}/comments/${it.id}/claim`);
       it.claim = { by: state.user ? `user:${state.user.id}` : 'me', expiresAt: res.claimedUntil, mine: true };
+      // Moved on (j j j) before the lease arrived: its release may have overtaken it; give it back.
+      if (state.claimed !== it.id) api('DELETE', `${base()}/comments/${it.id}/claim`).catch(() => {});
     } catch (e) {
       if (e.code !== 'claimed_by_other' || state.claimed !== it.id) return;
       const until = e.problem?.claimedUntil ?? new Date(Date.now() + 60_000).toISOString();
