@@ -4,8 +4,10 @@
  * comment answered 202 is lost and that Parley is whole again afterwards.
  */
 import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import { expect } from 'vitest';
-import type { TestContext } from './context';
+import { createTestContext, type TestContext } from './context';
+import { PrivateRedisCluster } from './redis-cluster';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -140,5 +142,49 @@ export async function onNode<T>(port: number, fn: (node: Redis) => Promise<T>): 
     return await fn(node);
   } finally {
     node.disconnect();
+  }
+}
+
+// The learned classifier's scores move as it is retrained; the drills are about Redis.
+const NO_CLASSIFIER = { rules: { classifier: { enabled: false } } };
+
+/**
+ * Three masters with a replica each, and the real app and workers on them with a hash-tagged
+ * prefix and the pending sweep scaled down to `sweepAfterMs`. Flood control per IP and author is
+ * off (the drills submit hundreds of comments from one absent address); `env` adds to that.
+ */
+export async function startDrillCluster(o: {
+  prefix: string;
+  nodeTimeoutMs: number;
+  sweepAfterMs: number;
+  workerLog: Logger;
+  env?: Record<string, string>;
+}) {
+  const cluster = await PrivateRedisCluster.start(3, { replicas: 1, nodeTimeoutMs: o.nodeTimeoutMs });
+  try {
+    const t = await createTestContext({
+      workers: true,
+      env: {
+        REDIS_URL: cluster.url,
+        REDIS_CLUSTER: 'true',
+        QUEUE_PREFIX: o.prefix,
+        RATE_SUBMIT_PER_IP: '0/60',
+        RATE_SUBMIT_PER_AUTHOR: '0/60',
+        ...o.env,
+      },
+      workerOptions: { sweepIntervalMs: 1000, sweepAfterMs: o.sweepAfterMs, logger: o.workerLog },
+    });
+    return { cluster, t, siteId: await t.site(NO_CLASSIFIER), slot: await cluster.slotOf(o.prefix) };
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+}
+
+export async function stopDrillCluster(t: TestContext | undefined, cluster: PrivateRedisCluster | undefined) {
+  try {
+    await t?.close();
+  } finally {
+    await cluster?.stop();
   }
 }

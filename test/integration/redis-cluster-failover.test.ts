@@ -11,16 +11,13 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanServer } from '../../src/lib/redis-keys';
-import { clusterDrill, onNode, sleep } from '../helpers/cluster-drill';
-import { createTestContext, type TestContext } from '../helpers/context';
+import { clusterDrill, onNode, sleep, startDrillCluster, stopDrillCluster } from '../helpers/cluster-drill';
+import type { TestContext } from '../helpers/context';
 import { type ClusterNode, PrivateRedisCluster } from '../helpers/redis-cluster';
 
 const unavailable = PrivateRedisCluster.unavailable();
 if (unavailable)
   console.warn(`Skipping the Redis Cluster failover tests: ${unavailable}. CI installs redis-server.`);
-
-// The learned classifier's scores move as it is retrained; these tests are about Redis.
-const NO_CLASSIFIER = { rules: { classifier: { enabled: false } } };
 
 /** cluster-node-timeout: a dead master is noticed, and its replica promoted, within a few seconds. */
 const NODE_TIMEOUT_MS = 1000;
@@ -46,30 +43,16 @@ describe.skipIf(unavailable !== null)('Parley through a Redis Cluster master fai
   const workerLog = pino({ level: 'info' }, { write: (line: string) => workerLines.push(JSON.parse(line)) });
 
   beforeAll(async () => {
-    cluster = await PrivateRedisCluster.start(3, { replicas: 1, nodeTimeoutMs: NODE_TIMEOUT_MS });
-    t = await createTestContext({
-      workers: true,
-      env: {
-        REDIS_URL: cluster.url,
-        REDIS_CLUSTER: 'true',
-        QUEUE_PREFIX: prefix,
-        // Flood control off: the drills submit hundreds of comments from one (absent) address.
-        RATE_SUBMIT_PER_IP: '0/60',
-        RATE_SUBMIT_PER_AUTHOR: '0/60',
-        RATE_SUBMIT_PER_ARTICLE: '0/60',
-      },
-      workerOptions: { sweepIntervalMs: 1000, sweepAfterMs: SWEEP_AFTER_MS, logger: workerLog },
-    });
-    siteId = await t.site(NO_CLASSIFIER);
-    slot = await cluster.slotOf(prefix);
+    ({ cluster, t, siteId, slot } = await startDrillCluster({
+      prefix,
+      nodeTimeoutMs: NODE_TIMEOUT_MS,
+      sweepAfterMs: SWEEP_AFTER_MS,
+      workerLog,
+      // Flood control off altogether: the drills submit hundreds of comments to one article.
+      env: { RATE_SUBMIT_PER_ARTICLE: '0/60' },
+    }));
   }, 60_000);
-  afterAll(async () => {
-    try {
-      await t?.close();
-    } finally {
-      await cluster?.stop();
-    }
-  });
+  afterAll(() => stopDrillCluster(t, cluster));
 
   const { submitOne, submitWhile, undecided, acceptedIds, expectNewCommentsDecided, expectReady } =
     clusterDrill(

@@ -15,16 +15,20 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../../faults/procs';
 import { scanServer } from '../../src/lib/redis-keys';
-import { type Attempt, clusterDrill, onNode, sleep } from '../helpers/cluster-drill';
-import { createTestContext, type TestContext } from '../helpers/context';
+import {
+  type Attempt,
+  clusterDrill,
+  onNode,
+  sleep,
+  startDrillCluster,
+  stopDrillCluster,
+} from '../helpers/cluster-drill';
+import type { TestContext } from '../helpers/context';
 import { PrivateRedisCluster, type SlotMigration } from '../helpers/redis-cluster';
 
 const unavailable = PrivateRedisCluster.unavailable();
 if (unavailable)
   console.warn(`Skipping the Redis Cluster resharding tests: ${unavailable}. CI installs redis-server.`);
-
-// The learned classifier's scores move as it is retrained; these tests are about Redis.
-const NO_CLASSIFIER = { rules: { classifier: { enabled: false } } };
 
 const NODE_TIMEOUT_MS = 1000;
 /** Bounds on each wait: generous for a busy two-core machine, short enough to fail rather than hang. */
@@ -57,31 +61,19 @@ describe.skipIf(unavailable !== null)('Parley through Redis Cluster resharding a
   const requeuedSoFar = () => workerLines.reduce((sum, l) => sum + (l.requeued ?? 0), 0);
 
   beforeAll(async () => {
-    cluster = await PrivateRedisCluster.start(3, { replicas: 1, nodeTimeoutMs: NODE_TIMEOUT_MS });
-    t = await createTestContext({
-      workers: true,
+    ({ cluster, t, siteId, slot } = await startDrillCluster({
+      prefix,
+      nodeTimeoutMs: NODE_TIMEOUT_MS,
+      sweepAfterMs: SWEEP_AFTER_MS,
+      workerLog,
       env: {
-        REDIS_URL: cluster.url,
-        REDIS_CLUSTER: 'true',
-        QUEUE_PREFIX: prefix,
-        RATE_SUBMIT_PER_IP: '0/60',
-        RATE_SUBMIT_PER_AUTHOR: '0/60',
         // Left on, far above the drills' rate, so each submission's flood counter (a script on a
         // key in the migrating slot) meets the move as production's would.
         RATE_SUBMIT_PER_ARTICLE: '1000000/60',
       },
-      workerOptions: { sweepIntervalMs: 1000, sweepAfterMs: SWEEP_AFTER_MS, logger: workerLog },
-    });
-    siteId = await t.site(NO_CLASSIFIER);
-    slot = await cluster.slotOf(prefix);
+    }));
   }, 60_000);
-  afterAll(async () => {
-    try {
-      await t?.close();
-    } finally {
-      await cluster?.stop();
-    }
-  });
+  afterAll(() => stopDrillCluster(t, cluster));
 
   const { submitOne, submitWhile, undecided, acceptedIds, expectNewCommentsDecided, expectReady } =
     clusterDrill(
