@@ -9,6 +9,19 @@ import { expect } from 'vitest';
 import { createTestContext, type TestContext } from './context';
 import { PrivateRedisCluster } from './redis-cluster';
 
+/** cluster-node-timeout: a dead master is noticed, and its replica promoted, within a few seconds. */
+export const NODE_TIMEOUT_MS = 1000;
+/** Bounds on each wait: generous for a busy two-core machine, short enough to fail rather than hang. */
+export const FAILOVER_WITHIN_MS = 15_000;
+const DECIDED_WITHIN_MS = 20_000;
+const ANSWER_WITHIN_MS = 10_000;
+/**
+ * The pending sweep re-queues a comment whose job died with a master before reaching its replica
+ * (replication is asynchronous). Production sweeps every 10 s for comments pending 30 s; the same
+ * loop runs in the drills, scaled down so a rescue takes seconds.
+ */
+export const SWEEP_AFTER_MS = 5000;
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const sentence = (n: number) =>
@@ -24,21 +37,10 @@ export interface Attempt {
   error?: unknown;
 }
 
-export interface DrillBounds {
-  /** A submission not answered by then counts as a hang (status 0). */
-  answerWithinMs: number;
-  /** Every accepted comment must be decided within this. */
-  decidedWithinMs: number;
-  /** /readyz must be ok again within this. */
-  readyWithinMs: number;
-  /** The pending sweep's age threshold: new comments must be decided before it could rescue them. */
-  sweepAfterMs: number;
-}
-
 /**
  * The drill's tools, for a test context and site made in `beforeAll` (hence the getters).
  */
-export function clusterDrill(ctx: () => TestContext, site: () => string, bounds: DrillBounds) {
+export function clusterDrill(ctx: () => TestContext, site: () => string) {
   let serial = 0;
 
   async function submitOne(article: string): Promise<Attempt> {
@@ -49,7 +51,7 @@ export function clusterDrill(ctx: () => TestContext, site: () => string, bounds:
       const res = await Promise.race([
         ctx().submit(site(), article, { authorName: 'Reader', body: sentence(n) }),
         new Promise<null>((r) => {
-          timer = setTimeout(() => r(null), bounds.answerWithinMs);
+          timer = setTimeout(() => r(null), ANSWER_WITHIN_MS);
         }),
       ]);
       if (!res) return { at, status: 0, ms: Date.now() - at };
@@ -85,7 +87,7 @@ export function clusterDrill(ctx: () => TestContext, site: () => string, bounds:
   }
 
   /** Of `ids`, those still pending, without a system decision, or missing (lost) after the wait. */
-  async function undecided(ids: string[], withinMs = bounds.decidedWithinMs): Promise<string[]> {
+  async function undecided(ids: string[], withinMs = DECIDED_WITHIN_MS): Promise<string[]> {
     const db = ctx().rt.db;
     const deadline = Date.now() + withinMs;
     let left = ids;
@@ -113,11 +115,11 @@ export function clusterDrill(ctx: () => TestContext, site: () => string, bounds:
   async function expectNewCommentsDecided(article: string) {
     const fresh = await Promise.all([0, 1, 2, 3, 4].map(() => submitOne(article)));
     expect(fresh.map((a) => a.status)).toEqual([202, 202, 202, 202, 202]);
-    expect(await undecided(acceptedIds(fresh), bounds.sweepAfterMs - 1000)).toEqual([]);
+    expect(await undecided(acceptedIds(fresh), SWEEP_AFTER_MS - 1000)).toEqual([]);
   }
 
   async function expectReady() {
-    const deadline = Date.now() + bounds.readyWithinMs;
+    const deadline = Date.now() + FAILOVER_WITHIN_MS;
     let last: { status: number; body: unknown } | undefined;
     while (Date.now() < deadline) {
       const res = await ctx().request('GET', '/readyz');
@@ -150,17 +152,15 @@ const NO_CLASSIFIER = { rules: { classifier: { enabled: false } } };
 
 /**
  * Three masters with a replica each, and the real app and workers on them with a hash-tagged
- * prefix and the pending sweep scaled down to `sweepAfterMs`. Flood control per IP and author is
+ * prefix and the pending sweep scaled down to SWEEP_AFTER_MS. Flood control per IP and author is
  * off (the drills submit hundreds of comments from one absent address); `env` adds to that.
  */
 export async function startDrillCluster(o: {
   prefix: string;
-  nodeTimeoutMs: number;
-  sweepAfterMs: number;
   workerLog: Logger;
   env?: Record<string, string>;
 }) {
-  const cluster = await PrivateRedisCluster.start(3, { replicas: 1, nodeTimeoutMs: o.nodeTimeoutMs });
+  const cluster = await PrivateRedisCluster.start(3, { replicas: 1, nodeTimeoutMs: NODE_TIMEOUT_MS });
   try {
     const t = await createTestContext({
       workers: true,
@@ -172,7 +172,7 @@ export async function startDrillCluster(o: {
         RATE_SUBMIT_PER_AUTHOR: '0/60',
         ...o.env,
       },
-      workerOptions: { sweepIntervalMs: 1000, sweepAfterMs: o.sweepAfterMs, logger: o.workerLog },
+      workerOptions: { sweepIntervalMs: 1000, sweepAfterMs: SWEEP_AFTER_MS, logger: o.workerLog },
     });
     return { cluster, t, siteId: await t.site(NO_CLASSIFIER), slot: await cluster.slotOf(o.prefix) };
   } catch (err) {

@@ -11,26 +11,20 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanServer } from '../../src/lib/redis-keys';
-import { clusterDrill, onNode, sleep, startDrillCluster, stopDrillCluster } from '../helpers/cluster-drill';
+import {
+  clusterDrill,
+  FAILOVER_WITHIN_MS,
+  onNode,
+  sleep,
+  startDrillCluster,
+  stopDrillCluster,
+} from '../helpers/cluster-drill';
 import type { TestContext } from '../helpers/context';
 import { type ClusterNode, PrivateRedisCluster } from '../helpers/redis-cluster';
 
 const unavailable = PrivateRedisCluster.unavailable();
 if (unavailable)
   console.warn(`Skipping the Redis Cluster failover tests: ${unavailable}. CI installs redis-server.`);
-
-/** cluster-node-timeout: a dead master is noticed, and its replica promoted, within a few seconds. */
-const NODE_TIMEOUT_MS = 1000;
-/** Bounds on each wait: generous for a busy two-core machine, short enough to fail rather than hang. */
-const FAILOVER_WITHIN_MS = 15_000;
-const DECIDED_WITHIN_MS = 20_000;
-const ANSWER_WITHIN_MS = 10_000;
-/**
- * The pending sweep re-queues a comment whose job died with a master before reaching its replica
- * (replication is asynchronous). Production sweeps every 10 s for comments pending 30 s; the same
- * loop runs here, scaled down so a rescue takes seconds.
- */
-const SWEEP_AFTER_MS = 5000;
 
 describe.skipIf(unavailable !== null)('Parley through a Redis Cluster master failover', () => {
   const prefix = `{parley-failover-${randomBytes(4).toString('hex')}}`;
@@ -45,8 +39,6 @@ describe.skipIf(unavailable !== null)('Parley through a Redis Cluster master fai
   beforeAll(async () => {
     ({ cluster, t, siteId, slot } = await startDrillCluster({
       prefix,
-      nodeTimeoutMs: NODE_TIMEOUT_MS,
-      sweepAfterMs: SWEEP_AFTER_MS,
       workerLog,
       // Flood control off altogether: the drills submit hundreds of comments to one article.
       env: { RATE_SUBMIT_PER_ARTICLE: '0/60' },
@@ -58,12 +50,6 @@ describe.skipIf(unavailable !== null)('Parley through a Redis Cluster master fai
     clusterDrill(
       () => t,
       () => siteId,
-      {
-        answerWithinMs: ANSWER_WITHIN_MS,
-        decidedWithinMs: DECIDED_WITHIN_MS,
-        readyWithinMs: FAILOVER_WITHIN_MS,
-        sweepAfterMs: SWEEP_AFTER_MS,
-      },
     );
 
   /** The queues are on `port` (the slot's master now). */

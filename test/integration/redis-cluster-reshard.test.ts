@@ -18,7 +18,9 @@ import { scanServer } from '../../src/lib/redis-keys';
 import {
   type Attempt,
   clusterDrill,
+  FAILOVER_WITHIN_MS,
   onNode,
+  SWEEP_AFTER_MS,
   sleep,
   startDrillCluster,
   stopDrillCluster,
@@ -30,13 +32,6 @@ const unavailable = PrivateRedisCluster.unavailable();
 if (unavailable)
   console.warn(`Skipping the Redis Cluster resharding tests: ${unavailable}. CI installs redis-server.`);
 
-const NODE_TIMEOUT_MS = 1000;
-/** Bounds on each wait: generous for a busy two-core machine, short enough to fail rather than hang. */
-const FAILOVER_WITHIN_MS = 15_000;
-const DECIDED_WITHIN_MS = 20_000;
-const ANSWER_WITHIN_MS = 10_000;
-/** The pending sweep, scaled down from production's 30 s as in the failover drills. */
-const SWEEP_AFTER_MS = 5000;
 /** How long the slot migration should take: long enough for a few hundred submissions to meet it. */
 const MIGRATION_BATCHES = 12;
 const MIGRATION_PAUSE_MS = 200;
@@ -63,8 +58,6 @@ describe.skipIf(unavailable !== null)('Parley through Redis Cluster resharding a
   beforeAll(async () => {
     ({ cluster, t, siteId, slot } = await startDrillCluster({
       prefix,
-      nodeTimeoutMs: NODE_TIMEOUT_MS,
-      sweepAfterMs: SWEEP_AFTER_MS,
       workerLog,
       env: {
         // Left on, far above the drills' rate, so each submission's flood counter (a script on a
@@ -79,12 +72,6 @@ describe.skipIf(unavailable !== null)('Parley through Redis Cluster resharding a
     clusterDrill(
       () => t,
       () => siteId,
-      {
-        answerWithinMs: ANSWER_WITHIN_MS,
-        decidedWithinMs: DECIDED_WITHIN_MS,
-        readyWithinMs: FAILOVER_WITHIN_MS,
-        sweepAfterMs: SWEEP_AFTER_MS,
-      },
     );
 
   /**
