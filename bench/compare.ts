@@ -8,6 +8,7 @@
  * `BENCH_COMPARE_ROOT=/path/to/other/checkout` starts a second API from that tree (sharing this
  * database) and alternates rounds between the two, so a change is measured against the old code
  * in the same minutes. The other tree needs node_modules (a symlink to this checkout's will do).
+ * `BENCH_CPU_PROF_API=dir` writes a V8 CPU profile of this checkout's API process.
  * Loopback only; each round is bounded by its duration.
  */
 import path from 'node:path';
@@ -37,12 +38,12 @@ async function main() {
   const db = createDb({ url: setup.dbUrl, poolMax: 2 });
   try {
     const builds: { name: string; child: Child; port: number }[] = [];
-    const start = async (name: string, root: string, port: number) => {
+    const start = async (name: string, root: string, port: number, nodeArgs: string[] = []) => {
       const child = startChild(
         `api-${name}`,
         'src/server.ts',
         { ...setup.env, PORT: String(port) },
-        [],
+        nodeArgs,
         root,
       );
       children.push(child);
@@ -50,7 +51,9 @@ async function main() {
       builds.push({ name, child, port });
     };
     // The first start migrates the database; start the builds one after the other.
-    await start('this', ROOT, setup.port);
+    // BENCH_CPU_PROF_API=dir writes a V8 CPU profile of this build's API process there.
+    const prof = process.env.BENCH_CPU_PROF_API;
+    await start('this', ROOT, setup.port, prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []);
     if (compareRoot) await start(path.basename(compareRoot), compareRoot, await freePort());
 
     const siteId = await makeSite(db, ORIGIN);
