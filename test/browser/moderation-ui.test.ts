@@ -1,6 +1,7 @@
 /**
  * The moderation UI in Debian's Chromium: sign in, clear ten held comments by keyboard, bulk-reject
- * a selection, undo one, ban an author, checking the database and the outbox after each step.
+ * a selection, undo one, ban an author, checking the database and the outbox after each step; and
+ * leases: two moderators never share a comment, and a lease that lands late is given back.
  */
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
@@ -8,7 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, grantRole } from '../../src/repositories/users';
 import { createTestContext, type TestContext } from '../helpers/context';
-import { outboxFor, seedComments, statusOf } from '../helpers/workspace';
+import { as, outboxFor, seedComments, signedIn, statusOf } from '../helpers/workspace';
 import { hasChromium, launchChromium, SKIP_REASON } from './harness';
 
 let t: TestContext;
@@ -249,6 +250,64 @@ describe.skipIf(!hasChromium)(`moderation UI (${hasChromium ? 'chromium' : SKIP_
     await expect.poll(() => claimedBy(left), { timeout: 5000 }).toBeNull();
     expect(held.ids).toContain(left);
     for (const p of pages) await p.context().close();
+  });
+
+  it('gives back a lease that arrives after the moderator has moved on (j before the claim answered)', async () => {
+    const siteId = await t.site();
+    const held = await seedComments(t, siteId, 3);
+    const first = held.ids[0]!;
+    const u = await createUser(t.rt.db, { email: 'mod-fast@example.test', password: 'a long password' });
+    await grantRole(t.rt.db, u.id, siteId, 'moderator');
+    const page = await (await browser.newContext()).newPage();
+    // The first item's claim is held in the browser until its release (sent on "j") has been
+    // answered: the lease then lands on the server after the release, the race of a fast j j j.
+    let claimSent!: () => void;
+    const claimHeld = new Promise<void>((r) => (claimSent = r));
+    let letClaimGo!: () => void;
+    const claimGate = new Promise<void>((r) => (letClaimGo = r));
+    let delayed = false;
+    await page.route(`**/comments/${first}/claim`, async (route) => {
+      if (route.request().method() === 'POST' && !delayed) {
+        delayed = true;
+        claimSent();
+        await claimGate;
+      }
+      await route.continue();
+    });
+    const isClaimOf = (method: string) => (r: { url(): string; request(): { method(): string } }) =>
+      r.url().endsWith(`/comments/${first}/claim`) && r.request().method() === method;
+
+    await page.goto(`${origin}/moderation`);
+    await page.fill('#email', 'mod-fast@example.test');
+    await page.fill('#password', 'a long password');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('#list li');
+    await claimHeld;
+    expect(await page.getAttribute('#list li.current', 'data-id')).toBe(first);
+
+    const released = page.waitForResponse(isClaimOf('DELETE'));
+    await page.locator('body').press('j');
+    await released;
+    expect(await page.getAttribute('#list li.current', 'data-id')).toBe(held.ids[1]);
+    const leased = page.waitForResponse(isClaimOf('POST'));
+    letClaimGo();
+    expect((await leased).status()).toBe(200);
+
+    // The late lease is given back at once, not left to run out in two minutes.
+    const claimedBy = async () =>
+      (
+        await t.rt.db
+          .selectFrom('comments')
+          .select(['claimed_by'])
+          .where('id', '=', first)
+          .executeTakeFirstOrThrow()
+      ).claimed_by;
+    await expect.poll(claimedBy, { timeout: 3000 }).toBeNull();
+    // So a colleague can open it straight away.
+    const colleague = as(t, await signedIn(t, { [siteId]: 'moderator' }));
+    const res = await colleague('POST', `/api/v1/moderation/sites/${siteId}/comments/${first}/claim`);
+    expect(res.status).toBe(200);
+    await page.context().close();
   });
 
   it('puts the reason that decided first and highlights only its words', async () => {
