@@ -9,6 +9,7 @@
  */
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config';
+import type { Policy } from '../moderation/policy';
 import type { RedisClient } from '../queue';
 import { AppError } from './errors';
 import { metrics } from './metrics';
@@ -31,7 +32,11 @@ export interface RateLimiter {
    * Counts one hit on each given key; throws AppError 429 (with Retry-After) if any key is over
    * its limit. Keys left undefined (no IP known, no author) are not counted.
    */
-  consume(hits: Partial<Record<LimitScope, string | null | undefined>>): Promise<void>;
+  consume(
+    hits: Partial<Record<LimitScope, string | null | undefined>>,
+    /** Limits in place of the server's for this request's scopes (a site's own; 0 points: off). */
+    overrides?: Partial<Record<LimitScope, Limit>>,
+  ): Promise<void>;
 }
 
 export function limitsFromConfig(config: Config): Record<LimitScope, Limit> {
@@ -84,33 +89,37 @@ export function createRateLimiter(
   limits: Record<LimitScope, Limit>,
   keyPrefix = 'parley-rl',
 ): RateLimiter {
-  const active = new Map<LimitScope, Limit>();
-  // While Redis is away each process counts in memory, in windows of the same shape.
-  const insurance = new Map<LimitScope, RateLimiterMemory>();
-  for (const [scope, limit] of Object.entries(limits) as [LimitScope, Limit][]) {
-    if (limit.points <= 0) continue;
-    active.set(scope, limit);
-    insurance.set(
-      scope,
-      new RateLimiterMemory({
+  // While Redis is away each process counts in memory, in windows of the same shape: one
+  // insurance limiter per scope and shape, made when a limit of that shape is first used.
+  const insurance = new Map<string, RateLimiterMemory>();
+  const memoryLimiter = (scope: LimitScope, limit: Limit) => {
+    const name = `${scope}:${limit.points}/${limit.durationSeconds}`;
+    let m = insurance.get(name);
+    if (!m) {
+      m = new RateLimiterMemory({
         keyPrefix: `${keyPrefix}:${scope}`,
         points: limit.points,
         duration: limit.durationSeconds,
-      }),
-    );
-  }
+      });
+      insurance.set(name, m);
+    }
+    return m;
+  };
   const client = countingClient(redis);
 
+  type Entry = [LimitScope, string, Limit];
+
   /** Scopes over their limit and the longest wait, from Redis; throws if Redis cannot answer. */
-  async function countInRedis(entries: [LimitScope, string][]) {
-    // Key names as rate-limiter-flexible wrote them, so counters carry over an upgrade.
+  async function countInRedis(entries: Entry[]) {
+    // Key names as rate-limiter-flexible wrote them, so counters carry over an upgrade. A site that
+    // changes a window keeps its key: the old window runs out, and the next one has the new length.
     const keys = entries.map(([scope, key]) => `${keyPrefix}:${scope}:${key}`);
-    const ms = entries.map(([scope]) => active.get(scope)!.durationSeconds * 1000);
+    const ms = entries.map(([, , limit]) => limit.durationSeconds * 1000);
     const reply = await client.parleyRateCount(keys.length, ...keys, ...ms);
     const over: LimitScope[] = [];
     let retryMs = 0;
-    entries.forEach(([scope], i) => {
-      if (Number(reply[2 * i]) > active.get(scope)!.points) {
+    entries.forEach(([scope, , limit], i) => {
+      if (Number(reply[2 * i]) > limit.points) {
         over.push(scope);
         retryMs = Math.max(retryMs, Number(reply[2 * i + 1]));
       }
@@ -118,9 +127,9 @@ export function createRateLimiter(
     return { over, retryMs };
   }
 
-  async function countInMemory(entries: [LimitScope, string][]) {
+  async function countInMemory(entries: Entry[]) {
     const results = await Promise.allSettled(
-      entries.map(([scope, key]) => insurance.get(scope)!.consume(key)),
+      entries.map(([scope, key, limit]) => memoryLimiter(scope, limit).consume(key)),
     );
     const over: LimitScope[] = [];
     let retryMs = 0;
@@ -137,11 +146,14 @@ export function createRateLimiter(
   }
 
   return {
-    async consume(hits) {
-      const entries = Object.entries(hits).filter(
-        (e): e is [LimitScope, string] =>
-          typeof e[1] === 'string' && e[1].length > 0 && active.has(e[0] as LimitScope),
-      );
+    async consume(hits, overrides) {
+      const entries: Entry[] = [];
+      for (const [scope, key] of Object.entries(hits) as [LimitScope, string | null | undefined][]) {
+        const limit = overrides?.[scope] ?? limits[scope];
+        if (typeof key === 'string' && key.length > 0 && limit && limit.points > 0) {
+          entries.push([scope, key, limit]);
+        }
+      }
       if (!entries.length) return;
       let result: { over: LimitScope[]; retryMs: number };
       if (redis.status !== 'ready') {
@@ -162,6 +174,18 @@ export function createRateLimiter(
         limits: over,
       });
     },
+  };
+}
+
+/** A site's own submission limits (its policy's `floodControl`), in the limiter's terms. */
+export function siteSubmitLimits(policy: Pick<Policy, 'floodControl'>): Partial<Record<LimitScope, Limit>> {
+  const f = policy.floodControl;
+  const limit = (l: { points: number; seconds: number } | undefined) =>
+    l && { points: l.points, durationSeconds: l.seconds };
+  return {
+    submit_ip: limit(f.perIp),
+    submit_author: limit(f.perAuthor),
+    submit_article: limit(f.perArticle),
   };
 }
 

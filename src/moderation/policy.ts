@@ -14,6 +14,12 @@ const thresholds = z.object({
   reject: z.number().min(0).max(1),
 });
 
+/** A flood-control window: at most `points` submissions per `seconds`; 0 points turns it off. */
+export const floodLimitSchema = z.object({
+  points: z.number().int().min(0).max(1_000_000),
+  seconds: z.number().int().min(1).max(86_400),
+});
+
 export const ruleSwitchSchema = z.object({
   enabled: z.boolean().default(true),
   /** Record what the rule would have done without letting it change the outcome. */
@@ -93,6 +99,21 @@ export const policySchema = z.object({
     .default({ minCopies: 1, rejectCopies: 5 }),
   /** Hold an author's first N comments until a moderator has approved one of theirs. */
   newCommenterHold: z.number().int().min(0).default(0),
+  /**
+   * This site's submission limits (answered with 429 before anything is stored), each in place of
+   * the server's RATE_SUBMIT_PER_* setting; a scope left out keeps the server's. A newsroom
+   * expecting a breaking-news thread raises `perArticle`; a small site may tighten `perIp`.
+   */
+  floodControl: z
+    .object({
+      /** Per reader (HMAC of the client address). */
+      perIp: floodLimitSchema.optional(),
+      /** Per author (email hash; only submissions that give an email). */
+      perAuthor: floodLimitSchema.optional(),
+      /** Per article, everyone together. */
+      perArticle: floodLimitSchema.optional(),
+    })
+    .default({}),
 });
 
 export type Policy = z.infer<typeof policySchema>;

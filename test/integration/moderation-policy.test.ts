@@ -66,6 +66,8 @@ describe('policy API', () => {
     const cases: Array<[unknown, number, string]> = [
       [{ policy: { thresholds: { spam: { hold: 0.9, reject: 0.5 } } } }, 422, 'validation_failed'],
       [{ policy: { maxChars: -1 } }, 422, 'validation_failed'],
+      [{ policy: { floodControl: { perArticle: { points: 100, seconds: 0 } } } }, 422, 'validation_failed'],
+      [{ policy: { floodControl: { perIp: { points: -1, seconds: 60 } } } }, 422, 'validation_failed'],
       [{ policy: {}, surprise: true }, 422, 'validation_failed'],
       [{ policy: 'premoderate' }, 422, 'validation_failed'],
       ['{"policy": ', 400, 'invalid_json'],

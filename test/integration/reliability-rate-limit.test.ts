@@ -36,6 +36,15 @@ async function listen(env: Record<string, string>) {
   return { t, post };
 }
 
+/** A Redis client on a port nothing listens on: every command fails at once. */
+async function deadRedis() {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+  const deadPort = (probe.address() as AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  return createRedis(`redis://127.0.0.1:${deadPort}`, 'general');
+}
+
 afterEach(async () => {
   while (open.length) await open.pop()!.close();
 });
@@ -116,6 +125,54 @@ describe('flood control on submissions', () => {
     expect(article.filter((c) => c === 202)).toHaveLength(6);
     expect(article.slice(6)).toEqual([429, 429]);
   });
+
+  it("applies a site's own limits from its policy in place of the server's, scope by scope", async () => {
+    const { t, post } = await listen({
+      TRUSTED_PROXIES: '127.0.0.1',
+      RATE_SUBMIT_PER_IP: '4/60',
+      RATE_SUBMIT_PER_ARTICLE: '3/60',
+    });
+    // A newsroom expecting a breaking-news thread; a site that leaves everything to the server; a
+    // site whose readers all come through one unlisted gateway, so per-reader counting is off.
+    const breaking = await t.site({ floodControl: { perArticle: { points: 8, seconds: 60 } } });
+    const plain = await t.site();
+    const gateway = await t.site({ floodControl: { perIp: { points: 0, seconds: 60 } } });
+
+    const burst = async (
+      siteId: string,
+      n: number,
+      from: (i: number) => string,
+      article = (_i: number) => 'hot',
+    ) => {
+      const codes: number[] = [];
+      for (let i = 0; i < n; i++) {
+        codes.push((await post(siteId, article(i), comment(i), { 'x-forwarded-for': from(i) })).status);
+      }
+      return codes;
+    };
+    const many = (i: number) => `198.51.100.${i + 1}`;
+    expect(await burst(breaking, 9, many)).toEqual([...Array(8).fill(202), 429]);
+    expect(await burst(plain, 5, many)).toEqual([202, 202, 202, 429, 429]);
+    // The site's override of one scope leaves the others at the server's: per article still 3.
+    expect(
+      await burst(
+        gateway,
+        7,
+        () => '203.0.113.9',
+        (i) => `story-${i}`,
+      ),
+    ).toEqual(Array(7).fill(202));
+    expect(await burst(gateway, 4, many, () => 'one-story')).toEqual([202, 202, 202, 429]);
+    // The server's per-reader limit still holds on the other sites.
+    expect(
+      await burst(
+        plain,
+        5,
+        () => '203.0.113.9',
+        (i) => `story-${i}`,
+      ),
+    ).toEqual([202, 202, 202, 202, 429]);
+  });
 });
 
 describe('client address', () => {
@@ -161,12 +218,7 @@ describe('while Redis is away', () => {
   });
 
   it('keeps limiting in memory (insurance limiter)', async () => {
-    // A port nothing listens on: every Redis command fails at once.
-    const probe = createServer();
-    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
-    const deadPort = (probe.address() as AddressInfo).port;
-    await new Promise<void>((r) => probe.close(() => r()));
-    const dead = createRedis(`redis://127.0.0.1:${deadPort}`, 'general');
+    const dead = await deadRedis();
     try {
       const none = { points: 0, durationSeconds: 60 };
       const rl = createRateLimiter(dead, {
@@ -186,6 +238,34 @@ describe('while Redis is away', () => {
         );
       }
       expect(outcomes).toEqual(['ok', 'ok', 'ok', '429', '429']);
+    } finally {
+      dead.disconnect();
+    }
+  });
+
+  it("counts a site's own limit in memory too, apart from the server's", async () => {
+    const dead = await deadRedis();
+    try {
+      const none = { points: 0, durationSeconds: 60 };
+      const rl = createRateLimiter(dead, {
+        submit_ip: none,
+        submit_author: none,
+        submit_article: { points: 2, durationSeconds: 60 },
+        report_ip: none,
+        report_comment: none,
+      });
+      const run = (key: string, site?: { submit_article: { points: number; durationSeconds: number } }) =>
+        rl.consume({ submit_article: key }, site).then(
+          () => 'ok',
+          (e: { status?: number }) => String(e.status),
+        );
+      const raised = { submit_article: { points: 4, durationSeconds: 60 } };
+      const breaking: string[] = [];
+      for (let i = 0; i < 5; i++) breaking.push(await run('site-a:hot', raised));
+      expect(breaking).toEqual(['ok', 'ok', 'ok', 'ok', '429']);
+      const plain: string[] = [];
+      for (let i = 0; i < 3; i++) plain.push(await run('site-b:hot'));
+      expect(plain).toEqual(['ok', 'ok', '429']);
     } finally {
       dead.disconnect();
     }

@@ -4,7 +4,7 @@ import type { AppDeps, AppEnv } from '../../deps';
 import { checkFormToken, hashEmail, hashIp, issueFormToken } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { metrics } from '../../lib/metrics';
-import { authorKey, rateLimiterFor } from '../../lib/rate-limit';
+import { authorKey, rateLimiterFor, siteSubmitLimits } from '../../lib/rate-limit';
 import { decodeCursor, findPublicStatus } from '../../repositories/comments';
 import { threadCacheFor } from '../../services/thread-cache';
 import type { commentRoutes } from './comments.routes';
@@ -38,11 +38,14 @@ export function commentHandlers(deps: AppDeps) {
     }
     const ipHash = ip ? hashIp(secret, ip) : null;
     const emailHash = input.authorEmail ? hashEmail(secret, input.authorEmail) : null;
-    await rateLimiterFor(deps).consume({
-      submit_ip: ipHash ? `${siteId}:${ipHash}` : null,
-      submit_author: authorKey(siteId, emailHash),
-      submit_article: `${siteId}:${articleId}`,
-    });
+    await rateLimiterFor(deps).consume(
+      {
+        submit_ip: ipHash ? `${siteId}:${ipHash}` : null,
+        submit_author: authorKey(siteId, emailHash),
+        submit_article: `${siteId}:${articleId}`,
+      },
+      siteSubmitLimits(c.get('site').policy),
+    );
     const now = deps.now();
     const token = checkFormToken(secret, siteId, input.formToken, now.getTime());
     const accepted = await deps.ingest.submit({
