@@ -128,7 +128,8 @@ export class Api {
   counts(articles: string[]): Promise<{ counts: Record<string, number> }> {
     const q = new URLSearchParams();
     for (const a of articles) q.append('article', a);
-    return this.call(this.sitePath(`counts?${q}`));
+    // Polled like the thread: If-None-Match makes unchanged counts cost a 304.
+    return this.call(this.sitePath(`counts?${q}`), {}, true);
   }
 }
 

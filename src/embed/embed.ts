@@ -2,10 +2,10 @@
  * embed.js: a publisher pastes
  *   <script src="https://PARLEY_HOST/embed.js" data-site="SITE" data-article="ID" async></script>
  * and gets the article's thread and comment form in place of the tag (or in data-container), plus
- * every `[data-parley-count]` element on the page filled with its article's comment count.
+ * every `[data-parley-count]` element on the page filled with its article's comment count, kept current.
  */
 import { Api, baseOf } from './api';
-import { fillCounts } from './counts';
+import { pollMsOf, watchCounts } from './counts';
 import { Widget } from './widget';
 
 declare const __PARLEY_MAX_CHARS__: number;
@@ -34,12 +34,13 @@ function mount(script: HTMLScriptElement): void {
       articleTitle: (d.articleTitle || document.title).slice(0, 300) || undefined,
       order: d.order === 'oldest' ? 'oldest' : 'newest',
       pageSize: Math.min(Math.max(Number(d.pageSize) || 20, 1), 100),
-      pollMs: d.poll === undefined ? 20_000 : Math.max(Number(d.poll) || 0, 0) * 1000,
+      pollMs: pollMsOf(d.poll),
       theme: d.theme || 'auto',
       maxChars: __PARLEY_MAX_CHARS__,
     }).start();
   }
-  fillCounts(api);
+  // Count tags follow at the thread's pace (data-poll), and at once when the reader's comment is published.
+  watchCounts(api, pollMsOf(d.poll));
 }
 
 function run(): void {

@@ -3,6 +3,7 @@
  * All user text reaches the DOM through `h()`/textContent, never as markup.
  */
 import { type Api, ApiError, type PublicComment, type ReportReason, randomKey, type Thread } from './api';
+import { PUBLISHED_EVENT, type PublishedDetail } from './counts';
 import { h, setText, uid } from './dom';
 import { type PendingComment, PendingStore, readerToken, rememberedName, rememberName } from './store';
 import { CSS } from './styles';
@@ -249,6 +250,9 @@ export class Widget {
     node.slot.before(this.actions(id, node));
     this.store.remove(id);
     this.say('Your comment has been published.');
+    // Count tags on the page (embed.js's or count.js's) refresh at once rather than at their next poll.
+    const detail: PublishedDetail = { site: this.o.api.site, article: this.o.article, id };
+    document.dispatchEvent(new CustomEvent(PUBLISHED_EVENT, { detail }));
     // The heading's count comes from the thread page, which a cache may hold for up to a second
     // (max-age=1) after the publish; read it again once that has passed, not at the next poll.
     setTimeout(() => void this.refresh(false), 1500);
