@@ -160,7 +160,22 @@ describe.skipIf(!hasChromium)(
 
     it('shows a new post as awaiting moderation, then publishes it in place', async () => {
       const siteId = await newSite();
-      const page = await open(siteId, 'post');
+      // A publisher's byline count, with count.js in the site-wide template as well as embed.js.
+      const page = await open(siteId, 'post', {
+        before:
+          '<p>By A. Reporter · <span id="byline" data-parley-count data-article="post">Comments</span></p>',
+        after: `<script src="${s.api}/count.js" data-site="${siteId}" async></script>`,
+      });
+      const countRequests: string[] = [];
+      page.on('request', (r) => {
+        if (r.url().includes('/counts?')) countRequests.push(r.url());
+      });
+      await page.evaluate(() => {
+        const w = window as unknown as { __published: unknown[] };
+        w.__published = [];
+        document.addEventListener('parley:published', (e) => w.__published.push((e as CustomEvent).detail));
+      });
+      await expect.poll(() => page.locator('#byline').textContent()).toBe('0 comments');
       await page.getByLabel('Name').fill('Erin');
       await page.getByLabel('Comment', { exact: true }).fill('The keepers deserve a new lamp, honestly.');
       await page.waitForTimeout(400);
@@ -181,6 +196,13 @@ describe.skipIf(!hasChromium)(
         .poll(() => page.locator('parley-comments h2').textContent(), { timeout: 5000 })
         .toBe('Comments (1)');
       const id = await mine.getAttribute('data-id');
+      // So does the byline's, on the widget's parley:published event (both scripts poll only every
+      // 20 s), with one request: the tag is polled by whichever script saw it first, not by both.
+      await expect.poll(() => page.locator('#byline').textContent(), { timeout: 3000 }).toBe('1 comment');
+      expect(
+        await page.evaluate(() => (window as unknown as { __published: unknown[] }).__published),
+      ).toEqual([{ site: siteId, article: 'post', id }]);
+      expect(countRequests).toHaveLength(1);
       expect(await statusOf(siteId, id!)).toBe('published');
       // The article was created from the page's own URL and title.
       const art = await s.t.rt.db
@@ -591,6 +613,65 @@ describe.skipIf(!hasChromium)(
       await list.goto(`${s.host.origin}/list`);
       await expect.poll(() => list.locator('#l1').textContent()).toBe('2 comments');
       await expect.poll(() => list.locator('#l2').textContent()).toBe('0 comments');
+    });
+
+    it('keeps count tags current without a reload, one conditional request per poll, none while hidden', async () => {
+      const siteId = await newSite();
+      await seed(siteId, 'live-count', 'Uma', 'The ferry timetable change is welcome.');
+      s.host.pages.set('/live-list', {
+        html: `<!doctype html><meta charset="utf-8"><title>List</title><ul>
+        <li>Ferry story <span id="f" data-parley-count data-article="live-count"></span></li>
+        <li>Quiet story <span id="q" data-parley-count="number" data-article="quiet"></span></li></ul>
+        <script src="${s.api}/count.js" data-site="${siteId}" data-poll="1" async></script>`,
+        csp: strictCsp(s.api),
+      });
+      const context = await s.browser.newContext();
+      contexts.push(context);
+      const list = await context.newPage();
+      const requests: string[] = [];
+      const statuses: number[] = [];
+      list.on('request', (r) => {
+        if (r.url().includes('/counts?')) requests.push(r.url());
+      });
+      list.on('response', (r) => {
+        if (r.url().includes('/counts?')) statuses.push(r.status());
+      });
+      await list.goto(`${s.host.origin}/live-list`);
+      await expect.poll(() => list.locator('#f').textContent()).toBe('1 comment');
+      expect(await list.locator('#q').textContent()).toBe('0');
+      // An unchanged count is a 304 (If-None-Match), not a fresh body.
+      await expect.poll(() => statuses.filter((x) => x === 304).length, { timeout: 5000 }).toBeGreaterThan(0);
+
+      // A comment published while the page is open shows up without a reload.
+      await seed(siteId, 'live-count', 'Victor', 'And the late boat on Fridays too.');
+      await expect.poll(() => list.locator('#f').textContent(), { timeout: 5000 }).toBe('2 comments');
+      // Every poll is one request for all the tags on the page.
+      for (const url of requests)
+        expect(new URL(url).searchParams.getAll('article')).toEqual(['live-count', 'quiet']);
+
+      // Hidden (another tab in front): no requests at all, however long. Headless Chromium keeps
+      // every page visible, so the page is told it is hidden the way a browser tells it.
+      const setHidden = (hidden: boolean) =>
+        list.evaluate((h) => {
+          Object.defineProperty(document, 'visibilityState', {
+            configurable: true,
+            get: () => (h ? 'hidden' : 'visible'),
+          });
+          Object.defineProperty(document, 'hidden', { configurable: true, get: () => h });
+          document.dispatchEvent(new Event('visibilitychange'));
+        }, hidden);
+      await setHidden(true);
+      await list.waitForTimeout(300); // a poll already on the wire may still land
+      const whileHidden = requests.length;
+      await seed(siteId, 'live-count', 'Wen', 'Published while nobody was looking.');
+      await list.waitForTimeout(3500);
+      expect(requests.length - whileHidden).toBe(0);
+      expect(await list.locator('#f').textContent()).toBe('2 comments');
+      // Shown again: refreshed at once, and polling resumes.
+      await setHidden(false);
+      await expect.poll(() => list.locator('#f').textContent(), { timeout: 2000 }).toBe('3 comments');
+      const shown = requests.length;
+      await expect.poll(() => requests.length, { timeout: 5000 }).toBeGreaterThan(shown);
     });
 
     it('follows a dark host page, and a data-theme attribute overrides it', async () => {
