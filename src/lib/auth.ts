@@ -53,6 +53,17 @@ export function sessionResolver(deps: Pick<AppDeps, 'db' | 'now'>): PrincipalRes
 }
 
 /**
+ * The role a principal holds on a site. Own entries only: a site id such as `constructor` or
+ * `__proto__` (valid ids) must not find what every object inherits.
+ */
+export function roleOn(
+  principal: Pick<Principal, 'sites'>,
+  siteId: string,
+): 'admin' | 'moderator' | undefined {
+  return Object.hasOwn(principal.sites, siteId) ? principal.sites[siteId] : undefined;
+}
+
+/**
  * Requires a principal with at least `role` on the site in the path. A site the caller has no
  * access to answers 404, exactly like a site that does not exist, so ids cannot be probed.
  */
@@ -69,7 +80,7 @@ export function requireRole(
     if (!principal) throw new AppError(401, 'unauthorized', 'Sign in or send a valid API token');
     const siteId = c.req.param('siteId');
     if (siteId) {
-      const held = principal.sites[siteId];
+      const held = roleOn(principal, siteId);
       if (!held) throw AppError.notFound('Site');
       if (role === 'admin' && held !== 'admin')
         throw new AppError(403, 'forbidden', 'This needs an admin of this site');

@@ -33,8 +33,8 @@ export interface TestContext {
   app: ReturnType<typeof createApp>;
   workers?: RunningWorkers;
   deps: AppDeps;
-  /** Creates a site with TEST_ORIGIN allowed and returns its id. */
-  site(policy?: PolicyInput, origins?: string[]): Promise<string>;
+  /** Creates a site with TEST_ORIGIN allowed and returns its id (a generated one unless `id` is given). */
+  site(policy?: PolicyInput, origins?: string[], id?: string): Promise<string>;
   token(siteId: string, role: 'admin' | 'moderator'): Promise<string>;
   /** JSON request against the in-process app. */
   request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
@@ -137,10 +137,10 @@ export async function createTestContext(opts: TestContextOptions = {}): Promise<
     app,
     workers,
     deps: rt,
-    async site(policy, origins = [TEST_ORIGIN]) {
+    async site(policy, origins = [TEST_ORIGIN], id) {
       const s = await rt.db
         .transaction()
-        .execute((trx) => createSite(trx, { name: 'Test site', allowedOrigins: origins, policy }));
+        .execute((trx) => createSite(trx, { name: 'Test site', allowedOrigins: origins, policy, id }));
       return s.id;
     },
     async token(siteId, role) {

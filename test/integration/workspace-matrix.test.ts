@@ -164,4 +164,34 @@ describe('the role x site x endpoint matrix', () => {
     });
     expect(own.status).toBe(200);
   });
+
+  it('gives nobody a role on a site whose id is the name of an Object.prototype member', async () => {
+    // Site ids are publisher-chosen ([a-z0-9_-]); roles are looked up by id, and `constructor` or
+    // `__proto__` must find nothing a principal was not given.
+    const siteB = await t.site();
+    const modB = await signedIn(t, { [siteB]: 'moderator' });
+    const tokModB = await t.token(siteB, 'moderator');
+    const tokAdminB = await t.token(siteB, 'admin');
+    for (const id of ['constructor', '__proto__', 'toString']) {
+      await t.site(undefined, undefined, id);
+      await seedComments(t, id, 1, { article: `proto-${id}` });
+      const outsiders: Record<string, string>[] = [
+        { cookie: modB.cookie },
+        { authorization: `Bearer ${tokModB}` },
+      ];
+      for (const headers of outsiders) {
+        const res = await t.request('GET', `/api/v1/moderation/sites/${id}/queues/held`, undefined, headers);
+        expect(res.status, `a moderator of another site reads ${id}'s queue`).toBe(404);
+      }
+      const admin = await t.request('GET', `/api/v1/admin/sites/${id}/settings`, undefined, {
+        authorization: `Bearer ${tokAdminB}`,
+      });
+      expect(admin.status, `an admin of another site reads ${id}'s settings`).toBe(404);
+      // Its own moderator still gets in.
+      const own = await t.request('GET', `/api/v1/moderation/sites/${id}/queues/held`, undefined, {
+        authorization: `Bearer ${await t.token(id, 'moderator')}`,
+      });
+      expect(own.status).toBe(200);
+    }
+  });
 });

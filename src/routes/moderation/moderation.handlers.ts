@@ -2,7 +2,8 @@
 import type { RouteHandler } from '@hono/zod-openapi';
 import { sql } from 'kysely';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { AppDeps, AppEnv, Principal } from '../../deps';
+import type { AppDeps, AppEnv } from '../../deps';
+import { roleOn } from '../../lib/auth';
 import { hmac } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { dummyHash, verifyPassword } from '../../lib/passwords';
@@ -33,10 +34,6 @@ function filtersOf(q: QueueFilters): QueueFilters {
     minAgeMinutes: q.minAgeMinutes,
     maxAgeMinutes: q.maxAgeMinutes,
   };
-}
-
-function roleOn(p: Principal, siteId: string) {
-  return p.sites[siteId];
 }
 
 export function moderationHandlers(deps: AppDeps) {
