@@ -3,7 +3,10 @@
 (() => {
   const $ = (sel) => document.querySelector(sel);
   const $$ = (sel) => [...document.querySelectorAll(sel)];
-  /** An element with properties and children; null, undefined and false children are skipped. */
+  /**
+   * An element with properties and children; null, undefined and false children are skipped, and
+   * nested arrays (a section that is a heading and a list) are flattened at any depth.
+   */
   const el = (tag, props = {}, ...kids) => {
     const n = document.createElement(tag);
     for (const [k, v] of Object.entries(props)) {
@@ -12,12 +15,15 @@
       else if (k.startsWith('on')) n.addEventListener(k.slice(2), v);
       else n.setAttribute(k, v === true ? '' : v);
     }
-    for (const k of kids.flat()) if (k !== null && k !== undefined && k !== false) n.append(k);
+    for (const k of kids.flat(Infinity)) if (k !== null && k !== undefined && k !== false) n.append(k);
     return n;
   };
-  /** Replaces a node's children, skipping empty ones (replaceChildren would print "null"). */
+  /**
+   * Replaces a node's children, skipping empty ones (replaceChildren would print "null") and
+   * flattening nested arrays (it would print "[object HTMLHeadingElement],...").
+   */
   const fill = (node, ...kids) =>
-    node.replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined && k !== false));
+    node.replaceChildren(...kids.flat(Infinity).filter((k) => k !== null && k !== undefined && k !== false));
   const when = (iso) => (iso ? new Date(iso).toLocaleString() : '');
   const lines = (text) =>
     text
