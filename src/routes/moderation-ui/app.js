@@ -100,7 +100,7 @@
     try {
       enter(await api('GET', '/api/v1/moderation/session'));
     } catch {
-      $('#signin').hidden = false;
+      $('#signin-view').hidden = false;
       $('#email').focus();
     }
   }
@@ -109,7 +109,7 @@
     state.csrf = s.csrfToken;
     state.user = s.user;
     state.sites = s.sites;
-    $('#signin').hidden = true;
+    $('#signin-view').hidden = true;
     $('#app').hidden = false;
     $('#who').textContent = s.user ? s.user.email : 'token';
     fill(

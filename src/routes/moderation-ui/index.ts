@@ -44,13 +44,15 @@ const SHELL = `<!doctype html>
 <link rel="icon" href="${FAVICON_PATH}" type="image/svg+xml">
 </head>
 <body>
-<form id="signin" hidden>
+<main id="signin-view" hidden>
+<form id="signin">
   <h1>Parley moderation</h1>
   <label>Email <input id="email" type="email" autocomplete="username" required></label>
   <label>Password <input id="password" type="password" autocomplete="current-password" required></label>
   <button type="submit">Sign in</button>
   <p id="signin-error" role="alert"></p>
 </form>
+</main>
 <div id="app" hidden>
 <header class="top">
   <h1>Parley</h1>
@@ -65,6 +67,7 @@ const SHELL = `<!doctype html>
   <span id="who" class="muted"></span>
   <button type="button" id="signout">Sign out</button>
 </header>
+<main>
 <p id="status" role="status" aria-live="polite"></p>
 <div id="queue-view">
   <div class="toolbar">
@@ -77,10 +80,10 @@ const SHELL = `<!doctype html>
   <section id="help" hidden aria-label="Keyboard shortcuts">
     <p><kbd>j</kbd>/<kbd>k</kbd> next/previous · <kbd>a</kbd> approve · <kbd>r</kbd> reject (reason above) · <kbd>b</kbd> ban author · <kbd>u</kbd> undo · <kbd>x</kbd> select · <kbd>h</kbd> history · <kbd>?</kbd> help</p>
   </section>
-  <main class="split">
+  <div class="split">
     <ul id="list" aria-label="Queue"></ul>
     <section id="detail" aria-live="polite" aria-label="Comment"></section>
-  </main>
+  </div>
 </div>
 <section id="history-view" hidden aria-labelledby="history-title">
   <h2 id="history-title">Decision history</h2>
@@ -178,6 +181,7 @@ const SHELL = `<!doctype html>
     <div id="erase-confirm" class="danger" hidden></div>
   </section>
 </section>
+</main>
 </div>
 <script src="/moderation/app.js"></script>
 </body>
