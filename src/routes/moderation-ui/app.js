@@ -738,7 +738,7 @@
           el(
             'tr',
             {},
-            el('th', { scope: 'col', text: '' }),
+            el('th', { scope: 'col' }, el('span', { class: 'sr', text: 'Outcome' })),
             el('th', { scope: 'col', text: `Now (v${r.currentVersion})` }),
             el('th', { scope: 'col', text: 'Proposed' }),
             el('th', { scope: 'col', text: 'Change' }),
@@ -838,6 +838,13 @@
 
   async function loadTokens() {
     const { tokens } = await api('GET', `${admin()}/tokens`);
+    // An empty table reads as headers with nothing under them: say there is nothing instead.
+    if (!tokens.length) {
+      return fill(
+        $('#tokens'),
+        el('tr', {}, el('td', { colspan: '5', class: 'muted', text: 'No tokens yet.' })),
+      );
+    }
     fill(
       $('#tokens'),
       tokens.map((t) =>
@@ -987,9 +994,11 @@
           el(
             'tr',
             {},
-            ['Created', 'Event', 'Status', 'Attempts', 'Last answer', 'Next attempt', ''].map((h) =>
+            ['Created', 'Event', 'Status', 'Attempts', 'Last answer', 'Next attempt'].map((h) =>
               el('th', { scope: 'col', text: h }),
             ),
+            // Named like the other tables' button columns, for screen readers only.
+            el('th', { scope: 'col' }, el('span', { class: 'sr', text: 'Actions' })),
           ),
         ),
         el(
