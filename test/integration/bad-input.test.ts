@@ -114,6 +114,12 @@ describe('bad input gets a clear 4xx problem and stores nothing', () => {
       'validation_failed',
     ],
     [
+      'NUL in the article URL',
+      () => send(JSON.stringify({ ...valid, articleUrl: 'https://news.example/a\u0000b' }), json),
+      422,
+      'validation_failed',
+    ],
+    [
       'NUL in the body',
       () => send(JSON.stringify({ ...valid, body: 'hi\u0000there' }), json),
       422,
@@ -198,6 +204,31 @@ describe('bad input gets a clear 4xx problem and stores nothing', () => {
       expect(res.status, JSON.stringify(headers)).toBe(202);
     }
     expect(await rowCount()).toBe(before + 3);
+  });
+
+  it("cannot fail other readers' comments submitted at the same moment", async () => {
+    // Concurrent submissions share one statement: a value Postgres refuses (a NUL in a URL) failed
+    // all of them with 500. It must be refused on its own, before it reaches the batch.
+    const before = await rowCount();
+    const [good1, bad, good2] = await Promise.all([
+      send(
+        JSON.stringify({ ...valid, body: 'Beside a bad one, 1.' }),
+        json,
+        path().replace('bad-input', 'batch-1'),
+      ),
+      send(
+        JSON.stringify({ ...valid, articleUrl: 'https://news.example/\u0000' }),
+        json,
+        path().replace('bad-input', 'batch-2'),
+      ),
+      send(
+        JSON.stringify({ ...valid, body: 'Beside a bad one, 2.' }),
+        json,
+        path().replace('bad-input', 'batch-3'),
+      ),
+    ]);
+    expect([good1!.status, bad!.status, good2!.status]).toEqual([202, 422, 202]);
+    expect(await rowCount()).toBe(before + 2);
   });
 
   it('names the offending fields', async () => {

@@ -14,9 +14,11 @@ export const cleanText = (max: number, opts: { multiline?: boolean } = {}) =>
     .refine((s) => !BAD_CONTROL.test(s), 'Contains control characters')
     .refine((s) => opts.multiline || !/[\r\n\t]/.test(s), 'Must be a single line');
 
+// Stored as sent: a NUL would fail the insert of the whole ingest batch, other readers' comments too.
 const httpUrl = z
   .string()
   .max(2000)
+  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'Must not contain control characters')
   .refine((s) => {
     try {
       const u = new URL(s);
