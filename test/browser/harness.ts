@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { type Browser, chromium } from 'playwright-core';
-import { createTestContext, type TestContext } from '../helpers/context';
+import { createTestContext, type TestContext, type TestContextOptions } from '../helpers/context';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
@@ -83,8 +83,9 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function startStack(): Promise<Stack> {
-  const t = await createTestContext({ workers: true });
+/** Parley with its workers, the two host servers and Chromium; `env` adds to the test config. */
+export async function startStack(env: TestContextOptions['env'] = {}): Promise<Stack> {
+  const t = await createTestContext({ workers: true, env });
   const server = serve({ fetch: t.app.fetch, hostname: '127.0.0.1', port: 0 });
   await new Promise<void>((r) => (server.listening ? r() : server.once('listening', () => r())));
   const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
