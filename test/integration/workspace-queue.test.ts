@@ -260,6 +260,26 @@ describe('queues and claiming', () => {
   });
 });
 
+describe('filters and cursors from outside', () => {
+  it('refuses filter text Postgres cannot hold with 422, not 500', async () => {
+    const siteId = await t.site();
+    const s = await signedIn(t, { [siteId]: 'moderator' });
+    const req = as(t, s);
+    const refused: Array<[string, string, unknown?]> = [
+      ['GET', `${base(siteId)}/queues/held?author=a%00b`],
+      ['GET', `${base(siteId)}/queues/held?article=a%00b`],
+      ['POST', `${base(siteId)}/queues/held/next`, { author: 'a\u0000b' }],
+      ['POST', `${base(siteId)}/queues/held/next`, { article: 'a\u0000b' }],
+      ['GET', `${base(siteId)}/history?actor=a%00b`],
+    ];
+    for (const [method, path, body] of refused) {
+      const res = await req(method, path, body);
+      expect(res.status, `${method} ${path} ${JSON.stringify(body)}`).toBe(422);
+      expect(((await res.json()) as Problem).code).toBe('validation_failed');
+    }
+  });
+});
+
 describe('actions', () => {
   it('approve publishes with one audit row, outbox rows and a bumped thread; the second decider gets already_decided', async () => {
     const siteId = await t.site();

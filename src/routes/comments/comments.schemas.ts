@@ -36,17 +36,19 @@ export const SiteParam = z.object({
     .openapi({ param: { name: 'siteId', in: 'path' }, example: 'site_demo' }),
 });
 
+/** The publisher's own article id: any text but control characters. */
+export const articleIdSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[^\u0000-\u001f\u007f]+$/, 'Must not contain control characters');
+
 export const ArticleParams = SiteParam.extend({
-  articleId: z
-    .string()
-    .min(1)
-    .max(200)
-    .regex(/^[^\u0000-\u001f\u007f]+$/, 'Must not contain control characters')
-    .openapi({
-      param: { name: 'articleId', in: 'path' },
-      description: "The publisher's own article id",
-      example: 'demo-article',
-    }),
+  articleId: articleIdSchema.openapi({
+    param: { name: 'articleId', in: 'path' },
+    description: "The publisher's own article id",
+    example: 'demo-article',
+  }),
 });
 
 export const CommentParams = SiteParam.extend({

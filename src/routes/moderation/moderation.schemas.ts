@@ -2,7 +2,7 @@
 import { z } from '@hono/zod-openapi';
 import { QUEUES } from '../../repositories/queue';
 import { REJECT_REASONS } from '../../services/moderation-actions';
-import { CommentParams, cleanText, SiteParam } from '../comments/comments.schemas';
+import { articleIdSchema, CommentParams, cleanText, SiteParam } from '../comments/comments.schemas';
 
 export { CommentParams, SiteParam };
 
@@ -13,14 +13,15 @@ export const BanParams = SiteParam.extend({
   banId: z.uuid().openapi({ param: { name: 'banId', in: 'path' } }),
 });
 
+// Filters are query values compared in SQL: text Postgres cannot hold (a NUL) is refused with 422.
 const filterShape = {
-  article: z.string().min(1).max(200).optional().openapi({ description: "The publisher's article id" }),
+  article: articleIdSchema.optional().openapi({ description: "The publisher's article id" }),
   reason: z
     .string()
     .regex(/^[a-z0-9_.:-]{1,64}$/)
     .optional()
     .openapi({ description: 'A reason code any decision recorded (e.g. banned_word, toxicity, spam)' }),
-  author: z.string().min(1).max(200).optional().openapi({ description: 'Exact author name or author key' }),
+  author: cleanText(200).min(1).optional().openapi({ description: 'Exact author name or author key' }),
   minAgeMinutes: z.coerce.number().int().min(0).max(525_600).optional(),
   maxAgeMinutes: z.coerce.number().int().min(0).max(525_600).optional(),
 };
@@ -188,7 +189,7 @@ export const BanCreatedSchema = z.object({
 });
 
 export const HistoryQuery = z.object({
-  actor: z.string().max(200).optional(),
+  actor: cleanText(200).optional(),
   cursor: z
     .string()
     .regex(/^\d{1,19}$/, 'Not a cursor from this list (pass back nextCursor as given)')
