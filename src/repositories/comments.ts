@@ -1,6 +1,7 @@
 /** Comments: the submission, its moderation state and the published thread. */
 import { sql } from 'kysely';
 import type { CommentStatus, Db, NewComment, OutboxRow } from '../../db/schema';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../lib/keyset-cursor';
 import { insertOutbox } from './outbox';
 
 export interface ParentInfo {
@@ -220,16 +221,9 @@ export interface ThreadPage {
   total: number;
 }
 
-function encodeCursor(createdAt: Date, id: string): string {
-  return Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url');
-}
-
 export function decodeCursor(cursor: string): { createdAt: Date; id: string } | null {
-  const raw = Buffer.from(cursor, 'base64url').toString();
-  const [ts, id] = raw.split('|');
-  if (!ts || !id || !/^[0-9a-f-]{36}$/.test(id)) return null;
-  const createdAt = new Date(ts);
-  return Number.isNaN(createdAt.getTime()) ? null : { createdAt, id };
+  const c = decodeKeysetCursor(cursor);
+  return c && { createdAt: c.at, id: c.id };
 }
 
 /**
@@ -296,7 +290,7 @@ export async function readThread(
     parent?.replies.push(c);
   }
   const last = page.at(-1);
-  return { comments: top, nextCursor: more && last ? encodeCursor(last.created_at, last.id) : null };
+  return { comments: top, nextCursor: more && last ? encodeKeysetCursor(last.created_at, last.id) : null };
 }
 
 export async function findPublicStatus(db: Db, siteId: string, id: string) {

@@ -4,6 +4,7 @@
  */
 import { type Expression, type SqlBool, sql } from 'kysely';
 import type { Db } from '../../db/schema';
+import { decodeKeysetCursor, encodeKeysetCursor, type KeysetCursor } from '../lib/keyset-cursor';
 
 export const QUEUES = ['held', 'reported', 'pending', 'approved', 'rejected'] as const;
 export type QueueName = (typeof QUEUES)[number];
@@ -24,21 +25,13 @@ export interface QueueFilters {
   maxAgeMinutes?: number;
 }
 
-export interface Cursor {
-  at: Date;
-  id: string;
-}
+export type Cursor = KeysetCursor;
 
 export function encodeQueueCursor(c: Cursor): string {
-  return Buffer.from(`${c.at.toISOString()}|${c.id}`).toString('base64url');
+  return encodeKeysetCursor(c.at, c.id);
 }
 
-export function decodeQueueCursor(s: string): Cursor | null {
-  const [ts, id] = Buffer.from(s, 'base64url').toString().split('|');
-  if (!ts || !id || !/^[0-9a-f-]{36}$/.test(id)) return null;
-  const at = new Date(ts);
-  return Number.isNaN(at.getTime()) ? null : { at, id };
-}
+export const decodeQueueCursor = decodeKeysetCursor;
 
 type Cmp = Expression<SqlBool>;
 

@@ -231,6 +231,21 @@ describe('bad input gets a clear 4xx problem and stores nothing', () => {
     expect(await rowCount()).toBe(before + 2);
   });
 
+  it('refuses a thread cursor this API never wrote with 422, not 500', async () => {
+    await t.submit(siteId, 'cursor-article', { ...valid, body: 'One to page over.' });
+    await t.rt.db
+      .updateTable('comments')
+      .set({ status: 'published' })
+      .where('site_id', '=', siteId)
+      .execute();
+    const thread = `/api/v1/sites/${siteId}/articles/cursor-article/comments`;
+    const uuid = '01900000-0000-7000-8000-000000000000';
+    for (const raw of [`2026-01-01T00:00:00.000Z|${'-'.repeat(36)}`, `-271821-04-20T00:00:00.000Z|${uuid}`]) {
+      const res = await t.app.request(`${thread}?cursor=${Buffer.from(raw).toString('base64url')}`);
+      expect(res.status, raw).toBe(422);
+    }
+  });
+
   it('names the offending fields', async () => {
     const res = await send(JSON.stringify({ authorName: '', body: '', authorEmail: 'nope' }), json);
     expect(res.json.errors?.map((e) => e.path).sort()).toEqual(['authorEmail', 'authorName', 'body']);

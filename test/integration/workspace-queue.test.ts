@@ -278,6 +278,30 @@ describe('filters and cursors from outside', () => {
       expect(((await res.json()) as Problem).code).toBe('validation_failed');
     }
   });
+
+  it('refuses cursors this API never wrote with 422, not 500, and still takes its own', async () => {
+    const siteId = await t.site();
+    await seedComments(t, siteId, 3, { article: 'a1' });
+    const s = await signedIn(t, { [siteId]: 'moderator' });
+    const req = as(t, s);
+    const cursor = (text: string) => Buffer.from(text).toString('base64url');
+    const uuid = '01900000-0000-7000-8000-000000000000';
+    // A cursor's id and time go into SQL: only a uuid, and a time Postgres can compare.
+    const refused = [
+      `${base(siteId)}/queues/held?cursor=${cursor(`2026-01-01T00:00:00.000Z|${'-'.repeat(36)}`)}`,
+      `${base(siteId)}/queues/held?cursor=${cursor(`-271821-04-20T00:00:00.000Z|${uuid}`)}`,
+      `${base(siteId)}/history?cursor=9999999999999999999`,
+    ];
+    for (const path of refused) {
+      const res = await req('GET', path);
+      expect(res.status, path).toBe(422);
+      expect(((await res.json()) as Problem).code).toBe('validation_failed');
+    }
+    // What the API hands out still works.
+    const p1 = (await (await req('GET', `${base(siteId)}/queues/held?limit=2`)).json()) as QueuePage;
+    const p2 = await req('GET', `${base(siteId)}/queues/held?limit=2&cursor=${p1.nextCursor}`);
+    expect(((await p2.json()) as QueuePage).items).toHaveLength(1);
+  });
 });
 
 describe('actions', () => {

@@ -192,7 +192,8 @@ export const HistoryQuery = z.object({
   actor: cleanText(200).optional(),
   cursor: z
     .string()
-    .regex(/^\d{1,19}$/, 'Not a cursor from this list (pass back nextCursor as given)')
+    // 18 digits always fit the bigint it is compared with; 19 may not, and failed the query.
+    .regex(/^\d{1,18}$/, 'Not a cursor from this list (pass back nextCursor as given)')
     .optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
