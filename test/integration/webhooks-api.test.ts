@@ -118,6 +118,8 @@ describe('webhook endpoints over the admin API', () => {
       [{ url: 'http://127.0.0.1/', eventTypes: ['comment.exploded'] }, 422, 'validation_failed'],
       [{ url: 'http://127.0.0.1/', extra: 1 }, 422, 'validation_failed'],
       [{ url: 'http://127.0.0.1/', description: 'x'.repeat(501) }, 422, 'validation_failed'],
+      // Postgres cannot store a NUL: refused here, not a 500 from the insert.
+      [{ url: 'http://127.0.0.1/', description: 'a\u0000b' }, 422, 'validation_failed'],
       [{ url: `http://127.0.0.1/${'a'.repeat(2001)}` }, 422, 'validation_failed'],
       [{}, 422, 'validation_failed'],
       ['{"url":', 400, 'invalid_json'],

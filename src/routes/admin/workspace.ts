@@ -8,7 +8,7 @@ import { updateAllowedOrigins } from '../../repositories/sites';
 import { createToken, revokeToken } from '../../repositories/tokens';
 import { createUser, findUserByEmail, grantRole, membersOf, revokeRole } from '../../repositories/users';
 import { eraseAuthor, exportAuthor } from '../../services/privacy';
-import { SiteParam } from '../comments/comments.schemas';
+import { cleanText, SiteParam } from '../comments/comments.schemas';
 import { json, problem } from '../openapi';
 
 const body = <T extends z.ZodType>(schema: T) => ({
@@ -99,7 +99,7 @@ export const routes = {
           email: z.email().max(320),
           role: z.enum(['admin', 'moderator']),
           password: z.string().min(10).max(1000).optional(),
-          name: z.string().min(1).max(100).optional(),
+          name: cleanText(100).min(1).optional(),
         }),
       ),
     },
@@ -148,7 +148,7 @@ export const routes = {
     summary: 'Create an API token (the secret is shown once)',
     request: {
       params: SiteParam,
-      body: body(z.object({ name: z.string().min(1).max(100), role: z.enum(['admin', 'moderator']) })),
+      body: body(z.object({ name: cleanText(100).min(1), role: z.enum(['admin', 'moderator']) })),
     },
     responses: {
       201: json(

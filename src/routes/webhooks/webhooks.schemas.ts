@@ -1,7 +1,7 @@
 /** Request and response schemas of the webhook admin API (they are also its OpenAPI document). */
 import { z } from '@hono/zod-openapi';
 import { EVENT_TYPES } from '../../webhooks/events';
-import { SiteParam } from '../comments/comments.schemas';
+import { cleanText, SiteParam } from '../comments/comments.schemas';
 
 export const EndpointParams = SiteParam.extend({
   endpointId: z
@@ -21,6 +21,9 @@ export const MessageParams = EndpointParams.extend({
 
 const EventTypeSchema = z.enum(EVENT_TYPES).openapi('WebhookEventType');
 
+/** Shown to admins only, but stored: no NUL (Postgres refuses it) or other control characters but line breaks. */
+const description = cleanText(500, { multiline: true }).trim();
+
 const url = z.string().trim().min(1).max(2000).openapi({
   example: 'https://cms.example/hooks/parley',
   description: 'https (http only outside production)',
@@ -29,7 +32,7 @@ const url = z.string().trim().min(1).max(2000).openapi({
 export const CreateEndpointSchema = z
   .object({
     url,
-    description: z.string().trim().max(500).optional(),
+    description: description.optional(),
     eventTypes: z.array(EventTypeSchema).max(EVENT_TYPES.length).optional().openapi({
       description: 'Event types to receive; omitted or empty means every type, including future ones',
     }),
@@ -41,7 +44,7 @@ export const CreateEndpointSchema = z
 export const UpdateEndpointSchema = z
   .object({
     url: url.optional(),
-    description: z.string().trim().max(500).optional(),
+    description: description.optional(),
     eventTypes: z.array(EventTypeSchema).max(EVENT_TYPES.length).optional(),
     enabled: z.boolean().optional().openapi({ description: 'Re-enabling clears the failure state' }),
   })
