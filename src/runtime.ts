@@ -59,6 +59,11 @@ export function createRuntime(config: Config, logger: Logger = createLogger(conf
     maxBatch: config.INGEST_MAX_BATCH,
     maxInFlight: config.INGEST_MAX_IN_FLIGHT,
     cacheTtlMs: config.CACHE_TTL_MS,
+    onRefused: (err, siteId) =>
+      logger.warn(
+        { siteId, sqlState: (err as { code?: string }).code, err: (err as Error).message },
+        'Postgres refused a validated submission; only it was refused',
+      ),
   });
   return {
     config,

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'article_closed'
   | 'invalid_parent'
   | 'idempotency_key_reused'
+  | 'unstorable_content'
   | 'conflict'
   | 'already_decided'
   | 'claimed_by_other'

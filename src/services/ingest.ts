@@ -54,6 +54,8 @@ export interface IngestDeps {
   maxInFlight: number;
   cacheTtlMs: number;
   onCommitted?: (count: number) => void;
+  /** A submission Postgres refused after validation passed it: a gap in validation to close. */
+  onRefused?: (err: unknown, siteId: string) => void;
 }
 
 type Slot = Accepted | Error;
@@ -258,7 +260,35 @@ export function createIngestor(deps: IngestDeps) {
     return results;
   }
 
-  const submit = createBatcher<Submission, Accepted>(handleBatch, {
+  /**
+   * A row Postgres refuses (a value no validation foresaw) fails its batch's one statement, which
+   * stores nothing. The other readers in that batch must not lose their comments to it: each is
+   * tried again on its own, and only the offending one is refused.
+   */
+  async function handleIsolated(items: Submission[]): Promise<Slot[]> {
+    try {
+      return await handleBatch(items);
+    } catch (err) {
+      if (!refusedData(err)) throw err;
+      const refused = (e: unknown, s: Submission) => {
+        deps.onRefused?.(e, s.siteId);
+        return unstorable();
+      };
+      if (items.length === 1) return [refused(err, items[0]!)];
+      const out: Slot[] = [];
+      for (const s of items) {
+        out.push(
+          await handleBatch([s]).then(
+            (r) => r[0]!,
+            (e: unknown) => (refusedData(e) ? refused(e, s) : e instanceof Error ? e : new Error(String(e))),
+          ),
+        );
+      }
+      return out;
+    }
+  }
+
+  const submit = createBatcher<Submission, Accepted>(handleIsolated, {
     maxBatch: deps.maxBatch,
     maxInFlight: deps.maxInFlight,
   });
@@ -307,4 +337,20 @@ const keyReused = () =>
     'idempotency_key_reused',
     'This Idempotency-Key was already used for a different comment; send a new key for a new comment',
     { errors: [{ path: 'Idempotency-Key', message: 'Already used for a different comment' }] },
+  );
+
+/**
+ * Postgres refused the data itself (SQLSTATE class 22 data exception, 23 integrity violation, 54
+ * program limit such as an index row too large), as opposed to being unreachable or overloaded.
+ */
+export function refusedData(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(code);
+}
+
+const unstorable = () =>
+  new AppError(
+    422,
+    'unstorable_content',
+    'This comment contains something that cannot be stored; change it and send it again',
   );

@@ -1,0 +1,92 @@
+/**
+ * The ingestor against the real database: one refused row must not cost the other submissions of
+ * its batch (they share one statement, so without isolation they would share its failure).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestContext, type TestContext } from '../../test/helpers/context';
+import { AppError } from '../lib/errors';
+import { refusedData } from './ingest';
+
+let t: TestContext;
+
+beforeAll(async () => {
+  t = await createTestContext();
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+async function stored(siteId: string) {
+  const rows = await t.rt.db.selectFrom('comments').select('body').where('site_id', '=', siteId).execute();
+  return rows.map((r) => r.body).sort();
+}
+
+describe('ingest batches', () => {
+  // Validation refuses a NUL (see comments.schemas.ts); these calls go around it, as a value no
+  // validation foresaw would, to reach Postgres.
+  const submission = (siteId: string, body: string, extra: Record<string, unknown> = {}) =>
+    t.rt.ingest.submit({
+      siteId,
+      articleExternalId: 'isolation',
+      authorName: 'Reader',
+      body,
+      signals: {},
+      ...extra,
+    });
+
+  it('refuses only the row Postgres refuses; the rest of its batch is stored and answered', async () => {
+    const siteId = await t.site();
+    // Called in one tick, so they share a batch (and its one INSERT).
+    const results = await Promise.allSettled([
+      submission(siteId, 'First good comment about the harbour plan.'),
+      submission(siteId, 'A body with a NUL \u0000 that Postgres text cannot hold.'),
+      submission(siteId, 'Second good comment about the harbour plan.'),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const refused = (results[1] as PromiseRejectedResult).reason;
+    expect(refused).toBeInstanceOf(AppError);
+    expect(refused).toMatchObject({ status: 422, code: 'unstorable_content' });
+    expect(await stored(siteId)).toEqual([
+      'First good comment about the harbour plan.',
+      'Second good comment about the harbour plan.',
+    ]);
+    // Each stored comment has its outbox row, so it reaches the workers.
+    const outbox = await t.rt.db
+      .selectFrom('outbox')
+      .select('comment_id')
+      .where('topic', '=', 'comment.submitted')
+      .where(
+        'comment_id',
+        'in',
+        results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.id] : [])),
+      )
+      .execute();
+    expect(outbox).toHaveLength(2);
+  });
+
+  it('isolates a refused new article too (found or created before the comments)', async () => {
+    const siteId = await t.site();
+    const results = await Promise.allSettled([
+      submission(siteId, 'A comment on a story seen for the first time.', { articleExternalId: 'fresh-1' }),
+      submission(siteId, 'A comment whose article URL cannot be stored.', {
+        articleExternalId: 'fresh-2',
+        articleUrl: 'https://news.example/\u0000',
+      }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'unstorable_content' });
+    expect(await stored(siteId)).toEqual(['A comment on a story seen for the first time.']);
+  });
+
+  it('isolates only errors about the data; an unreachable or failing Postgres fails the batch as before', () => {
+    const pg = (code: string) => Object.assign(new Error('from pg'), { code });
+    for (const code of ['22021', '22001', '22P02', '23505', '23503', '54000']) {
+      expect(refusedData(pg(code)), code).toBe(true);
+    }
+    for (const code of ['57P01', '08006', '53300', '40001', 'ECONNREFUSED', '2202']) {
+      expect(refusedData(pg(code)), code).toBe(false);
+    }
+    expect(refusedData(new Error('no code'))).toBe(false);
+    expect(refusedData(null)).toBe(false);
+  });
+});
