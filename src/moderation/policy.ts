@@ -7,6 +7,14 @@ export const DEFAULT_THRESHOLDS: Record<string, { hold: number; reject: number }
   toxicity: { hold: 0.63, reject: 0.995 },
 };
 
+/**
+ * Text in a policy (words, domains, category and rule names). Policies are stored as jsonb, which
+ * cannot hold a NUL or a lone UTF-16 surrogate: refused as invalid rather than failing the save.
+ */
+const policyText = z
+  .string()
+  .refine((s) => !/[\u0000\p{Surrogate}]/u.test(s), 'Must not contain NUL or invalid Unicode');
+
 const thresholds = z.object({
   /** Score at or above which a comment is held for a human. */
   hold: z.number().min(0).max(1),
@@ -33,8 +41,8 @@ export const policySchema = z.object({
    * Per category: a verdict's score at or above `hold` holds, at or above `reject` rejects.
    * Defaults were chosen on the dev split only (see docs/moderation.md).
    */
-  thresholds: z.record(z.string(), thresholds).default(DEFAULT_THRESHOLDS),
-  rules: z.record(z.string(), ruleSwitchSchema.partial()).default({}),
+  thresholds: z.record(policyText, thresholds).default(DEFAULT_THRESHOLDS),
+  rules: z.record(policyText, ruleSwitchSchema.partial()).default({}),
   maxChars: z.number().int().min(1).max(100_000).default(5000),
   maxLines: z.number().int().min(1).default(60),
   links: z
@@ -42,8 +50,8 @@ export const policySchema = z.object({
       /** More links than this holds the comment. */
       maxLinks: z.number().int().min(0).default(2),
       holdAnyLink: z.boolean().default(false),
-      blockedDomains: z.array(z.string()).default([]),
-      allowedDomains: z.array(z.string()).default([]),
+      blockedDomains: z.array(policyText).default([]),
+      allowedDomains: z.array(policyText).default([]),
       /** Hold links through URL shorteners (bit.ly, ...), which hide where they go. */
       holdShorteners: z.boolean().default(true),
       /** Hold comments that are nothing but links. */
@@ -59,9 +67,9 @@ export const policySchema = z.object({
     }),
   words: z
     .object({
-      banned: z.array(z.string()).default([]),
-      suspect: z.array(z.string()).default([]),
-      allowed: z.array(z.string()).default([]),
+      banned: z.array(policyText).default([]),
+      suspect: z.array(policyText).default([]),
+      allowed: z.array(policyText).default([]),
       /** obscenity's English profanity list: off, held as suspect, or rejected as banned. */
       builtin: z.enum(['off', 'suspect', 'banned']).default('off'),
     })

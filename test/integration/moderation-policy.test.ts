@@ -69,6 +69,10 @@ describe('policy API', () => {
       [{ policy: { floodControl: { perArticle: { points: 100, seconds: 0 } } } }, 422, 'validation_failed'],
       [{ policy: { floodControl: { perIp: { points: -1, seconds: 60 } } } }, 422, 'validation_failed'],
       [{ policy: {}, surprise: true }, 422, 'validation_failed'],
+      // Stored as jsonb, which cannot hold a NUL or a lone surrogate: refused, not a 500 on save.
+      [{ policy: { words: { banned: ['a\u0000b'] } } }, 422, 'validation_failed'],
+      [{ policy: { links: { blockedDomains: ['\ud800.example'] } } }, 422, 'validation_failed'],
+      [{ policy: { thresholds: { 'spam\u0000': { hold: 0.5, reject: 0.9 } } } }, 422, 'validation_failed'],
       [{ policy: 'premoderate' }, 422, 'validation_failed'],
       ['{"policy": ', 400, 'invalid_json'],
     ];
