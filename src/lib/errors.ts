@@ -116,6 +116,11 @@ export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof HTTPException) {
     if (err.status === 413) return new AppError(413, 'payload_too_large', 'The request body is too large');
+    // @hono/zod-openapi's media-type gate: a JSON route sent a Content-Type it does not match
+    // (e.g. `application/json;;`), after jsonBody let it pass. The same answer as jsonBody's.
+    if (err.status === 415) {
+      return new AppError(415, 'unsupported_media_type', 'Send the request body as application/json');
+    }
     return new AppError(err.status as ContentfulStatusCode, 'bad_request', err.message || 'Bad request');
   }
   if (isConnectivityError(err)) return AppError.unavailable();

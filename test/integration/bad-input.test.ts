@@ -71,6 +71,12 @@ describe('bad input gets a clear 4xx problem and stores nothing', () => {
       'unsupported_media_type',
     ],
     [
+      'a JSON type with a malformed parameter list',
+      () => send(JSON.stringify(valid), { 'content-type': 'application/json;;' }),
+      415,
+      'unsupported_media_type',
+    ],
+    [
       'a Content-Encoding nothing decodes',
       () => send(JSON.stringify(valid), { ...json, 'content-encoding': 'gzip' }),
       415,
