@@ -207,6 +207,43 @@ describe.skipIf(!hasChromium)(`moderation UI settings (${hasChromium ? 'chromium
       `Version ${after.policy_version}, saved by you`,
     );
 
+    // 2b. The site's own flood control: a half-filled row is refused in the page; a full one is
+    // saved with the policy and refuses the next submission over it.
+    await page.fill('input[data-flood="perArticle.points"]', '2');
+    await page.click('#policy-preview');
+    await waitStatus(page, /Flood control, Per article, everyone: give both numbers/);
+    await page.fill('input[data-flood="perArticle.seconds"]', '60');
+    await page.click('#policy-preview');
+    await page.waitForSelector('#whatif table');
+    await page.click('#policy-save');
+    await waitStatus(page, new RegExp(`Policy saved as version ${after.policy_version + 1}`));
+    const flooded = (await site()).policy as {
+      floodControl: unknown;
+      thresholds: Record<string, { hold: number }>;
+    };
+    expect(flooded.floodControl).toEqual({ perArticle: { points: 2, seconds: 60 } });
+    expect(flooded.thresholds.toxicity?.hold).toBe(0.97);
+    const statuses = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await t.submit(
+        siteId,
+        'flooded',
+        { authorName: 'Reader', body: `Thought number ${i}.` },
+        { origin: 'https://news.example' },
+      );
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([202, 202, 429]);
+    // The form shows the stored limit when the page is loaded again, and the server's (empty) elsewhere.
+    await page.reload();
+    await page.click('button[data-view=settings]');
+    await page.waitForFunction(
+      () =>
+        (document.querySelector('input[data-flood="perArticle.points"]') as HTMLInputElement).value === '2',
+    );
+    expect(await page.inputValue('input[data-flood="perArticle.seconds"]')).toBe('60');
+    expect(await page.inputValue('input[data-flood="perIp.points"]')).toBe('');
+
     // 3. An API token: created and shown once, then revoked.
     await page.fill('#token-name', 'CMS sync');
     await page.selectOption('#token-role', 'moderator');

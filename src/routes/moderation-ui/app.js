@@ -612,6 +612,11 @@
     $('#words-suspect').value = pol.words.suspect.join('\n');
     $('#words-allowed').value = pol.words.allowed.join('\n');
     $('#words-builtin').value = pol.words.builtin;
+    for (const input of $$('#flood input[data-flood]')) {
+      const [scope, part] = input.dataset.flood.split('.');
+      const limit = pol.floodControl?.[scope];
+      input.value = limit ? String(limit[part]) : '';
+    }
     fill($('#whatif'));
     policyDirty();
   }
@@ -672,8 +677,24 @@
     for (const box of $$('#rules input[data-rule]')) {
       rules[box.dataset.rule] = { ...rules[box.dataset.rule], [box.dataset.switch]: box.checked };
     }
+    // A row is a limit of the site's own only when both fields are given; an empty row is the server's.
+    const floodControl = {};
+    for (const row of $$('#flood tr')) {
+      const [points, seconds] = [...row.querySelectorAll('input[data-flood]')];
+      const label = row.querySelector('th').textContent;
+      if (points.value.trim() === '' && seconds.value.trim() === '') continue;
+      if (points.value.trim() === '' || seconds.value.trim() === '') {
+        throw new Error(`Flood control, ${label}: give both numbers, or neither to keep the server's limit.`);
+      }
+      const scope = points.dataset.flood.split('.')[0];
+      floodControl[scope] = {
+        points: Math.trunc(number(points, `Flood control, ${label}: comments`, 0, 1_000_000)),
+        seconds: Math.trunc(number(seconds, `Flood control, ${label}: seconds`, 1, 86_400)),
+      };
+    }
     return {
       ...cur,
+      floodControl,
       premoderate: $('#premoderate').checked,
       newCommenterHold: Math.trunc(
         number($('#new-commenter-hold'), "New authors' comments to hold", 0, 1000),

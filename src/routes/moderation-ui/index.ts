@@ -32,6 +32,12 @@ const REASONS = ['spam', 'offensive', 'abusive', 'harassment', 'hate_speech', 'o
 // The engine's rule ids (plus the optional external provider), for the policy's rule switches.
 const RULE_IDS = [...defaultRules.map((r) => r.id), 'external'];
 const WEBHOOK_EVENTS = EVENT_TYPES;
+// The site's own submission limits (policy.floodControl), in place of the server's RATE_SUBMIT_PER_*.
+const FLOOD_SCOPES = [
+  ['perIp', 'Per reader (address)'],
+  ['perAuthor', 'Per author (email)'],
+  ['perArticle', 'Per article, everyone'],
+] as const;
 
 const SHELL = `<!doctype html>
 <html lang="en">
@@ -122,6 +128,14 @@ const SHELL = `<!doctype html>
       <label>Allowed (never match), one per line <textarea id="words-allowed" rows="4" spellcheck="false"></textarea></label>
     </div>
     <label>Built-in English profanity list <select id="words-builtin"><option value="off">off</option><option value="suspect">hold</option><option value="banned">reject</option></select></label>
+    <h3>Flood control</h3>
+    <p class="muted" id="flood-help">A submission over a limit is refused (429) before anything is stored. Leave a row empty to keep the server's limit; 0 comments turns that limit off on this site.</p>
+    <table class="grid" aria-describedby="flood-help"><thead><tr><th scope="col">Limit</th><th scope="col">Comments</th><th scope="col">Per seconds</th></tr></thead><tbody id="flood">
+${FLOOD_SCOPES.map(
+  ([scope, label]) =>
+    `<tr><th scope="row">${label}</th><td><input type="number" min="0" max="1000000" step="1" placeholder="server's" data-flood="${scope}.points" aria-label="${label}: comments"></td><td><input type="number" min="1" max="86400" step="1" placeholder="server's" data-flood="${scope}.seconds" aria-label="${label}: per seconds"></td></tr>`,
+).join('\n')}
+    </tbody></table>
     <div class="actions">
       <button type="button" id="policy-preview">Preview the change (what-if)</button>
       <button type="submit" id="policy-save" disabled>Save policy</button>
