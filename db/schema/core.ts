@@ -68,11 +68,14 @@ export interface CommentsTable {
   updated_at: Timestamp;
 }
 
+/** Who made a decision: the pipeline, a moderator, or the comment's author deleting it (2026-12-03). */
+export type ActorType = 'system' | 'moderator' | 'author';
+
 export interface ModerationDecisionsTable {
   id: Generated<string>;
   comment_id: string;
   site_id: string;
-  actor_type: 'system' | 'moderator';
+  actor_type: ActorType;
   actor_id: string | null;
   action: string;
   from_status: string;

@@ -1,11 +1,11 @@
 /** The append-only audit of every decision on a comment. */
 import { sql } from 'kysely';
-import type { Db, OutboxRow } from '../../db/schema';
+import type { ActorType, Db, OutboxRow } from '../../db/schema';
 
 export interface NewDecision {
   commentId: string;
   siteId: string;
-  actorType: 'system' | 'moderator';
+  actorType: ActorType;
   actorId?: string | null;
   action: string;
   fromStatus: string;
