@@ -24,6 +24,28 @@ describe('API documentation', () => {
     );
   });
 
+  it('documents patterns that accept the documented examples', async () => {
+    // A client that validates with the published pattern must accept what the API accepts.
+    const doc = (await (await t.request('GET', '/openapi.json')).json()) as {
+      paths: Record<
+        string,
+        Record<string, { parameters?: Array<{ name: string; schema: Record<string, unknown> }> }>
+      >;
+    };
+    let checked = 0;
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const op of Object.values(item)) {
+        for (const p of op.parameters ?? []) {
+          const { pattern, example } = p.schema as { pattern?: string; example?: unknown };
+          if (typeof pattern !== 'string' || typeof example !== 'string') continue;
+          expect(new RegExp(pattern).test(example), `${path} ${p.name}: ${pattern} vs ${example}`).toBe(true);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(10);
+  });
+
   it('renders its reference page from local assets only, so it works offline', async () => {
     const page = await (await t.request('GET', '/docs')).text();
     const urls = [...page.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);

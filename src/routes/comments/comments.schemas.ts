@@ -32,7 +32,8 @@ export const SiteParam = z.object({
   siteId: z
     .string()
     .max(64)
-    .regex(/^[a-z0-9_-]+$/i)
+    // No regex flags: the OpenAPI pattern is the source alone, and `/i` there matched no id at all.
+    .regex(/^[A-Za-z0-9_-]+$/)
     .openapi({ param: { name: 'siteId', in: 'path' }, example: 'site_demo' }),
 });
 

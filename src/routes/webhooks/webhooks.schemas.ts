@@ -16,7 +16,7 @@ export const MessageParams = EndpointParams.extend({
     .string()
     .max(64)
     .regex(/^msg_[0-9A-Za-z_-]+$/)
-    .openapi({ param: { name: 'messageId', in: 'path' }, example: 'msg_2fQ8...' }),
+    .openapi({ param: { name: 'messageId', in: 'path' }, example: 'msg_2fQ8hV0dL4nXcR7t' }),
 });
 
 const EventTypeSchema = z.enum(EVENT_TYPES).openapi('WebhookEventType');
