@@ -6,7 +6,9 @@ import { SiteParam } from '../comments/comments.schemas';
 export { SiteParam };
 
 // The engine's own schema, so the API accepts exactly what the worker will run.
-export const PolicyBody = policySchema.openapi('ModerationPolicy', {
+// Rebuilt from its shape with this module's z: zod 4 gives a schema its methods when it is made, so
+// the engine's schema has no .openapi() if it was made before @hono/zod-openapi was first imported.
+export const PolicyBody = z.object(policySchema.shape).openapi('ModerationPolicy', {
   description: 'A site moderation policy; omitted fields take their defaults (see docs/moderation.md).',
 });
 
