@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { checkFormToken, hashEmail, hashIp, issueFormToken } from './crypto';
+import {
+  authorToken,
+  checkAuthorToken,
+  checkFormToken,
+  hashEmail,
+  hashIp,
+  hmac,
+  issueFormToken,
+} from './crypto';
 
 const secret = 'unit-test-secret-0123456789';
 
@@ -31,5 +39,26 @@ describe('form tokens', () => {
     expect(checkFormToken(secret, 'site_a', older, issued).state).toBe('invalid');
     expect(checkFormToken(secret, 'site_a', 'garbage', issued).state).toBe('invalid');
     expect(checkFormToken(secret, 'site_a', undefined, issued).state).toBe('missing');
+  });
+});
+
+describe('author tokens', () => {
+  const id = '0190f5a2-7c3e-7b1a-9d4e-2f6a8b0c1d2e';
+  const other = '0190f5a2-7c3e-7b1a-9d4e-2f6a8b0c1d2f';
+
+  it('are stable per comment and secret, and prove nothing about another comment', () => {
+    const token = authorToken(secret, id);
+    expect(authorToken(secret, id)).toBe(token);
+    expect(checkAuthorToken(secret, id, token)).toBe(true);
+    expect(checkAuthorToken(secret, other, token)).toBe(false);
+    expect(checkAuthorToken('another-secret-0123456789', id, token)).toBe(false);
+    expect(checkAuthorToken(secret, id, token.slice(1))).toBe(false);
+    expect(checkAuthorToken(secret, id, undefined)).toBe(false);
+    expect(checkAuthorToken(secret, id, '')).toBe(false);
+  });
+
+  it('have a purpose of their own: no other keyed hash of the same id matches', () => {
+    expect(authorToken(secret, id)).not.toBe(hmac(secret, 'reader', id));
+    expect(authorToken(secret, id)).not.toBe(hashIp(secret, id));
   });
 });

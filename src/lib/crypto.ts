@@ -67,3 +67,17 @@ export function checkFormToken(
   if (!safeEqual(expected, sig)) return { state: 'invalid' };
   return { state: 'ok', ageMs: nowMs - issued };
 }
+
+/**
+ * Proof that the caller wrote a comment, without accounts and without storing anything: the
+ * comment's id signed under its own purpose label. Only the author's browser ever receives it (in
+ * the 202 of the submission), so it is also what lets them delete the comment later. Deterministic,
+ * so an idempotent replay of the submission hands back the same token.
+ */
+export function authorToken(secret: string, commentId: string): string {
+  return hmac(secret, 'author', commentId);
+}
+
+export function checkAuthorToken(secret: string, commentId: string, token: string | undefined): boolean {
+  return typeof token === 'string' && safeEqual(authorToken(secret, commentId), token);
+}

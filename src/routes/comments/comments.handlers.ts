@@ -1,7 +1,7 @@
 /** Handlers for the public comment API. */
 import type { RouteHandler } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../../deps';
-import { checkFormToken, hashEmail, hashIp, issueFormToken } from '../../lib/crypto';
+import { authorToken, checkFormToken, hashEmail, hashIp, issueFormToken } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { metrics } from '../../lib/metrics';
 import { authorKey, rateLimiterFor, siteSubmitLimits } from '../../lib/rate-limit';
@@ -72,7 +72,15 @@ export function commentHandlers(deps: AppDeps) {
     if (!accepted.replayed) metrics.commentsAccepted.inc();
     const statusUrl = `/api/v1/sites/${siteId}/comments/${accepted.id}`;
     c.header('Location', statusUrl);
-    return c.json({ id: accepted.id, status: toPublicStatus(accepted.status), statusUrl }, 202);
+    return c.json(
+      {
+        id: accepted.id,
+        status: toPublicStatus(accepted.status),
+        statusUrl,
+        authorToken: authorToken(secret, accepted.id),
+      },
+      202,
+    );
   };
 
   const thread: RouteHandler<Routes['thread'], AppEnv> = async (c) => {

@@ -93,6 +93,10 @@ export const AcceptedSchema = z
     id: z.uuid(),
     status: PublicStatus,
     statusUrl: z.string(),
+    authorToken: z.string().openapi({
+      description:
+        "Proof that the caller wrote this comment: keep it (the embed keeps it in the browser's localStorage) and send it to POST .../comments/{commentId}/withdraw to delete the comment. Parley stores nothing to check it: it is an HMAC of the comment id under the server's secret, so a replay of the same submission gets the same token.",
+    }),
   })
   .openapi('CommentAccepted');
 
