@@ -212,6 +212,8 @@ export interface PublicComment {
   authorName: string;
   body: string;
   createdAt: string;
+  /** Only on a tombstone: deleted, but kept for the published replies under it. */
+  deleted?: true;
   replies: PublicComment[];
 }
 
@@ -226,9 +228,16 @@ export function decodeCursor(cursor: string): { createdAt: Date; id: string } | 
   return c && { createdAt: c.at, id: c.id };
 }
 
+/** The statuses the thread indexes cover: published comments, and deleted ones as tombstones. */
+const SHOWN = sql<boolean>`status in ('published', 'deleted')`;
+
 /**
  * One page of top-level published comments with all their published replies, nested. Keyset
  * pagination on (created_at, id) so pages stay stable while new comments arrive.
+ *
+ * A deleted comment (its author withdrew it, or it was erased) that has published replies stays as
+ * a tombstone, without name or text, so one reader deleting their comment does not take other
+ * readers' answers with it; one without published replies is not listed.
  */
 export async function readThread(
   db: Db,
@@ -237,18 +246,32 @@ export async function readThread(
 ): Promise<Omit<ThreadPage, 'total'>> {
   const asc = opts.order === 'oldest';
   let q = db
-    .selectFrom('comments')
-    .select(['id', 'parent_id', 'author_name', 'body', 'created_at'])
-    .where('article_id', '=', articleId)
-    .where('status', '=', 'published')
-    .where('parent_id', 'is', null);
+    .selectFrom('comments as c')
+    .select(['c.id', 'c.parent_id', 'c.author_name', 'c.body', 'c.created_at', 'c.status'])
+    .where('c.article_id', '=', articleId)
+    .where(SHOWN)
+    .where('c.parent_id', 'is', null)
+    // Every comment of a thread carries its root's id, so a root has a published reply somewhere
+    // below it exactly when one row of the replies index names it.
+    .where((eb) =>
+      eb.or([
+        eb('c.status', '=', 'published'),
+        eb.exists(
+          eb
+            .selectFrom('comments as r')
+            .select(sql.lit(1).as('one'))
+            .whereRef('r.root_id', '=', 'c.id')
+            .where('r.status', '=', 'published'),
+        ),
+      ]),
+    );
   if (opts.cursor) {
     const { createdAt, id } = opts.cursor;
-    q = q.where((eb) => eb(eb.refTuple('created_at', 'id'), asc ? '>' : '<', eb.tuple(createdAt, id)));
+    q = q.where((eb) => eb(eb.refTuple('c.created_at', 'c.id'), asc ? '>' : '<', eb.tuple(createdAt, id)));
   }
   const roots = await q
-    .orderBy('created_at', asc ? 'asc' : 'desc')
-    .orderBy('id', asc ? 'asc' : 'desc')
+    .orderBy('c.created_at', asc ? 'asc' : 'desc')
+    .orderBy('c.id', asc ? 'asc' : 'desc')
     .limit(opts.limit + 1)
     .execute();
   const more = roots.length > opts.limit;
@@ -256,26 +279,37 @@ export async function readThread(
   const replies = page.length
     ? await db
         .selectFrom('comments')
-        .select(['id', 'parent_id', 'root_id', 'author_name', 'body', 'created_at'])
+        .select(['id', 'parent_id', 'root_id', 'author_name', 'body', 'created_at', 'status'])
         .where(
           'root_id',
           'in',
           page.map((r) => r.id),
         )
-        .where('status', '=', 'published')
+        .where(SHOWN)
         .orderBy('created_at', 'asc')
         .orderBy('id', 'asc')
         .execute()
     : [];
 
-  const toPublic = (r: Omit<(typeof roots)[number], never>): PublicComment => ({
-    id: r.id,
-    parentId: r.parent_id,
-    authorName: r.author_name,
-    body: r.body,
-    createdAt: r.created_at.toISOString(),
-    replies: [],
-  });
+  const toPublic = (r: (typeof replies)[number] | (typeof roots)[number]): PublicComment =>
+    r.status === 'deleted'
+      ? {
+          id: r.id,
+          parentId: r.parent_id,
+          authorName: '',
+          body: '',
+          createdAt: r.created_at.toISOString(),
+          deleted: true,
+          replies: [],
+        }
+      : {
+          id: r.id,
+          parentId: r.parent_id,
+          authorName: r.author_name,
+          body: r.body,
+          createdAt: r.created_at.toISOString(),
+          replies: [],
+        };
   const byId = new Map<string, PublicComment>();
   const top = page.map((r) => {
     const c = toPublic(r);
@@ -285,12 +319,23 @@ export async function readThread(
   for (const r of replies) byId.set(r.id, toPublic(r));
   for (const r of replies) {
     const c = byId.get(r.id)!;
-    // A reply whose parent is no longer published stays visible under its thread's root.
+    // A reply whose parent is no longer shown (rejected, or held again) stays visible under its
+    // thread's root.
     const parent = (r.parent_id && byId.get(r.parent_id)) || byId.get(r.root_id ?? '');
     parent?.replies.push(c);
   }
+  for (const c of top) pruneTombstones(c);
   const last = page.at(-1);
   return { comments: top, nextCursor: more && last ? encodeKeysetCursor(last.created_at, last.id) : null };
+}
+
+/**
+ * Drops deleted replies with nothing published under them; says whether `c` has anything
+ * published in or under it. (A root tombstone always has: the query only lists those.)
+ */
+function pruneTombstones(c: PublicComment): boolean {
+  if (c.replies.length) c.replies = c.replies.filter(pruneTombstones);
+  return !c.deleted || c.replies.length > 0;
 }
 
 export async function findPublicStatus(db: Db, siteId: string, id: string) {

@@ -110,6 +110,7 @@ type PublicCommentShape = {
   authorName: string;
   body: string;
   createdAt: string;
+  deleted?: true;
   replies: PublicCommentShape[];
 };
 
@@ -121,6 +122,10 @@ export const PublicCommentSchema: z.ZodType<PublicCommentShape> = z
       authorName: z.string(),
       body: z.string().openapi({ description: 'Raw text as written; render it as text, never as HTML' }),
       createdAt: z.string(),
+      deleted: z.literal(true).optional().openapi({
+        description:
+          'Present only on a tombstone: a comment deleted (by its author, or erased at their request) that has published replies. It keeps its place so the replies keep theirs; authorName and body are empty. A deleted comment without published replies is not listed at all.',
+      }),
       replies: z.array(PublicCommentSchema),
     }),
   )
