@@ -135,7 +135,11 @@ export async function decide(
         results.push({ id, ok: false, code: 'not_found', message: 'No such comment on this site' });
         continue;
       }
-      const decidable = input.expectedStatus ? row.status === input.expectedStatus : isOpen(row);
+      // A deleted comment (by its author, or erased) is gone for good: its text is empty, and
+      // approving it from the history would publish a blank where the author asked for nothing.
+      const decidable =
+        row.status !== 'deleted' &&
+        (input.expectedStatus ? row.status === input.expectedStatus : isOpen(row));
       // Approving a reported, published comment dismisses the reports; that is a decision too.
       const noop = row.status === to && !(to === 'published' && row.reported_at);
       if (!decidable || noop) {

@@ -50,10 +50,10 @@ export const CommentEventDataSchema = z
       .openapi({ description: 'Raw text as submitted: escape it when rendering. null in comment.deleted' }),
     status: z.enum(['pending', 'published', 'held', 'rejected', 'deleted']),
     createdAt: z.string().nullable(),
-    actor: z
-      .enum(['system', 'moderator'])
-      .optional()
-      .openapi({ description: 'Who decided (decision events)' }),
+    actor: z.enum(['system', 'moderator', 'author']).optional().openapi({
+      description:
+        "Who decided (decision events): the pipeline, a moderator, or (comment.deleted only) the comment's author deleting it themselves",
+    }),
     reasonCode: z.string().nullable().optional(),
     reasons: z.array(Reason).optional().openapi({ description: 'comment.held and comment.rejected' }),
     reportCount: z
@@ -66,10 +66,10 @@ export const CommentEventDataSchema = z
       .nullable()
       .optional()
       .openapi({ description: 'comment.reported: the reason the reader gave' }),
-    erasure: z
-      .boolean()
-      .optional()
-      .openapi({ description: 'comment.deleted: the author asked for erasure; purge every copy' }),
+    erasure: z.boolean().optional().openapi({
+      description:
+        'comment.deleted: the author asked for erasure; purge every copy. false when the author deleted one comment (actor author): remove it wherever you show it',
+    }),
   })
   .openapi('WebhookCommentDataV1');
 
@@ -183,7 +183,7 @@ export function buildEventBody(row: OutboxRow, comment: CommentSnapshot | undefi
     createdAt: comment ? new Date(comment.createdAt).toISOString() : null,
   };
   if (type !== 'comment.submitted' && type !== 'comment.reported') {
-    data.actor = payload.actor === 'moderator' ? 'moderator' : 'system';
+    data.actor = actorOf(type, payload.actor);
   }
   if (type === 'comment.held' || type === 'comment.rejected') {
     data.reasonCode = typeof payload.reasonCode === 'string' ? payload.reasonCode : null;
@@ -199,6 +199,20 @@ export function buildEventBody(row: OutboxRow, comment: CommentSnapshot | undefi
     data.erasure = isErasure(payload);
   }
   return { type, timestamp, data };
+}
+
+/** Authors only ever delete (their own comment); any other actor is a moderator or the pipeline. */
+function actorOf(type: CommentEventType, actor: unknown): 'system' | 'moderator' | 'author' {
+  if (actor === 'author' && type === 'comment.deleted') return 'author';
+  return actor === 'moderator' ? 'moderator' : 'system';
+}
+
+/**
+ * The comment's text must not be sent again, in any stored message about it: an erasure, or its
+ * author deleting it (they asked for it to be gone; the event says so with actor 'author').
+ */
+export function scrubsText(payload: Record<string, unknown>): boolean {
+  return isErasure(payload) || payload.actor === 'author';
 }
 
 /** An erasure request (the privacy feature writes reasonCode 'erasure'). */

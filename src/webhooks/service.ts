@@ -18,7 +18,7 @@ import {
   outboxRowsToFanOut,
   scrubCommentMessages,
 } from '../repositories/webhooks';
-import { buildEventBody, EVENT_TYPES, isErasure, subscribes, TEST_EVENT_TYPE } from './events';
+import { buildEventBody, EVENT_TYPES, scrubsText, subscribes, TEST_EVENT_TYPE } from './events';
 import { encryptSecret, newSigningSecret } from './signing';
 import type { GuardPolicy } from './ssrf';
 
@@ -144,7 +144,7 @@ async function fanOutOne(db: Kysely<Database>, row: OutboxRow, now: Date, shard:
   if (
     row.topic === 'comment.deleted' &&
     row.comment_id &&
-    isErasure(row.payload as Record<string, unknown>)
+    scrubsText(row.payload as Record<string, unknown>)
   ) {
     await scrubCommentMessages(db, row.site_id, row.comment_id);
   }

@@ -1,17 +1,26 @@
 /** Handlers for the public comment API. */
 import type { RouteHandler } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../../deps';
-import { authorToken, checkFormToken, hashEmail, hashIp, issueFormToken } from '../../lib/crypto';
+import {
+  authorToken,
+  checkAuthorToken,
+  checkFormToken,
+  hashEmail,
+  hashIp,
+  issueFormToken,
+} from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { metrics } from '../../lib/metrics';
 import { authorKey, rateLimiterFor, siteSubmitLimits } from '../../lib/rate-limit';
 import { decodeCursor, findPublicStatus } from '../../repositories/comments';
+import { withdraw as withdrawComment } from '../../services/author-actions';
 import { threadCacheFor } from '../../services/thread-cache';
 import type { commentRoutes } from './comments.routes';
 
 type Routes = ReturnType<typeof commentRoutes>;
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,200}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function toPublicStatus(status: string): 'pending' | 'published' | 'rejected' {
   if (status === 'published') return 'published';
@@ -138,5 +147,26 @@ export function commentHandlers(deps: AppDeps) {
     );
   };
 
-  return { submit, thread, status, formToken };
+  const withdraw: RouteHandler<Routes['withdraw'], AppEnv> = async (c) => {
+    const { siteId } = c.req.valid('param');
+    const commentId = c.req.valid('param').commentId.toLowerCase();
+    const { authorToken: token } = c.req.valid('json');
+    // One answer for every refusal (a wrong, missing or another comment's token, an id that is not
+    // one, another site's comment), so nobody learns whether a comment exists. The token is checked
+    // first: without it the database is never asked.
+    if (!UUID.test(commentId) || !checkAuthorToken(deps.config.PARLEY_SECRET, commentId, token)) {
+      throw AppError.notFound('Comment');
+    }
+    const done = await withdrawComment(deps, {
+      siteId,
+      commentId,
+      requestId: c.get('requestId'),
+      now: deps.now(),
+    });
+    if (!done) throw AppError.notFound('Comment');
+    c.header('Cache-Control', 'no-store');
+    return c.json({ id: done.id, status: done.status }, 200);
+  };
+
+  return { submit, thread, status, formToken, withdraw };
 }

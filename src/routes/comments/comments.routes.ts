@@ -11,6 +11,9 @@ import {
   submitCommentSchema,
   ThreadQuery,
   ThreadSchema,
+  WithdrawBody,
+  WithdrawnSchema,
+  WithdrawParams,
 } from './comments.schemas';
 
 export function commentRoutes(maxChars: number) {
@@ -100,5 +103,29 @@ export function commentRoutes(maxChars: number) {
     },
   });
 
-  return { submit, thread, status, formToken };
+  const withdraw = createRoute({
+    method: 'post',
+    path: '/api/v1/sites/{siteId}/comments/{commentId}/withdraw',
+    tags: ['comments'],
+    summary: 'Delete your own comment (its author, proven by the authorToken of its submission)',
+    description:
+      "Works whatever the comment's status: pending (the moderation worker then finds nothing to decide), held (it leaves the queue; a moderator deciding it gets 409 already_decided), published (it leaves the thread and its count within a second) or rejected. The text is emptied at once, the audit records actor `author`, and a `comment.deleted` webhook with actor `author` is sent. A deleted comment with published replies stays in the thread as a tombstone (`deleted: true`) so the replies keep their place. Repeating the request answers 200 again. A wrong or missing token, another comment's token, an unknown id or another site's comment are all answered 404, so the answer never tells whether a comment exists. JSON only, from the site's allowed origins, like every public write.",
+    request: {
+      params: WithdrawParams,
+      body: { required: true, content: { 'application/json': { schema: WithdrawBody } } },
+    },
+    responses: {
+      200: {
+        description: 'Deleted (now or by an earlier request)',
+        content: { 'application/json': { schema: WithdrawnSchema } },
+      },
+      400: problem('Malformed JSON'),
+      403: problem('Origin not allowed'),
+      404: problem('Unknown site or comment, or the token does not prove authorship of it'),
+      415: problem('Not JSON'),
+      422: problem('The body is not of the documented shape (authorToken not a string, or too long)'),
+    },
+  });
+
+  return { submit, thread, status, formToken, withdraw };
 }

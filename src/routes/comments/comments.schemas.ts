@@ -131,6 +131,31 @@ export const PublicCommentSchema: z.ZodType<PublicCommentShape> = z
   )
   .openapi('PublicComment');
 
+/**
+ * The comment id of the withdraw route is any text: an id that is not a UUID is answered like an
+ * unknown one (404), so every refusal of that route looks the same.
+ */
+export const WithdrawParams = SiteParam.extend({
+  commentId: z.string().openapi({
+    param: { name: 'commentId', in: 'path' },
+    description: 'The id from the 202 of the submission (a UUID; anything else is answered 404)',
+  }),
+});
+
+export const WithdrawBody = z
+  .object({
+    authorToken: z
+      .string()
+      .max(200)
+      .optional()
+      .openapi({ description: 'The authorToken from the 202 of the submission (missing: 404)' }),
+  })
+  .openapi('WithdrawRequest');
+
+export const WithdrawnSchema = z
+  .object({ id: z.uuid(), status: z.literal('deleted') })
+  .openapi('CommentWithdrawn');
+
 export const ThreadQuery = z.object({
   order: z.enum(['oldest', 'newest']).default('oldest'),
   limit: z.coerce.number().int().min(1).max(100).default(20),

@@ -298,9 +298,11 @@
     return `${h.published} published · ${h.held} held · ${h.rejected} rejected · ${h.pending} pending${h.deleted ? ` · ${h.deleted} deleted` : ''}`;
   }
 
-  /** Who made a decision, in words: Parley itself, you, or a named moderator or token. */
+  /** Who made a decision, in words: Parley itself, the comment's author, you, or a named moderator or token. */
   function actorName(d) {
     if (d.actorType === 'system') return 'Parley';
+    // The reader who wrote the comment deleted it themselves (there is no undo for that).
+    if (d.actorType === 'author') return 'author';
     if (d.actorId && state.user && d.actorId === `user:${state.user.id}`) return 'you';
     if (d.actorName) return d.actorName;
     if (d.actorId && state.names.has(d.actorId)) return state.names.get(d.actorId);
@@ -500,7 +502,7 @@
         el('td', { text: when(e.createdAt) }),
         el('td', { text: `${e.action} (${e.fromStatus} → ${e.toStatus})` }),
         el('td', { text: e.reasonCode || '' }),
-        el('td', { text: actorName({ actorType: 'moderator', actorId: e.actorId, actorName: e.actorName }) }),
+        el('td', { text: actorName(e) }),
         el('td', { class: 'ex' }, el('strong', { text: e.authorName }), ` ${e.excerpt}`),
       ),
     );

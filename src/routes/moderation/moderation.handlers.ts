@@ -248,6 +248,7 @@ export function moderationHandlers(deps: AppDeps) {
       .select([
         'd.id',
         'd.comment_id',
+        'd.actor_type',
         'd.actor_id',
         'd.action',
         'd.from_status',
@@ -258,7 +259,9 @@ export function moderationHandlers(deps: AppDeps) {
         sql<string>`left(c.body, 200)`.as('excerpt'),
       ])
       .where('d.site_id', '=', siteId)
-      .where('d.actor_type', '=', 'moderator');
+      // What people did: moderators' decisions and authors deleting their own comments (the
+      // pipeline's decisions are on each item). The same predicate as decisions_site_people_idx.
+      .where(sql<boolean>`d.actor_type in ('moderator', 'author')`);
     if (q.actor) query = query.where('d.actor_id', '=', q.actor);
     if (q.cursor) query = query.where('d.id', '<', q.cursor);
     const rows = await query
@@ -275,6 +278,7 @@ export function moderationHandlers(deps: AppDeps) {
         entries: page.map((d) => ({
           id: String(d.id),
           commentId: d.comment_id,
+          actorType: d.actor_type === 'author' ? ('author' as const) : ('moderator' as const),
           actorId: d.actor_id,
           actorName: (d.actor_id && names.get(d.actor_id)) ?? null,
           action: d.action,

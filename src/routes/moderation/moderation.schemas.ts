@@ -92,7 +92,7 @@ export const QueueItemSchema = z
     }),
     decisions: z.array(
       z.object({
-        actorType: z.string(),
+        actorType: z.string().openapi({ description: 'system, moderator or author' }),
         actorId: z.string().nullable(),
         actorName: z
           .string()
@@ -203,6 +203,9 @@ export const HistorySchema = z
       z.object({
         id: z.string(),
         commentId: z.string(),
+        actorType: z.enum(['moderator', 'author']).openapi({
+          description: "author: the comment's author deleted it themselves (actorId is then null)",
+        }),
         actorId: z.string().nullable(),
         actorName: z
           .string()
