@@ -6,6 +6,8 @@ export interface PublicComment {
   authorName: string;
   body: string;
   createdAt: string;
+  /** A tombstone: deleted, kept for the published replies under it (no name, no text). */
+  deleted?: true;
   replies: PublicComment[];
 }
 
@@ -103,7 +105,7 @@ export class Api {
   }
 
   submit(article: string, input: Submission, idempotencyKey: string) {
-    return this.call<{ id: string; status: PublicStatus; statusUrl: string }>(
+    return this.call<{ id: string; status: PublicStatus; statusUrl: string; authorToken?: string }>(
       this.sitePath(`articles/${encodeURIComponent(article)}/comments`),
       {
         method: 'POST',
@@ -117,12 +119,26 @@ export class Api {
     return this.call(statusUrl);
   }
 
-  report(commentId: string, reason: ReportReason, note: string, readerToken?: string) {
-    return this.call<unknown>(this.sitePath(`comments/${encodeURIComponent(commentId)}/reports`), {
+  /** A JSON POST about one comment (`reports`, `withdraw`). */
+  private onComment(commentId: string, action: string, body: object) {
+    return this.call<unknown>(this.sitePath(`comments/${encodeURIComponent(commentId)}/${action}`), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ reason, ...(note ? { note } : {}), ...(readerToken ? { readerToken } : {}) }),
+      body: JSON.stringify(body),
     });
+  }
+
+  report(commentId: string, reason: ReportReason, note: string, readerToken?: string) {
+    return this.onComment(commentId, 'reports', {
+      reason,
+      ...(note ? { note } : {}),
+      ...(readerToken ? { readerToken } : {}),
+    });
+  }
+
+  /** Deletes the reader's own comment; the author token of its submission proves it is theirs. */
+  withdraw(commentId: string, authorToken: string) {
+    return this.onComment(commentId, 'withdraw', { authorToken });
   }
 
   counts(articles: string[]): Promise<{ counts: Record<string, number> }> {

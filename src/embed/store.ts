@@ -59,6 +59,53 @@ export class PendingStore {
   }
 }
 
+const MAX_TOKENS = 200;
+
+/**
+ * The author tokens of the reader's own comments on this site (from each submission's 202), which
+ * prove to Parley that they wrote them and so let them delete them. Kept in this browser only, at
+ * most MAX_TOKENS (the oldest go first); another browser, or a cleared storage, cannot delete.
+ */
+export class AuthorTokens {
+  private key: string;
+  /** Read once: a token another tab adds shows its Delete button here after a reload. */
+  private map: Map<string, string>;
+
+  constructor(site: string) {
+    this.key = `parley:authored:${site}`;
+    this.map = this.load();
+  }
+
+  private load(): Map<string, string> {
+    try {
+      const list = JSON.parse(localStorage.getItem(this.key) ?? '[]') as unknown;
+      if (Array.isArray(list))
+        return new Map(list.filter((e) => typeof e?.[0] === 'string' && typeof e[1] === 'string'));
+    } catch {
+      /* storage disabled or corrupted: nothing is remembered */
+    }
+    return new Map();
+  }
+
+  get(id: string): string | undefined {
+    return this.map.get(id);
+  }
+
+  /** Adds (token) or removes (no token) one entry, on top of what other tabs stored meanwhile. */
+  set(id: string, token?: string): void {
+    const map = this.load();
+    map.delete(id); // a re-added id moves to the newest end
+    if (token) map.set(id, token);
+    this.map = new Map([...map].slice(-MAX_TOKENS));
+    try {
+      if (this.map.size) localStorage.setItem(this.key, JSON.stringify([...this.map]));
+      else localStorage.removeItem(this.key);
+    } catch {
+      /* private mode or full: this page still remembers */
+    }
+  }
+}
+
 /**
  * An opaque random id for this browser, sent with reader reports so that readers sharing one
  * address (an office, a mobile carrier) count as different reporters. It identifies nothing else.

@@ -5,7 +5,14 @@
 import { type Api, ApiError, type PublicComment, type ReportReason, randomKey, type Thread } from './api';
 import { PUBLISHED_EVENT, type PublishedDetail } from './counts';
 import { h, setText, uid } from './dom';
-import { type PendingComment, PendingStore, readerToken, rememberedName, rememberName } from './store';
+import {
+  AuthorTokens,
+  type PendingComment,
+  PendingStore,
+  readerToken,
+  rememberedName,
+  rememberName,
+} from './store';
 import { CSS } from './styles';
 import { applyTheme } from './theme';
 import { absoluteTime, relativeTime } from './time';
@@ -25,10 +32,14 @@ export interface WidgetOptions {
 
 interface CNode {
   li: HTMLLIElement;
+  /** Reply, Report and (on the reader's own comments) Delete. */
+  acts: HTMLDivElement;
   replies: HTMLOListElement;
   slot: HTMLDivElement;
   name: string;
   pending?: boolean;
+  /** A tombstone: deleted, kept for the replies under it. */
+  gone?: boolean;
 }
 
 interface Field {
@@ -46,6 +57,7 @@ const REASONS: Array<[ReportReason, string]> = [
   ['off_topic', 'Off topic'],
   ['other', 'Something else'],
 ];
+const UNREACHABLE = 'We could not reach the comment server. Check your connection and try again.';
 const FIELD_OF: Record<string, 'name' | 'email' | 'body'> = {
   authorName: 'name',
   authorEmail: 'email',
@@ -59,6 +71,9 @@ export class Widget {
   private more: HTMLButtonElement;
   private nodes = new Map<string, CNode>();
   private store: PendingStore;
+  private tokens: AuthorTokens;
+  /** Own comments deleted on this page: a status answer already in flight must not bring them back. */
+  private withdrawn = new Set<string>();
   private form!: HTMLFormElement;
   private formHome!: HTMLDivElement;
   private fields!: Record<'name' | 'email' | 'body' | 'website', Field>;
@@ -90,9 +105,10 @@ export class Widget {
       root.appendChild(h('style', {}, CSS));
     }
     this.store = new PendingStore(o.api.site, o.article);
+    this.tokens = new AuthorTokens(o.api.site);
     // One name per landmark: the region is named by its heading (with the count), the list by
     // what it holds, so a screen reader does not announce "Comments" three times over.
-    this.heading = h('h2', { id: uid('ph') }, 'Comments');
+    this.heading = h('h2', { id: uid('ph'), tabindex: -1 }, 'Comments');
     this.list = h('ol', { 'aria-label': 'Published comments' });
     this.more = h('button', { type: 'button', class: 'more', hidden: true, onclick: () => this.loadMore() });
     setText(this.more, 'Load more comments');
@@ -175,9 +191,12 @@ export class Widget {
 
   private merge(c: PublicComment, into: HTMLOListElement, prepend: boolean): void {
     const known = this.nodes.get(c.id);
-    if (known?.pending) this.publish(c.id, known);
+    if (c.deleted) {
+      if (known && !known.gone) this.tombstone(known);
+    } else if (known?.pending) this.publish(c.id, known);
     if (!known) {
       const n = this.renderComment(c.id, c.authorName, c.body, c.createdAt, false);
+      if (c.deleted) this.tombstone(n);
       into.insertBefore(n.li, prepend ? into.firstChild : null);
     }
     const node = this.nodes.get(c.id)!;
@@ -203,13 +222,24 @@ export class Widget {
       slot,
       replies,
     );
-    const node: CNode = { li, replies, slot, name, pending };
-    if (!pending) slot.before(this.actions(id, node));
+    const node: CNode = { li, acts: h('div', { class: 'actions' }), replies, slot, name, pending };
+    slot.before(node.acts);
+    this.actions(id, node);
     this.nodes.set(id, node);
     return node;
   }
 
-  private actions(id: string, node: CNode): HTMLElement {
+  /** Fills a comment's actions: Reply and Report once published, Delete on the reader's own. */
+  private actions(id: string, node: CNode): void {
+    const del = this.tokens.get(id)
+      ? h('button', { type: 'button', class: 'link', 'aria-label': 'Delete your comment' }, 'Delete')
+      : null;
+    if (del) del.onclick = () => this.confirmDelete(id, node, del);
+    node.acts.hidden = !!node.pending && !del;
+    if (node.pending) {
+      node.acts.replaceChildren(...(del ? [del] : []));
+      return;
+    }
     const reply = h(
       'button',
       { type: 'button', class: 'link', 'aria-label': `Reply to ${node.name}` },
@@ -224,7 +254,19 @@ export class Widget {
       'Report',
     );
     report.onclick = () => this.openReport(id, node, report);
-    return h('div', { class: 'actions' }, reply, report);
+    node.acts.replaceChildren(reply, report, ...(del ? [del] : []));
+  }
+
+  /** Turns a comment into the tombstone that holds its replies' place. */
+  private tombstone(node: CNode): void {
+    if (this.replyTo && node.li.contains(this.form)) this.cancelReply(false);
+    node.gone = true;
+    node.pending = false;
+    const note = h('p', { class: 'gone', id: uid('pg') }, 'This comment was deleted by its author.');
+    node.slot.replaceChildren();
+    node.li.replaceChildren(note, node.replies);
+    node.li.setAttribute('aria-labelledby', note.id);
+    node.replies.setAttribute('aria-label', 'Replies to a deleted comment');
   }
 
   private showEmpty(): void {
@@ -247,7 +289,7 @@ export class Widget {
     node.pending = false;
     node.li.querySelector('.badge')?.remove();
     node.li.querySelector('.meta')?.remove();
-    node.slot.before(this.actions(id, node));
+    this.actions(id, node);
     this.store.remove(id);
     this.say('Your comment has been published.');
     // Count tags on the page (embed.js's or count.js's) refresh at once rather than at their next poll.
@@ -271,6 +313,7 @@ export class Widget {
       const node = this.nodes.get(p.id);
       try {
         const { status } = await this.o.api.status(p.statusUrl);
+        if (this.withdrawn.has(p.id)) continue;
         if (status === 'published' && node?.pending) this.publish(p.id, node);
         else if (status === 'published') this.store.remove(p.id);
         else if (status === 'rejected') this.reject(p.id, node);
@@ -462,6 +505,7 @@ export class Widget {
         body,
         createdAt: new Date().toISOString(),
       };
+      if (res.authorToken) this.tokens.set(res.id, res.authorToken);
       this.store.add(p);
       this.fields.body.input.value = '';
       this.count();
@@ -522,10 +566,7 @@ export class Widget {
           true,
         );
       }
-      return this.say(
-        `We could not reach the comment server. Check your connection and try again.${kept}`,
-        true,
-      );
+      return this.say(UNREACHABLE + kept, true);
     }
     this.say(`Something went wrong (${e.code}). Please try again.${kept}`, true);
   }
@@ -560,6 +601,82 @@ export class Widget {
     if (this.replyTo) this.cancelReply(false);
     this.formHome.replaceChildren(h('p', { class: 'note' }, 'Comments are closed for this article.'));
     for (const b of this.list.querySelectorAll<HTMLElement>('[data-reply]')) b.hidden = true;
+  }
+
+  // ---- deleting one's own comment ----------------------------------------------------------
+
+  private confirmDelete(id: string, node: CNode, opener: HTMLButtonElement): void {
+    const open = node.slot.querySelector('.confirm');
+    if (open) {
+      open.querySelector('button')?.focus();
+      return;
+    }
+    const question = h('p', { id: uid('pq') }, 'Delete your comment? This cannot be undone.');
+    const yes = h('button', { type: 'button' }, 'Delete comment');
+    const close = () => {
+      box.remove();
+      // Publishing rebuilds the actions meanwhile: the new Delete button is the last of them.
+      ((opener.isConnected ? opener : node.acts.lastElementChild) as HTMLElement | null)?.focus();
+    };
+    const box = h(
+      'div',
+      { class: 'confirm', role: 'group', 'aria-labelledby': question.id },
+      question,
+      h(
+        'div',
+        { class: 'actions' },
+        yes,
+        h('button', { type: 'button', class: 'link', onclick: close }, 'Cancel'),
+      ),
+    );
+    box.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') close();
+    });
+    yes.onclick = () => this.withdraw(id, node, yes);
+    node.slot.prepend(box);
+    yes.focus();
+  }
+
+  private async withdraw(id: string, node: CNode, yes: HTMLButtonElement): Promise<void> {
+    const token = this.tokens.get(id);
+    if (!token || yes.disabled) return;
+    yes.disabled = true;
+    try {
+      await this.o.api.withdraw(id, token);
+    } catch (err) {
+      yes.disabled = false;
+      const e = err instanceof ApiError ? err : new ApiError(0, 'network', 'network');
+      return this.say(e.network ? UNREACHABLE : `Your comment could not be deleted (${e.code}).`, true);
+    }
+    this.withdrawn.add(id);
+    this.tokens.set(id);
+    this.store.remove(id);
+    const wasPublished = !node.pending;
+    // Other readers' replies keep their place under a tombstone; a comment without any just goes,
+    // and focus moves to its neighbour (or its parent, or the heading).
+    const replied = [...node.replies.children].some((li) => {
+      const n = this.nodes.get((li as HTMLElement).dataset.id ?? '');
+      return n && !n.pending;
+    });
+    let focus: HTMLElement;
+    if (replied) {
+      this.tombstone(node);
+      focus = node.li;
+    } else {
+      if (this.replyTo && node.li.contains(this.form)) this.cancelReply(false);
+      const li = node.li;
+      focus = (li.nextElementSibling ??
+        li.previousElementSibling ??
+        li.parentElement?.closest('li') ??
+        this.heading) as HTMLElement;
+      li.remove();
+      this.nodes.delete(id);
+      this.showEmpty();
+    }
+    this.say('Your comment was deleted.');
+    focus.focus();
+    // The heading's count: read again once the thread page's cache (max-age=1) has passed.
+    if (wasPublished) setTimeout(() => void this.refresh(false), 1500);
   }
 
   // ---- reports -----------------------------------------------------------------------------

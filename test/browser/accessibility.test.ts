@@ -179,6 +179,12 @@ describe.skipIf(!hasChromium)(
         await widget(page).getByText('Your comment is awaiting moderation.').waitFor();
         await expectAccessible(page, `demo page, thread with own pending comment, ${scheme}`);
 
+        // Deleting one's own comment asks first; the question and its buttons are audited, then kept.
+        await mine.getByRole('button', { name: 'Delete your comment' }).click();
+        await mine.getByRole('group', { name: 'Delete your comment? This cannot be undone.' }).waitFor();
+        await expectAccessible(page, `demo page, delete confirmation on own comment, ${scheme}`);
+        await page.keyboard.press('Escape');
+
         await widget(page).getByRole('button', { name: 'Reply to Priya' }).click();
         await widget(page).getByText('Replying to Priya').waitFor();
         await widget(page).getByRole('button', { name: 'Report comment by Tom' }).click();
@@ -209,6 +215,27 @@ describe.skipIf(!hasChromium)(
         const page = await hostPage(siteId, 'themes', o);
         await widget(page).getByText('The lamp is worth it.').waitFor();
         await expectAccessible(page, `widget, ${what}`, WIDGET);
+      }
+    });
+
+    it('a comment its author deleted, kept as a tombstone over another reader’s reply', async () => {
+      const siteId = await s.t.site(POLICY, [s.host.origin, TEST_ORIGIN]);
+      const res = await s.t.submit(siteId, 'tomb', { authorName: 'Ada', body: 'Taken back later.' });
+      const { id, authorToken } = (await res.json()) as { id: string; authorToken: string };
+      await waitFor(() => publishedStatus(siteId, id), `${id} published`);
+      await seed(siteId, 'tomb', 'Brian', 'An answer that stays.', id);
+      const withdrawn = await s.t.request(
+        'POST',
+        `/api/v1/sites/${siteId}/comments/${id}/withdraw`,
+        { authorToken },
+        { origin: TEST_ORIGIN },
+      );
+      expect(withdrawn.status).toBe(200);
+      for (const scheme of SCHEMES) {
+        const page = await hostPage(siteId, 'tomb', { scheme });
+        await widget(page).getByText('This comment was deleted by its author.').waitFor();
+        await widget(page).getByText('An answer that stays.').waitFor();
+        await expectAccessible(page, `widget, tombstone with a reply, ${scheme}`, WIDGET);
       }
     });
 

@@ -1,0 +1,231 @@
+/**
+ * A reader deletes their own comment from the embed, in Chromium, against the real API and
+ * workers: while it awaits moderation, once published, and once other readers have answered it
+ * (the answers stay, under a tombstone). Skips (with the reason printed) without /usr/bin/chromium.
+ */
+import { randomUUID } from 'node:crypto';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_ORIGIN, waitFor } from '../helpers/context';
+import { articlePage, hasChromium, SKIP_REASON, type Stack, startStack } from './harness';
+
+// As in embed.test.ts: the rules are kept out of the widget's way (fast typing, token-less seeds,
+// one address, the classifier being retrained).
+const POLICY = {
+  bot: { minFormMs: 300, tokenProblemScore: 0 },
+  velocity: { perIp: 10_000, perAuthor: 10_000 },
+  rules: { classifier: { enabled: false } },
+};
+
+let s: Stack;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  if (hasChromium) s = await startStack();
+}, 60_000);
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => {});
+  await s?.close();
+});
+
+const newSite = (policy: object = POLICY) => s.t.site(policy, [s.host.origin, TEST_ORIGIN]);
+
+async function statusOf(id: string): Promise<string> {
+  const r = await s.t.rt.db
+    .selectFrom('comments')
+    .select('status')
+    .where('id', '=', id)
+    .executeTakeFirstOrThrow();
+  return r.status;
+}
+
+/** Posts through the API as another reader and waits until the workers publish it. */
+async function seed(siteId: string, article: string, authorName: string, body: string, parentId?: string) {
+  const res = await s.t.submit(siteId, article, { authorName, body, ...(parentId ? { parentId } : {}) });
+  expect(res.status).toBe(202);
+  const { id } = (await res.json()) as { id: string };
+  await waitFor(async () => (await statusOf(id)) === 'published', `seed ${id} published`);
+  return id;
+}
+
+/** A publisher's page with the embed, in a browser context of its own unless one is given. */
+async function open(siteId: string, article: string, context?: BrowserContext, attrs = {}): Promise<Page> {
+  const path = `/news/${randomUUID()}`;
+  s.host.pages.set(path, { html: articlePage(s.api, siteId, article, { attrs }) });
+  const ctx = context ?? (await s.browser.newContext({ viewport: { width: 1000, height: 900 } }));
+  if (!context) contexts.push(ctx);
+  const page = await ctx.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  (page as Page & { errors?: string[] }).errors = errors;
+  await page.goto(`${s.host.origin}${path}`);
+  await page.locator('parley-comments h2').first().waitFor({ timeout: 10_000 });
+  return page;
+}
+
+async function post(page: Page, name: string, body: string) {
+  await page.getByLabel('Name').fill(name);
+  await page.getByLabel('Comment', { exact: true }).fill(body);
+  await page.waitForTimeout(400);
+  await page.getByRole('button', { name: 'Post comment' }).click();
+  const mine = page.locator('parley-comments li.c', { hasText: body });
+  await mine.waitFor();
+  return { mine, id: (await mine.getAttribute('data-id'))! };
+}
+
+/** What has focus inside the widget's shadow root. */
+const focused = (page: Page) =>
+  page.evaluate(() => {
+    const el = document.activeElement?.shadowRoot?.activeElement as HTMLElement | null | undefined;
+    return el
+      ? { tag: el.tagName.toLowerCase(), text: el.textContent?.slice(0, 60), id: el.dataset.id }
+      : null;
+  });
+
+const stored = (page: Page) =>
+  page.evaluate(() =>
+    Object.fromEntries(
+      Object.keys(localStorage)
+        .filter((k) => k.startsWith('parley:authored') || k.startsWith('parley:pending'))
+        .map((k) => [k, JSON.parse(localStorage.getItem(k)!)]),
+    ),
+  );
+
+const status = (page: Page) => page.locator('parley-comments form [role=status]').first().textContent();
+
+describe.skipIf(!hasChromium)(
+  hasChromium ? 'deleting one’s own comment in Chromium' : `deleting one’s own comment (${SKIP_REASON})`,
+  () => {
+    it('while it awaits moderation: asks first, Cancel and Escape keep it, Delete removes it for good', async () => {
+      const siteId = await newSite({ ...POLICY, premoderate: true });
+      const page = await open(siteId, 'pending');
+      const { mine, id } = await post(page, 'Mara', 'Posted in anger, regretted at once.');
+      await mine.locator('.badge', { hasText: 'Awaiting moderation' }).waitFor();
+      // The token is kept in this browser, next to the pending note.
+      expect(Object.keys(await stored(page)).sort()).toEqual([
+        `parley:authored:${siteId}`,
+        `parley:pending:${siteId}:pending`,
+      ]);
+      expect((await stored(page))[`parley:authored:${siteId}`]).toEqual([[id, expect.any(String)]]);
+
+      const del = mine.getByRole('button', { name: 'Delete your comment' });
+      await del.click();
+      const ask = mine.getByRole('group', { name: 'Delete your comment? This cannot be undone.' });
+      await ask.waitFor();
+      expect(await focused(page)).toMatchObject({ tag: 'button', text: 'Delete comment' });
+      await ask.getByRole('button', { name: 'Cancel' }).click();
+      expect(await ask.count()).toBe(0);
+      expect(await focused(page)).toMatchObject({ tag: 'button', text: 'Delete' });
+      await page.keyboard.press('Enter');
+      await ask.waitFor();
+      await page.keyboard.press('Escape');
+      expect(await ask.count()).toBe(0);
+      expect(await focused(page)).toMatchObject({ tag: 'button', text: 'Delete' });
+      expect(await statusOf(id)).toBe('held');
+
+      // Keyboard only: open, confirm.
+      await page.keyboard.press('Enter');
+      await ask.waitFor();
+      await page.keyboard.press('Enter');
+      await mine.waitFor({ state: 'detached' });
+      expect(await status(page)).toBe('Your comment was deleted.');
+      await page.getByText('No comments yet.').waitFor();
+      expect(await focused(page)).toMatchObject({ tag: 'h2' });
+      expect(await statusOf(id)).toBe('deleted');
+      expect(await stored(page)).toEqual({});
+
+      await page.reload();
+      await page.locator('parley-comments h2').waitFor();
+      await page.waitForTimeout(500);
+      expect(await page.getByText('Posted in anger').count()).toBe(0);
+      expect((page as Page & { errors: string[] }).errors).toEqual([]);
+    });
+
+    it('once published: it leaves the thread, the count follows, and only its author was offered Delete', async () => {
+      const siteId = await newSite();
+      await seed(siteId, 'published', 'Nils', 'Somebody else’s comment, which stays.');
+      const page = await open(siteId, 'published');
+      const { mine, id } = await post(page, 'Olga', 'A published comment I will take back.');
+      await mine.locator('.badge').waitFor({ state: 'detached', timeout: 15_000 });
+      await expect
+        .poll(() => page.locator('parley-comments h2').textContent(), { timeout: 5000 })
+        .toBe('Comments (2)');
+      // Reply and Report as for anyone, plus Delete on one's own comment only.
+      await mine.getByRole('button', { name: 'Reply to Olga' }).waitFor();
+      expect(await page.getByRole('button', { name: 'Delete your comment' }).count()).toBe(1);
+
+      // A reader in another browser sees it and has no Delete.
+      const other = await open(siteId, 'published');
+      await other.getByText('A published comment I will take back.').waitFor();
+      expect(await other.getByRole('button', { name: 'Delete your comment' }).count()).toBe(0);
+
+      await mine.getByRole('button', { name: 'Delete your comment' }).click();
+      await mine.getByRole('button', { name: 'Delete comment' }).click();
+      await mine.waitFor({ state: 'detached' });
+      expect(await status(page)).toBe('Your comment was deleted.');
+      // Focus moves to the neighbouring comment, not into nowhere.
+      expect(await focused(page)).toMatchObject({ tag: 'li' });
+      expect(await statusOf(id)).toBe('deleted');
+      await expect
+        .poll(() => page.locator('parley-comments h2').textContent(), { timeout: 5000 })
+        .toBe('Comments (1)');
+
+      await other.reload();
+      await other.getByText('Somebody else’s comment, which stays.').waitFor();
+      expect(await other.getByText('A published comment I will take back.').count()).toBe(0);
+      expect(await other.locator('parley-comments h2').textContent()).toBe('Comments (1)');
+      expect((page as Page & { errors: string[] }).errors).toEqual([]);
+    });
+
+    it('keeps another reader’s reply visible under a tombstone, for the author and for everyone else', async () => {
+      const siteId = await newSite();
+      const page = await open(siteId, 'tomb', undefined, { 'data-poll': '1' });
+      const { mine, id } = await post(page, 'Pia', 'The lamp is a waste of the town’s money.');
+      await mine.locator('.badge').waitFor({ state: 'detached', timeout: 15_000 });
+      const reply = await seed(siteId, 'tomb', 'Quentin', 'I disagree: ships still use it.', id);
+      // Another reader has the page open while it happens (it polls every second).
+      const other = await open(siteId, 'tomb', undefined, { 'data-poll': '1' });
+      await other.getByText('The lamp is a waste').waitFor();
+      await page.getByText('I disagree: ships still use it.').waitFor({ timeout: 5000 });
+
+      await mine.getByRole('button', { name: 'Delete your comment' }).click();
+      await mine.getByRole('button', { name: 'Delete comment' }).click();
+      const tomb = page.locator(`parley-comments li.c[data-id="${id}"]`);
+      await tomb.getByText('This comment was deleted by its author.').waitFor();
+      expect(await tomb.locator('> .head').count()).toBe(0);
+      expect(await page.getByText('The lamp is a waste').count()).toBe(0);
+      expect(await tomb.locator(`li.c[data-id="${reply}"] .body`).textContent()).toBe(
+        'I disagree: ships still use it.',
+      );
+      // Only the reply's own Reply and Report: a tombstone has no actions.
+      expect(await tomb.getByRole('button').count()).toBe(2);
+      expect(await focused(page)).toMatchObject({ tag: 'li', id });
+      expect(await status(page)).toBe('Your comment was deleted.');
+      // The tombstone is named by its note, its replies by what they answer.
+      expect(
+        await page.getByRole('listitem', { name: 'This comment was deleted by its author.' }).count(),
+      ).toBe(1);
+      expect(await page.getByRole('list', { name: 'Replies to a deleted comment' }).count()).toBe(1);
+      expect(await statusOf(id)).toBe('deleted');
+      await expect
+        .poll(() => page.locator('parley-comments h2').textContent(), { timeout: 5000 })
+        .toBe('Comments (1)');
+
+      // The other reader's open page turns it into the tombstone at its next poll; a fresh load
+      // shows the same.
+      const otherTomb = other.locator(`parley-comments li.c[data-id="${id}"]`);
+      await otherTomb.getByText('This comment was deleted by its author.').waitFor({ timeout: 5000 });
+      expect(await other.getByText('The lamp is a waste').count()).toBe(0);
+      expect(await otherTomb.getByText('I disagree: ships still use it.').count()).toBe(1);
+      const fresh = await open(siteId, 'tomb');
+      const freshTomb = fresh.locator(`parley-comments li.c[data-id="${id}"]`);
+      await freshTomb.getByText('This comment was deleted by its author.').waitFor();
+      expect(await freshTomb.locator(`li.c[data-id="${reply}"] .name`).textContent()).toBe('Quentin');
+      expect(await fresh.getByText('Pia').count()).toBe(0);
+      expect(await fresh.locator('parley-comments h2').textContent()).toBe('Comments (1)');
+      // No Reply on a tombstone: there is nothing to answer.
+      expect(await freshTomb.getByRole('button', { name: /Reply to/ }).count()).toBe(1);
+      for (const p of [page, other, fresh]) expect((p as Page & { errors: string[] }).errors).toEqual([]);
+    });
+  },
+);
