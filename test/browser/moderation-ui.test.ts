@@ -7,8 +7,9 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authorToken } from '../../src/lib/crypto';
 import { createUser, grantRole } from '../../src/repositories/users';
-import { createTestContext, type TestContext } from '../helpers/context';
+import { createTestContext, TEST_ORIGIN, type TestContext } from '../helpers/context';
 import { as, outboxFor, seedComments, signedIn, statusOf } from '../helpers/workspace';
 import { hasChromium, launchChromium, SKIP_REASON } from './harness';
 
@@ -153,6 +154,48 @@ describe.skipIf(!hasChromium)(`moderation UI (${hasChromium ? 'chromium' : SKIP_
     // Help toggles with ?.
     await page.locator('body').press('?');
     expect(await page.isVisible('#help')).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("takes an author's own deletion in its stride: the open item's decision says so, and the history names the author", async () => {
+    const siteId = await t.site();
+    const { ids } = await seedComments(t, siteId, 1, { authorName: 'Regretful reader' });
+    const id = ids[0]!;
+    const u = await createUser(t.rt.db, { email: 'mod-withdrawn@example.test', password: 'a long password' });
+    await grantRole(t.rt.db, u.id, siteId, 'moderator');
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${origin}/moderation`);
+    await page.fill('#email', 'mod-withdrawn@example.test');
+    await page.fill('#password', 'a long password');
+    await page.click('button[type=submit]');
+    await page.waitForSelector(`#list li[data-id="${id}"]`);
+
+    // The reader deletes it while the moderator has it open (and claimed).
+    const res = await t.request(
+      'POST',
+      `/api/v1/sites/${siteId}/comments/${id}/withdraw`,
+      { authorToken: authorToken(t.config.PARLEY_SECRET, id) },
+      { origin: TEST_ORIGIN },
+    );
+    expect(res.status).toBe(200);
+    await page.locator('body').press('a');
+    await waitStatus(page, /Someone already decided this comment \(it is now deleted\)/);
+    await page.waitForFunction(() => document.querySelectorAll('#list li').length === 0);
+    expect(await statusOf(t, id)).toBe('deleted');
+
+    await page.locator('body').press('h');
+    await page.waitForSelector('#history-rows tr td');
+    const row = page.locator('#history-rows tr').first();
+    expect(await row.locator('td').nth(1).textContent()).toBe('withdraw (held → deleted)');
+    expect(await row.locator('td').nth(3).textContent()).toBe('author');
+    expect(await row.locator('td').nth(4).textContent()).toContain('Regretful reader');
+    // Nothing to undo: the last decision is not a moderator's.
+    await page.locator('body').press('h');
+    await page.locator('body').press('u');
+    await waitStatus(page, /Nothing to undo/);
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -93,7 +93,7 @@ const SHELL = `<!doctype html>
 </div>
 <section id="history-view" hidden aria-labelledby="history-title">
   <h2 id="history-title">Decision history</h2>
-  <table class="grid"><thead><tr><th scope="col">When</th><th scope="col">Action</th><th scope="col">Reason</th><th scope="col">Moderator</th><th scope="col">Comment</th></tr></thead><tbody id="history-rows"></tbody></table>
+  <table class="grid"><thead><tr><th scope="col">When</th><th scope="col">Action</th><th scope="col">Reason</th><th scope="col">By</th><th scope="col">Comment</th></tr></thead><tbody id="history-rows"></tbody></table>
   <button type="button" id="history-more" hidden>Load more</button>
 </section>
 <section id="settings-view" hidden data-rules="${RULE_IDS.join(',')}" data-events="${WEBHOOK_EVENTS.join(',')}">
