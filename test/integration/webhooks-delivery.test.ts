@@ -10,7 +10,7 @@ import { messageIdFor } from '../../src/repositories/webhooks';
 import { publishNow } from '../../src/services/outbox-publisher';
 import { RETRY_SCHEDULE_MS } from '../../src/webhooks/schedule';
 import { fanOut } from '../../src/webhooks/service';
-import { createTestContext, type TestContext, waitFor } from '../helpers/context';
+import { createTestContext, TEST_ORIGIN, type TestContext, waitFor } from '../helpers/context';
 import { type Received, type Receiver, startReceiver, testClock } from './webhooks-helpers';
 
 let t: TestContext;
@@ -217,6 +217,48 @@ describe('webhook deliveries', () => {
         events[0]!.r.headers,
       ),
     ).toThrow();
+  });
+
+  it("sends an author's own deletion as comment.deleted with actor author, and blanks the text in every stored message", async () => {
+    const s = await site();
+    const ep = await endpoint(s, '/withdrawn');
+    const res = await t.submit(s.siteId, 'wh-withdrawn', {
+      authorName: 'Bea',
+      body: 'Something I wrote about the ferry timetable and later took back.',
+    });
+    const { id, authorToken } = (await res.json()) as { id: string; authorToken: string };
+    await waitFor(async () => at('/withdrawn').length >= 2, 'submitted and decided events', 15_000);
+    const gone = await t.request(
+      'POST',
+      `/api/v1/sites/${s.siteId}/comments/${id}/withdraw`,
+      { authorToken },
+      { origin: TEST_ORIGIN },
+    );
+    expect(gone.status).toBe(200);
+    await waitFor(
+      async () => at('/withdrawn').some((r) => r.body.includes('comment.deleted')),
+      'deleted event',
+      15_000,
+    );
+    const deleted = at('/withdrawn')
+      .map((r) => verify(r, ep.secret))
+      .find((e) => e.type === 'comment.deleted')!;
+    expect(deleted.data).toMatchObject({
+      id,
+      status: 'deleted',
+      actor: 'author',
+      reasonCode: 'withdrawn',
+      erasure: false,
+      body: null,
+      authorName: null,
+    });
+    const stored = await t.rt.db
+      .selectFrom('webhook_messages')
+      .select('body')
+      .where('comment_id', '=', id)
+      .execute();
+    expect(stored).toHaveLength(3);
+    for (const m of stored) expect(m.body).not.toContain('ferry timetable');
   });
 
   it('retries 500 x3 on the schedule with the same webhook-id, then delivers once', async () => {
