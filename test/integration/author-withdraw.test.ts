@@ -9,7 +9,9 @@ import { uuidv7 } from '../../src/lib/ids';
 import { defaultRules } from '../../src/moderation/rules';
 import type { Rule } from '../../src/moderation/types';
 import { recordSystemDecisions } from '../../src/repositories/decisions';
+import { saveSettings } from '../../src/repositories/site-settings';
 import { loadCommentSnapshot } from '../../src/repositories/webhooks';
+import { eraseAuthor } from '../../src/services/privacy';
 import { buildEventBody, eventSchemas } from '../../src/webhooks/events';
 import { createModerateProcessor } from '../../workers/moderate';
 import { createTestContext, TEST_ORIGIN, type TestContext } from '../helpers/context';
@@ -496,6 +498,25 @@ describe('the thread after an author deletes', () => {
     page = (await thread(siteId, 'tomb')).body!;
     expect(page.article.commentCount).toBe(0);
     expect(page.comments).toEqual([]);
+  });
+
+  it('treats a comment erased at its author’s request (erase mode delete) the same way', async () => {
+    const siteId = await t.site();
+    await saveSettings(t.rt.db, siteId, { reportThreshold: 3, retentionDays: 90, eraseMode: 'delete' });
+    const erased = await published(siteId, 'erased', { authorEmail: 'erase.me@example.test' });
+    const reply = await published(siteId, 'erased', { authorName: 'Stays', parentId: erased.id });
+    await eraseAuthor(t.rt, t.config.PARLEY_SECRET, siteId, 'erase.me@example.test', 'user:test');
+    const page = (await thread(siteId, 'erased')).body!;
+    expect(page.article.commentCount).toBe(1);
+    expect(page.comments).toEqual([
+      expect.objectContaining({
+        id: erased.id,
+        deleted: true,
+        authorName: '',
+        body: '',
+        replies: [expect.objectContaining({ id: reply.id, authorName: 'Stays' })],
+      }),
+    ]);
   });
 
   it('pages through tombstones like any other top-level comment', async () => {
