@@ -12,15 +12,17 @@ import { DEMO_ARTICLE_ID, DEMO_SITE_ID } from '../../src/routes/demo';
 import { TEST_ORIGIN, waitFor } from '../helpers/context';
 import { as, seedComments, signedIn } from '../helpers/workspace';
 import { type AuditOptions, audit } from './axe';
-import { articlePage, type HostServer, hasChromium, SKIP_REASON, type Stack, startStack } from './harness';
+import {
+  articlePage,
+  EMBED_POLICY,
+  type HostServer,
+  hasChromium,
+  SKIP_REASON,
+  type Stack,
+  startStack,
+} from './harness';
 
-// As in the other embed tests: the rules are kept out of the widget's way (fast typing, token-less
-// seeds, one address, the classifier being retrained), so every state is reached on purpose.
-const POLICY = {
-  bot: { minFormMs: 300, tokenProblemScore: 0 },
-  velocity: { perIp: 10_000, perAuthor: 10_000 },
-  rules: { classifier: { enabled: false } },
-};
+const POLICY = EMBED_POLICY;
 const SCHEMES = ['light', 'dark'] as const;
 type Scheme = (typeof SCHEMES)[number];
 const WIDGET: AuditOptions = { include: ['parley-comments'] };

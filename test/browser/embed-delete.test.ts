@@ -7,15 +7,9 @@ import { randomUUID } from 'node:crypto';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_ORIGIN, waitFor } from '../helpers/context';
-import { articlePage, hasChromium, SKIP_REASON, type Stack, startStack } from './harness';
+import { articlePage, EMBED_POLICY, hasChromium, SKIP_REASON, type Stack, startStack } from './harness';
 
-// As in embed.test.ts: the rules are kept out of the widget's way (fast typing, token-less seeds,
-// one address, the classifier being retrained).
-const POLICY = {
-  bot: { minFormMs: 300, tokenProblemScore: 0 },
-  velocity: { perIp: 10_000, perAuthor: 10_000 },
-  rules: { classifier: { enabled: false } },
-};
+const POLICY = EMBED_POLICY;
 
 let s: Stack;
 const contexts: BrowserContext[] = [];

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_ORIGIN, waitFor } from '../helpers/context';
 import {
   articlePage,
+  EMBED_POLICY,
   type HostServer,
   hasChromium,
   SKIP_REASON,
@@ -16,15 +17,7 @@ import {
   strictCsp,
 } from './harness';
 
-// These tests are about the widget, not the rules, so the site's policy keeps the rules out of the
-// way: the bot rule rejects forms sent within 2 s of being shown (tests type faster than people);
-// seeds posted through the API (as other readers) carry no form token; every browser post comes
-// from 127.0.0.1; and the learned classifier, which another engineer retrains, is switched off.
-const POLICY = {
-  bot: { minFormMs: 300, tokenProblemScore: 0 },
-  velocity: { perIp: 10_000, perAuthor: 10_000 },
-  rules: { classifier: { enabled: false } },
-};
+const POLICY = EMBED_POLICY;
 
 let s: Stack;
 const contexts: BrowserContext[] = [];
