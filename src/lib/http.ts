@@ -7,6 +7,10 @@ import { AppError } from './errors';
 
 export const SITE_ID = /^[a-z0-9_-]{1,64}$/i;
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const MEDIA_PARAM = new RegExp(`^${TOKEN}=(${TOKEN}|"([^"\\\\]|\\\\.)*")$`);
+/** What @hono/zod-openapi's media-type gate accepts for a JSON body. */
+const STRICT_JSON_TYPE = /^application\/([a-z-.]+\+)?json(;\s*[a-zA-Z0-9-]+=([^;]+))*$/i;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -24,8 +28,11 @@ export function jsonBody(): MiddlewareHandler<AppEnv> {
     ) {
       return next();
     }
-    const [type = '', ...params] = (c.req.header('content-type') ?? '').split(';');
-    if (!JSON_TYPE.test(type.trim())) {
+    const contentType = c.req.header('content-type') ?? '';
+    const [type = '', ...params] = contentType.split(';');
+    // RFC 9110: parameters are `token=token` or `token="quoted"`, separated by `;` with optional
+    // whitespace, and may be empty (`application/json;;`). Anything else is not a media type.
+    if (!JSON_TYPE.test(type.trim()) || !params.every((p) => p.trim() === '' || MEDIA_PARAM.test(p.trim()))) {
       throw new AppError(415, 'unsupported_media_type', 'Send the request body as application/json');
     }
     // JSON is UTF-8 (RFC 8259); a body declared otherwise would be read as something it is not.
@@ -43,6 +50,9 @@ export function jsonBody(): MiddlewareHandler<AppEnv> {
     if (encoding && encoding !== 'identity') {
       throw new AppError(415, 'unsupported_media_type', 'Send the request body without Content-Encoding');
     }
+    // Accepted here, so the route's own media-type check (@hono/zod-openapi's, stricter: no space
+    // before a parameter's semicolon, no empty parameter) must agree: it reads the header again.
+    if (!STRICT_JSON_TYPE.test(contentType)) c.req.raw.headers.set('content-type', 'application/json');
     const buf = await c.req.arrayBuffer();
     let text: string;
     try {
