@@ -164,6 +164,7 @@ export class Widget {
       if (!first && !this.nodes.has(c.id) && this.o.order === 'oldest' && this.cursor) continue;
       this.merge(c, this.list, prepend);
     }
+    if (!first) this.prune(t);
     if (t.article.closed) this.close();
     for (const el of this.list.querySelectorAll('time')) {
       setText(el, relativeTime(el.dateTime));
@@ -203,13 +204,59 @@ export class Widget {
     for (const r of c.replies) this.merge(r, node.replies, false);
   }
 
+  /**
+   * Takes down what a poll no longer returns: a comment a moderator rejected after publishing it,
+   * or one its author deleted with no replies to keep it as a tombstone. Judged only where the
+   * answer is complete: roots strictly inside the first page's span (ties at its edge may be on
+   * the next page), and every reply of a root the page returned. The reader's own pending
+   * comments are never judged; they are not published yet.
+   */
+  private prune(t: Thread): void {
+    const seen = new Set<string>();
+    const walk = (cs: PublicComment[]) => {
+      for (const c of cs) {
+        seen.add(c.id);
+        walk(c.replies);
+      }
+    };
+    walk(t.comments);
+    const newest = this.o.order === 'newest';
+    const times = t.comments.map((c) => c.createdAt).sort();
+    // Without a next page the first page is the whole thread.
+    const edge = t.nextCursor ? (newest ? times[0] : times[times.length - 1]) : undefined;
+    const inside = (at: string) => edge === undefined || (newest ? at > edge : at < edge);
+    const rootOf = (li: HTMLElement): HTMLElement => {
+      let r = li;
+      while (r.parentElement && r.parentElement !== this.list) r = r.parentElement;
+      return r;
+    };
+    const gone: CNode[] = [];
+    for (const [id, node] of this.nodes) {
+      if (node.pending || seen.has(id) || !node.li.isConnected) continue;
+      const root = rootOf(node.li);
+      const judged =
+        root === node.li
+          ? inside(node.li.dataset.at ?? '')
+          : seen.has(root.dataset.id ?? '');
+      if (judged) gone.push(node);
+    }
+    if (!gone.length) return;
+    const focus = this.wrap.getRootNode() as ShadowRoot;
+    for (const node of gone) {
+      if (this.replyTo && node.li.contains(this.form)) this.cancelReply(false);
+      if (focus.activeElement && node.li.contains(focus.activeElement)) this.heading.focus();
+      node.li.remove();
+    }
+    for (const [id, node] of this.nodes) if (!node.li.isConnected) this.nodes.delete(id);
+  }
+
   private renderComment(id: string, name: string, body: string, at: string, pending: boolean): CNode {
     const slot = h('div');
     const replies = h('ol', { 'aria-label': `Replies to ${name}` });
     const nameId = uid('pn');
     const li = h(
       'li',
-      { class: 'c', tabindex: -1, 'data-id': id, 'aria-labelledby': nameId },
+      { class: 'c', tabindex: -1, 'data-id': id, 'data-at': at, 'aria-labelledby': nameId },
       h(
         'div',
         { class: 'head' },

@@ -33,11 +33,15 @@ async function statusOf(id: string): Promise<string> {
   return r.status;
 }
 
+/** The author token each seed's 202 carried, as that reader's browser would keep it. */
+const authorTokens = new Map<string, string>();
+
 /** Posts through the API as another reader and waits until the workers publish it. */
 async function seed(siteId: string, article: string, authorName: string, body: string, parentId?: string) {
   const res = await s.t.submit(siteId, article, { authorName, body, ...(parentId ? { parentId } : {}) });
   expect(res.status).toBe(202);
-  const { id } = (await res.json()) as { id: string };
+  const { id, authorToken } = (await res.json()) as { id: string; authorToken: string };
+  authorTokens.set(id, authorToken);
   await waitFor(async () => (await statusOf(id)) === 'published', `seed ${id} published`);
   return id;
 }
@@ -220,6 +224,43 @@ describe.skipIf(!hasChromium)(
       // No Reply on a tombstone: there is nothing to answer.
       expect(await freshTomb.getByRole('button', { name: /Reply to/ }).count()).toBe(1);
       for (const p of [page, other, fresh]) expect((p as Page & { errors: string[] }).errors).toEqual([]);
+    });
+
+    it('takes comments down from open pages at the next poll: rejected after publishing, or deleted by their author', async () => {
+      const siteId = await newSite();
+      const keep = await seed(siteId, 'down', 'Rosa', 'The ferry timetable is finally sensible.');
+      const abusive = await seed(siteId, 'down', 'Troll', 'Something a moderator will take back down.');
+      const answered = await seed(siteId, 'down', 'Sam', 'Will the night ferry run in winter?');
+      const reply = await seed(siteId, 'down', 'Tess', 'Only on weekends, says the council.', answered);
+      const regret = await seed(siteId, 'down', 'Uli', 'A reply its author thinks better of.', answered);
+      const page = await open(siteId, 'down', undefined, { 'data-poll': '1' });
+      const shown = (id: string) => page.locator(`parley-comments li.c[data-id="${id}"]`).count();
+      for (const id of [keep, abusive, answered, reply, regret]) expect(await shown(id)).toBe(1);
+
+      // A moderator rejects a published comment; its author deletes a reply (with the token the
+      // 202 gave them, as the embed does).
+      const moderator = await s.t.token(siteId, 'moderator');
+      const rejected = await s.t.request(
+        'POST',
+        `/api/v1/moderation/sites/${siteId}/comments/${abusive}/reject`,
+        { reasonCode: 'abusive', expectedStatus: 'published' },
+        { authorization: `Bearer ${moderator}` },
+      );
+      expect(rejected.status).toBe(200);
+      const token = authorTokens.get(regret)!;
+      const withdrawn = await s.t.request(
+        'POST',
+        `/api/v1/sites/${siteId}/comments/${regret}/withdraw`,
+        { authorToken: token },
+        { origin: TEST_ORIGIN },
+      );
+      expect(withdrawn.status).toBe(200);
+
+      await expect.poll(() => shown(abusive), { timeout: 5000 }).toBe(0);
+      await expect.poll(() => shown(regret), { timeout: 5000 }).toBe(0);
+      for (const id of [keep, answered, reply]) expect(await shown(id)).toBe(1);
+      expect(await page.getByText('Something a moderator will take back down.').count()).toBe(0);
+      expect((page as Page & { errors: string[] }).errors).toEqual([]);
     });
   },
 );
