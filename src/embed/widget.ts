@@ -234,10 +234,7 @@ export class Widget {
     for (const [id, node] of this.nodes) {
       if (node.pending || seen.has(id) || !node.li.isConnected) continue;
       const root = rootOf(node.li);
-      const judged =
-        root === node.li
-          ? inside(node.li.dataset.at ?? '')
-          : seen.has(root.dataset.id ?? '');
+      const judged = root === node.li ? inside(node.li.dataset.at ?? '') : seen.has(root.dataset.id ?? '');
       if (judged) gone.push(node);
     }
     if (!gone.length) return;
