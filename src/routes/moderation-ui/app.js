@@ -620,7 +620,25 @@
       input.value = limit ? String(limit[part]) : '';
     }
     fill($('#whatif'));
+    // What the untouched form proposes, to tell a change of flood control alone (see floodOnly).
+    state.loadedProposal = null;
+    if (!restoring) {
+      try {
+        state.loadedProposal = JSON.stringify(proposedPolicy());
+      } catch {}
+    }
     policyDirty();
+  }
+
+  /**
+   * True when the form changes the site's flood control and nothing else. Flood control refuses
+   * submissions before they are stored and decides no comment, so a what-if would show nothing: it
+   * is saved at once, which is what a newsroom opening a breaking-news thread needs.
+   */
+  function floodOnly(policy) {
+    const stored = state.policyBase.floodControl || {};
+    if (!state.loadedProposal || JSON.stringify(policy.floodControl) === JSON.stringify(stored)) return false;
+    return JSON.stringify({ ...policy, floodControl: stored }) === state.loadedProposal;
   }
 
   async function loadPolicyVersions() {
@@ -716,18 +734,23 @@
   /** Save is offered only for exactly the policy whose what-if the admin has just seen. */
   function policyDirty() {
     let proposed = null;
+    let flood = false;
     try {
-      proposed = JSON.stringify(proposedPolicy());
+      const policy = proposedPolicy();
+      proposed = JSON.stringify(policy);
+      flood = floodOnly(policy);
     } catch {}
-    const ready = state.previewed !== null && state.previewed === proposed;
-    $('#policy-save').disabled = !ready;
+    const previewed = state.previewed !== null && state.previewed === proposed;
+    $('#policy-save').disabled = !previewed && !flood;
     $('#policy-save').textContent = state.policy
       ? `Save as version ${state.policy.version + 1}`
       : 'Save policy';
     const from = state.restoring ? `Restoring version ${state.restoring}. ` : '';
-    $('#policy-hint').textContent = ready
+    $('#policy-hint').textContent = previewed
       ? `${from}The numbers below are for exactly this policy.`
-      : `${from}Preview the change before saving it.`;
+      : flood
+        ? 'Only flood control changes: it decides no comment, so it needs no preview.'
+        : `${from}Preview the change before saving it.`;
   }
 
   async function previewPolicy() {
@@ -806,7 +829,9 @@
 
   async function savePolicy() {
     const policy = proposedPolicy();
-    if (state.previewed !== JSON.stringify(policy)) return say('Preview the change before saving it.');
+    if (state.previewed !== JSON.stringify(policy) && !floodOnly(policy)) {
+      return say('Preview the change before saving it.');
+    }
     const saved = await api('PUT', `${admin()}/policy`, { policy, expectedVersion: state.policy.version });
     const restored = state.restoring;
     await loadPolicy();
