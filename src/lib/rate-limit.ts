@@ -177,8 +177,8 @@ export function createRateLimiter(
   };
 }
 
-/** A site's own submission limits (its policy's `floodControl`), in the limiter's terms. */
-export function siteSubmitLimits(policy: Pick<Policy, 'floodControl'>): Partial<Record<LimitScope, Limit>> {
+/** A site's own limits (its policy's `floodControl`), in the limiter's terms. */
+export function siteLimits(policy: Pick<Policy, 'floodControl'>): Partial<Record<LimitScope, Limit>> {
   const f = policy.floodControl;
   const limit = (l: { points: number; seconds: number } | undefined) =>
     l && { points: l.points, durationSeconds: l.seconds };
@@ -186,6 +186,8 @@ export function siteSubmitLimits(policy: Pick<Policy, 'floodControl'>): Partial<
     submit_ip: limit(f.perIp),
     submit_author: limit(f.perAuthor),
     submit_article: limit(f.perArticle),
+    report_ip: limit(f.reportsPerIp),
+    report_comment: limit(f.reportsPerComment),
   };
 }
 
@@ -217,9 +219,14 @@ export function authorKey(siteId: string, emailHash: string | null | undefined):
 export function limitReport(
   deps: { redis: RedisClient; config: Config },
   r: { siteId: string; commentId: string; ipHash: string | null | undefined },
+  /** The site's own report limits, if its policy sets any (see siteLimits). */
+  overrides?: Partial<Record<LimitScope, Limit>>,
 ): Promise<void> {
-  return rateLimiterFor(deps).consume({
-    report_ip: r.ipHash ? `${r.siteId}:${r.ipHash}` : null,
-    report_comment: `${r.siteId}:${r.commentId}`,
-  });
+  return rateLimiterFor(deps).consume(
+    {
+      report_ip: r.ipHash ? `${r.siteId}:${r.ipHash}` : null,
+      report_comment: `${r.siteId}:${r.commentId}`,
+    },
+    overrides,
+  );
 }

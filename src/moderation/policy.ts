@@ -108,8 +108,9 @@ export const policySchema = z.object({
   /** Hold an author's first N comments until a moderator has approved one of theirs. */
   newCommenterHold: z.number().int().min(0).default(0),
   /**
-   * This site's submission limits (answered with 429 before anything is stored), each in place of
-   * the server's RATE_SUBMIT_PER_* setting; a scope left out keeps the server's. A newsroom
+   * This site's submission and report limits (answered with 429 before anything is stored), each in
+   * place of the server's RATE_SUBMIT_PER_* or RATE_REPORT_PER_* setting; a scope left out keeps the
+   * server's. A newsroom
    * expecting a breaking-news thread raises `perArticle`; a small site may tighten `perIp`.
    */
   floodControl: z
@@ -120,6 +121,10 @@ export const policySchema = z.object({
       perAuthor: floodLimitSchema.optional(),
       /** Per article, everyone together. */
       perArticle: floodLimitSchema.optional(),
+      /** Reader reports per reader (in place of RATE_REPORT_PER_IP). */
+      reportsPerIp: floodLimitSchema.optional(),
+      /** Reader reports per comment (in place of RATE_REPORT_PER_COMMENT). */
+      reportsPerComment: floodLimitSchema.optional(),
     })
     .default({}),
 });

@@ -22,6 +22,20 @@ const report = (siteId: string, id: string, body: Record<string, unknown>, reade
   );
 
 describe('reader reports', () => {
+  it("apply a site's own report limits from its policy, in place of the server's", async () => {
+    // The server allows 5 reports per comment an hour (see beforeAll); this site allows 2.
+    const siteId = await t.site({ floodControl: { reportsPerComment: { points: 2, seconds: 3600 } } });
+    const other = await t.site();
+    const statuses = async (site: string) => {
+      const { ids } = await seedComments(t, site, 1, { status: 'published' });
+      const out: number[] = [];
+      for (let i = 0; i < 4; i++) out.push((await report(site, ids[0]!, { reason: 'spam' }, `r${i}`)).status);
+      return out;
+    };
+    expect(await statuses(siteId)).toEqual([202, 202, 429, 429]);
+    expect(await statuses(other)).toEqual([202, 202, 202, 202]);
+  });
+
   it('accepts one report per reader, puts the comment in the reported queue past the threshold, rate-limits', async () => {
     const siteId = await t.site();
     await saveSettings(t.rt.db, siteId, { reportThreshold: 2, retentionDays: 90, eraseMode: 'anonymise' });

@@ -11,7 +11,7 @@ import {
 } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { metrics } from '../../lib/metrics';
-import { authorKey, rateLimiterFor, siteSubmitLimits } from '../../lib/rate-limit';
+import { authorKey, rateLimiterFor, siteLimits } from '../../lib/rate-limit';
 import { decodeCursor, findPublicStatus } from '../../repositories/comments';
 import { withdraw as withdrawComment } from '../../services/author-actions';
 import { threadCacheFor } from '../../services/thread-cache';
@@ -53,7 +53,7 @@ export function commentHandlers(deps: AppDeps) {
         submit_author: authorKey(siteId, emailHash),
         submit_article: `${siteId}:${articleId}`,
       },
-      siteSubmitLimits(c.get('site').policy),
+      siteLimits(c.get('site').policy),
     );
     const now = deps.now();
     const token = checkFormToken(secret, siteId, input.formToken, now.getTime());

@@ -32,11 +32,13 @@ const REASONS = ['spam', 'offensive', 'abusive', 'harassment', 'hate_speech', 'o
 // The engine's rule ids (plus the optional external provider), for the policy's rule switches.
 const RULE_IDS = [...defaultRules.map((r) => r.id), 'external'];
 const WEBHOOK_EVENTS = EVENT_TYPES;
-// The site's own submission limits (policy.floodControl), in place of the server's RATE_SUBMIT_PER_*.
+// The site's own limits (policy.floodControl), in place of the server's RATE_SUBMIT_PER_* and RATE_REPORT_PER_*.
 const FLOOD_SCOPES = [
   ['perIp', 'Per reader (address)'],
   ['perAuthor', 'Per author (email)'],
   ['perArticle', 'Per article, everyone'],
+  ['reportsPerIp', 'Reports per reader'],
+  ['reportsPerComment', 'Reports per comment'],
 ] as const;
 
 const SHELL = `<!doctype html>
@@ -129,7 +131,7 @@ const SHELL = `<!doctype html>
     </div>
     <label>Built-in English profanity list <select id="words-builtin"><option value="off">off</option><option value="suspect">hold</option><option value="banned">reject</option></select></label>
     <h3>Flood control</h3>
-    <p class="muted" id="flood-help">A submission over a limit is refused (429) before anything is stored. Leave a row empty to keep the server's limit; 0 comments turns that limit off on this site.</p>
+    <p class="muted" id="flood-help">A comment or reader report over a limit is refused (429) before anything is stored. Leave a row empty to keep the server's limit; 0 comments turns that limit off on this site.</p>
     <table class="grid" aria-describedby="flood-help"><thead><tr><th scope="col">Limit</th><th scope="col">Comments</th><th scope="col">Per seconds</th></tr></thead><tbody id="flood">
 ${FLOOD_SCOPES.map(
   ([scope, label]) =>

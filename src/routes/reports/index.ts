@@ -7,7 +7,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../../deps';
 import { hashIp, hmac } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
-import { limitReport } from '../../lib/rate-limit';
+import { limitReport, siteLimits } from '../../lib/rate-limit';
 import { insertOutbox } from '../../repositories/outbox';
 import { fileReport } from '../../repositories/reports';
 import { getSettings } from '../../repositories/site-settings';
@@ -61,7 +61,7 @@ export function mountReports(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
     const ip = c.get('clientIp');
     const ipHash = ip ? hashIp(secret, ip) : null;
     // Per reader address and per comment, with the in-memory fallback while Redis is away.
-    await limitReport(deps, { siteId, commentId, ipHash });
+    await limitReport(deps, { siteId, commentId, ipHash }, siteLimits(c.get('site').policy));
     const readerKey = hmac(secret, 'reader', `${ipHash ?? ''}|${input.readerToken ?? ''}`);
     const settings = await getSettings(deps.db, siteId);
     const { result, outbox } = await deps.db.transaction().execute(async (trx) => {
