@@ -238,10 +238,10 @@ export class Widget {
       if (judged) gone.push(node);
     }
     if (!gone.length) return;
-    const focus = this.wrap.getRootNode() as ShadowRoot;
+    const shadow = this.wrap.getRootNode() as ShadowRoot;
     for (const node of gone) {
       if (this.replyTo && node.li.contains(this.form)) this.cancelReply(false);
-      if (focus.activeElement && node.li.contains(focus.activeElement)) this.heading.focus();
+      if (shadow.activeElement && node.li.contains(shadow.activeElement)) this.heading.focus();
       node.li.remove();
     }
     for (const [id, node] of this.nodes) if (!node.li.isConnected) this.nodes.delete(id);

@@ -1,6 +1,6 @@
 /** Keyset-pagination cursors over (timestamp, uuid): opaque to clients, checked strictly when they come back. */
+import { UUID_RE } from './ids';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 export interface KeysetCursor {
@@ -19,7 +19,7 @@ export function encodeKeysetCursor(at: Date, id: string): string {
  */
 export function decodeKeysetCursor(cursor: string): KeysetCursor | null {
   const [ts, id, ...rest] = Buffer.from(cursor, 'base64url').toString().split('|');
-  if (!ts || !id || rest.length || !UUID.test(id)) return null;
+  if (!ts || !id || rest.length || !UUID_RE.test(id.toLowerCase())) return null;
   const at = new Date(ts);
   const ms = at.getTime();
   if (Number.isNaN(ms) || ms < 0 || ms > LATEST || at.toISOString() !== ts) return null;

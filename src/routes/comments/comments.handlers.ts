@@ -10,6 +10,7 @@ import {
   issueFormToken,
 } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
+import { UUID_RE } from '../../lib/ids';
 import { metrics } from '../../lib/metrics';
 import { authorKey, rateLimiterFor, siteLimits } from '../../lib/rate-limit';
 import { decodeCursor, findPublicStatus } from '../../repositories/comments';
@@ -20,7 +21,6 @@ import type { commentRoutes } from './comments.routes';
 type Routes = ReturnType<typeof commentRoutes>;
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,200}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function toPublicStatus(status: string): 'pending' | 'published' | 'rejected' {
   if (status === 'published') return 'published';
@@ -154,7 +154,7 @@ export function commentHandlers(deps: AppDeps) {
     // One answer for every refusal (a wrong, missing or another comment's token, an id that is not
     // one, another site's comment), so nobody learns whether a comment exists. The token is checked
     // first: without it the database is never asked.
-    if (!UUID.test(commentId) || !checkAuthorToken(deps.config.PARLEY_SECRET, commentId, token)) {
+    if (!UUID_RE.test(commentId) || !checkAuthorToken(deps.config.PARLEY_SECRET, commentId, token)) {
       throw AppError.notFound('Comment');
     }
     const done = await withdrawComment(deps, {
