@@ -235,9 +235,13 @@ export function createQueues(connection: RedisClient, prefix: string): Queues {
   };
 }
 
-/** Job ids must not contain ':' nor be all digits (BullMQ). */
-export function moderateJobId(commentId: string): string {
-  return `mod-${commentId}`;
+/**
+ * Job ids must not contain ':' nor be all digits (BullMQ). An edited comment's text is a new
+ * revision with an id of its own: BullMQ ignores an add whose id still exists (a completed job
+ * is kept for an hour), so re-using the first id would leave the edit undecided until the sweep.
+ */
+export function moderateJobId(commentId: string, revision = 0): string {
+  return revision > 0 ? `mod-${commentId}-r${revision}` : `mod-${commentId}`;
 }
 
 /**

@@ -84,12 +84,13 @@ export async function sweepPending(
   if (oldestWaiting) cutoff = Math.min(cutoff, oldestWaiting.timestamp - PUBLISH_MARGIN_MS);
   const stale = await findStalePending(deps.db, new Date(cutoff), 1000);
   if (!stale.length) return 0;
-  // A lone comment's id, as its original job had if it was alone: ignored while that job exists.
+  // A lone comment's id, as its original job had if it was alone (an edited comment's, as its
+  // edit's job has): ignored while that job exists.
   await deps.queues.moderate.addBulk(
     stale.map((c) => ({
       name: 'moderate',
       data: { commentId: c.id, requestId: c.request_id },
-      opts: { jobId: moderateJobId(c.id) },
+      opts: { jobId: moderateJobId(c.id, c.revision) },
     })),
   );
   return stale.length;

@@ -88,6 +88,7 @@ export function createModerateProcessor(deps: ModerateDeps) {
           reasons: publicReasons(w.decision),
           scores: w.decision.scores,
           policyVersion: w.decision.policyVersion,
+          revision: w.row.revision,
           topic: TOPIC_FOR[w.decision.outcome],
           payload: {
             articleId: w.row.article_id,

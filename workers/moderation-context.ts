@@ -186,26 +186,18 @@ function velocityClient(redis: RedisClient): VelocityClient {
   return redis as VelocityClient;
 }
 
-/**
- * Sliding-window counts from two fixed buckets: this bucket's count (INCR, including this comment)
- * plus the previous bucket's, weighted by how much of it still lies inside the window. Keyed by
- * the comment's own time, so a backlog is counted as it was posted. A bucket expires two windows
- * after its first comment, by when its successor has stopped reading it.
- */
-async function countVelocity(
-  redis: RedisClient,
-  prefix: string,
-  windowMs: number,
-  rows: Array<Pick<ModerationRow, 'site_id' | 'article_id' | 'email_hash' | 'ip_hash' | 'created_at'>>,
-  timeoutMs: number,
-): Promise<VelocityCounts[]> {
+type VelocityRow = Pick<ModerationRow, 'site_id' | 'article_id' | 'email_hash' | 'ip_hash' | 'created_at'>;
+type VelocityPlan = Array<Array<{ field: keyof VelocityCounts; weight: number }>>;
+
+/** Each row's pair of keys per counter (this bucket, the previous one) and the previous one's weight. */
+function velocityKeys(prefix: string, windowMs: number, rows: VelocityRow[]) {
   const keys: string[] = [];
-  const plan: Array<Array<{ field: keyof VelocityCounts; weight: number }>> = [];
+  const plan: VelocityPlan = [];
   for (const r of rows) {
     const at = new Date(r.created_at).getTime();
     const bucket = Math.floor(at / windowMs);
     const weight = 1 - (at - bucket * windowMs) / windowMs;
-    const fields: Array<{ field: keyof VelocityCounts; weight: number }> = [];
+    const fields: VelocityPlan[number] = [];
     const add = (field: keyof VelocityCounts, key: string) => {
       const base = `${prefix}:velocity:${r.site_id}:${key}`;
       keys.push(`${base}:${bucket}`, `${base}:${bucket - 1}`);
@@ -216,19 +208,16 @@ async function countVelocity(
     add('recentByArticle', `article:${r.article_id}`);
     plan.push(fields);
   }
-  const results = await withTimeout(
-    velocityClient(redis).parleyVelocity(keys.length, ...keys, windowMs * 2),
-    timeoutMs,
-  );
-  if (!Array.isArray(results) || results.length !== keys.length) {
-    throw new Error('Redis answered the velocity script with the wrong number of counts');
-  }
+  return { keys, plan };
+}
+
+function velocityCounts(plan: VelocityPlan, results: unknown[]): VelocityCounts[] {
   let i = 0;
   return plan.map((fields) => {
     const counts: VelocityCounts = {};
     for (const f of fields) {
-      const cur = Number(results[i]);
-      const prev = Number(results[i + 1]);
+      const cur = Number(results[i] ?? 0);
+      const prev = Number(results[i + 1] ?? 0);
       i += 2;
       (counts[f.field] as number) = cur + Math.floor(prev * f.weight);
     }
@@ -237,12 +226,53 @@ async function countVelocity(
 }
 
 /**
+ * Sliding-window counts from two fixed buckets: this bucket's count (INCR, including this comment)
+ * plus the previous bucket's, weighted by how much of it still lies inside the window. Keyed by
+ * the comment's own time, so a backlog is counted as it was posted. A bucket expires two windows
+ * after its first comment, by when its successor has stopped reading it.
+ */
+async function countVelocity(
+  redis: RedisClient,
+  prefix: string,
+  windowMs: number,
+  rows: VelocityRow[],
+  timeoutMs: number,
+): Promise<VelocityCounts[]> {
+  const { keys, plan } = velocityKeys(prefix, windowMs, rows);
+  const results = await withTimeout(
+    velocityClient(redis).parleyVelocity(keys.length, ...keys, windowMs * 2),
+    timeoutMs,
+  );
+  if (!Array.isArray(results) || results.length !== keys.length) {
+    throw new Error('Redis answered the velocity script with the wrong number of counts');
+  }
+  return velocityCounts(plan, results);
+}
+
+/**
+ * The same counts for comments already counted once: an author's edit is the same comment, not a
+ * new one, so its buckets are read (its first run's increment still in them) and not incremented.
+ */
+async function readVelocity(
+  redis: RedisClient,
+  prefix: string,
+  windowMs: number,
+  rows: VelocityRow[],
+  timeoutMs: number,
+): Promise<VelocityCounts[]> {
+  const { keys, plan } = velocityKeys(prefix, windowMs, rows);
+  const results = await withTimeout(redis.mget(...keys), timeoutMs);
+  if (results.length !== keys.length) throw new Error('Redis answered MGET with the wrong number of values');
+  return velocityCounts(plan, results);
+}
+
+/**
  * The columns the lookups read: immutable ones, so they can come from the job's hint (see
  * ModerationHint) before the comment itself has been read back.
  */
 export type LookupKey = Pick<
   ModerationRow,
-  'id' | 'site_id' | 'article_id' | 'email_hash' | 'ip_hash' | 'created_at' | 'simhash' | 'body'
+  'id' | 'site_id' | 'article_id' | 'email_hash' | 'ip_hash' | 'created_at' | 'simhash' | 'body' | 'revision'
 >;
 
 export function lookupKeyFromHint(commentId: string, hint: ModerationHint): LookupKey {
@@ -254,6 +284,8 @@ export function lookupKeyFromHint(commentId: string, hint: ModerationHint): Look
     ip_hash: hint.ipHash,
     created_at: new Date(hint.createdAt),
     simhash: hint.simhash,
+    // Hints come with a submission only, never with an edit.
+    revision: 0,
     // Without a stored fingerprint the body is too short to have one: nothing to compare.
     body: '',
   };
@@ -321,7 +353,15 @@ export function createContextParts(deps: ContextDeps) {
       const client = redisClient();
       if (!client) return rows.map(() => ({ unavailable: true }));
       try {
-        return await countVelocity(await client, prefix, velocityWindowMs, rows, redisTimeoutMs);
+        const redis = await client;
+        const edited = rows.filter((r) => r.revision > 0);
+        if (!edited.length) return await countVelocity(redis, prefix, velocityWindowMs, rows, redisTimeoutMs);
+        const fresh = rows.filter((r) => !(r.revision > 0));
+        const [counted, read] = await Promise.all([
+          fresh.length ? countVelocity(redis, prefix, velocityWindowMs, fresh, redisTimeoutMs) : [],
+          readVelocity(redis, prefix, velocityWindowMs, edited, redisTimeoutMs),
+        ]);
+        return rows.map((r) => (r.revision > 0 ? read.shift()! : counted.shift()!));
       } catch {
         // Unknown is not zero: the guarded velocity rule holds these comments and says why.
         return rows.map(() => ({ unavailable: true }));

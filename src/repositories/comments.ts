@@ -195,6 +195,8 @@ export async function loadForModeration(db: Db, ids: string[]) {
       'c.created_at',
       // The near-duplicate fingerprint ingest stored, so the worker need not compute it again.
       'c.simhash',
+      // Which text this is: the decision is written only if no edit replaced it meanwhile.
+      'c.revision',
       'a.closed as article_closed',
       'a.url as article_url',
       'a.title as article_title',
@@ -212,6 +214,8 @@ export interface PublicComment {
   authorName: string;
   body: string;
   createdAt: string;
+  /** When its author last edited it; null if never (and on a tombstone). */
+  editedAt: string | null;
   /** Only on a tombstone: deleted, but kept for the published replies under it. */
   deleted?: true;
   replies: PublicComment[];
@@ -247,7 +251,7 @@ export async function readThread(
   const asc = opts.order === 'oldest';
   let q = db
     .selectFrom('comments as c')
-    .select(['c.id', 'c.parent_id', 'c.author_name', 'c.body', 'c.created_at', 'c.status'])
+    .select(['c.id', 'c.parent_id', 'c.author_name', 'c.body', 'c.created_at', 'c.status', 'c.edited_at'])
     .where('c.article_id', '=', articleId)
     .where(SHOWN)
     .where('c.parent_id', 'is', null)
@@ -279,7 +283,7 @@ export async function readThread(
   const replies = page.length
     ? await db
         .selectFrom('comments')
-        .select(['id', 'parent_id', 'root_id', 'author_name', 'body', 'created_at', 'status'])
+        .select(['id', 'parent_id', 'root_id', 'author_name', 'body', 'created_at', 'status', 'edited_at'])
         .where(
           'root_id',
           'in',
@@ -299,6 +303,7 @@ export async function readThread(
           authorName: '',
           body: '',
           createdAt: r.created_at.toISOString(),
+          editedAt: null,
           deleted: true,
           replies: [],
         }
@@ -308,6 +313,7 @@ export async function readThread(
           authorName: r.author_name,
           body: r.body,
           createdAt: r.created_at.toISOString(),
+          editedAt: r.edited_at?.toISOString() ?? null,
           replies: [],
         };
   const byId = new Map<string, PublicComment>();
@@ -351,7 +357,7 @@ export async function findPublicStatus(db: Db, siteId: string, id: string) {
 export async function findStalePending(db: Db, olderThan: Date, limit: number) {
   return db
     .selectFrom('comments')
-    .select(['id', 'request_id'])
+    .select(['id', 'request_id', 'revision'])
     .where('status', '=', 'pending')
     .where('created_at', '<', olderThan)
     .orderBy('created_at')

@@ -14,6 +14,8 @@ export interface NewDecision {
   reasons?: unknown[];
   scores?: Record<string, number>;
   policyVersion?: number | null;
+  /** The comment's revision it was made on (see comment edits); 0 when left out. */
+  revision?: number;
 }
 
 export async function insertDecisions(db: Db, decisions: NewDecision[]): Promise<void> {
@@ -33,6 +35,7 @@ export async function insertDecisions(db: Db, decisions: NewDecision[]): Promise
         reasons: JSON.stringify(d.reasons ?? []),
         scores: JSON.stringify(d.scores ?? {}),
         policy_version: d.policyVersion ?? null,
+        revision: d.revision ?? 0,
       })),
     )
     .execute();
@@ -55,6 +58,11 @@ export interface SystemDecisionWrite {
   reasons: unknown[];
   scores: Record<string, number>;
   policyVersion: number | null;
+  /**
+   * The revision of the text the pipeline read. An author's edit of a still-pending comment keeps
+   * it pending, so the status alone would let a decision on the old text stand for the new one.
+   */
+  revision?: number;
   /** The outbox row announcing it. */
   topic: string;
   payload: Record<string, unknown>;
@@ -81,6 +89,7 @@ export async function recordSystemDecisions(db: Db, writes: SystemDecisionWrite[
       reasons: w.reasons,
       scores: w.scores,
       policy_version: w.policyVersion,
+      revision: w.revision ?? null,
       topic: w.topic,
       payload: w.payload,
       ord,
@@ -90,7 +99,7 @@ export async function recordSystemDecisions(db: Db, writes: SystemDecisionWrite[
     with v as (
       select * from jsonb_to_recordset(${doc}::jsonb) as v(
         id uuid, to_status text, action text, reason_code text, reasons jsonb, scores jsonb,
-        policy_version int, topic text, payload jsonb, ord int)
+        policy_version int, revision int, topic text, payload jsonb, ord int)
     ),
     upd as (
       update comments c set status = v.to_status, decided_at = now(), updated_at = now()
@@ -99,13 +108,15 @@ export async function recordSystemDecisions(db: Db, writes: SystemDecisionWrite[
       -- the row: with a backlog the planner otherwise scanned the whole pending index each batch.
       where c.id = v.id and c.id = any(${writes.map((w) => w.commentId)}::uuid[])
         and (c.status = 'pending') is true
-      returning c.id, c.site_id, c.article_id, c.request_id, c.status
+        and (v.revision is null or c.revision = v.revision)
+      returning c.id, c.site_id, c.article_id, c.request_id, c.status, c.revision
     ),
     audit as (
       insert into moderation_decisions
-        (comment_id, site_id, actor_type, action, from_status, to_status, reason_code, reasons, scores, policy_version)
+        (comment_id, site_id, actor_type, action, from_status, to_status, reason_code, reasons, scores, policy_version,
+         revision)
       select upd.id, upd.site_id, 'system', v.action, 'pending', upd.status, v.reason_code, v.reasons, v.scores,
-             v.policy_version
+             v.policy_version, upd.revision
       from upd join v on v.id = upd.id
     ),
     bump as (

@@ -70,3 +70,23 @@ describe('moderate jobs from comment.submitted rows', () => {
     expect(moderateJobComments(again!.data as unknown as ModerateJob)[0]!.hint).toBeUndefined();
   });
 });
+
+describe('moderate jobs from comment.edited rows', () => {
+  it('moderates each revision in a job of its own, never under the first job id (BullMQ would ignore it)', () => {
+    const edited = (revision: unknown, id = 1) => ({ ...row(id, 'comment.edited'), payload: { revision } });
+    const first = edited(1);
+    const [job, ...rest] = moderateJobs([first]);
+    expect(rest).toEqual([]);
+    expect(job?.jobId).toBe(`mod-${first.comment_id}-r1`);
+    expect(job?.jobId).not.toBe(moderateJobId(first.comment_id!));
+    expect(job?.jobId).not.toContain(':');
+    expect(job?.data).toEqual({ commentId: first.comment_id, requestId: 'req-1' });
+    // Relayed twice: the same id, so added once; the next edit: a new one.
+    expect(moderateJobs([{ ...first }])[0]?.jobId).toBe(job?.jobId);
+    const second = { ...first, id: '2', payload: { revision: 2 } };
+    expect(moderateJobs([second])[0]?.jobId).toBe(`mod-${first.comment_id}-r2`);
+    expect(moderateJobId(first.comment_id!, 2)).toBe(`mod-${first.comment_id}-r2`);
+    // A row without a usable revision makes no job rather than one the first id would swallow.
+    expect(moderateJobs([edited(undefined), edited(0), edited('x')])).toEqual([]);
+  });
+});

@@ -8,6 +8,7 @@ import {
   type ModerateJobComment,
   type ModerationHint,
   moderateBatchJobId,
+  moderateJobId,
   QUEUE,
   type QueueName,
 } from '../queue';
@@ -21,7 +22,25 @@ export interface JobSpec {
 
 export type OutboxRoute = (row: OutboxRow) => JobSpec[];
 
-const routes: Record<string, OutboxRoute[]> = {};
+/**
+ * A reader edited their comment: its new text is moderated again from scratch, by a job of its own
+ * named after the revision (the first job's id may still exist, and BullMQ would ignore it).
+ */
+const moderateEdit: OutboxRoute = (row) => {
+  const revision = Number((row.payload as { revision?: unknown }).revision);
+  if (!row.comment_id || !Number.isInteger(revision) || revision < 1) return [];
+  const data: ModerateJobComment = { commentId: row.comment_id, requestId: row.request_id ?? null };
+  return [
+    {
+      queue: QUEUE.moderate,
+      name: 'moderate',
+      data: { ...data },
+      jobId: moderateJobId(row.comment_id, revision),
+    },
+  ];
+};
+
+const routes: Record<string, OutboxRoute[]> = { 'comment.edited': [moderateEdit] };
 
 /**
  * Hints the API attached to the outbox rows it has just written (see ModerationHint). Kept beside
