@@ -224,6 +224,8 @@ export async function loadItems(db: Db, siteId: string, ids: string[], actor: st
       'c.ip_hash',
       'c.created_at',
       'c.decided_at',
+      'c.revision',
+      'c.edited_at',
       'c.report_count',
       'c.reported_at',
       'c.claimed_by',
@@ -251,10 +253,18 @@ export async function loadItems(db: Db, siteId: string, ids: string[], actor: st
       'to_status',
       'reason_code',
       'reasons',
+      'revision',
       'created_at',
     ])
     .where('comment_id', 'in', ids)
     .orderBy('id')
+    .execute();
+  const revisions = await db
+    .selectFrom('comment_revisions')
+    .select(['comment_id', 'revision', 'body', 'created_at', 'replaced_at'])
+    .where('comment_id', 'in', ids)
+    .orderBy('comment_id')
+    .orderBy('revision')
     .execute();
   const reports = await db
     .selectFrom('reports')
@@ -294,6 +304,16 @@ export async function loadItems(db: Db, siteId: string, ids: string[], actor: st
         hasIp: !!r.ip_hash,
         createdAt: r.created_at.toISOString(),
         decidedAt: r.decided_at?.toISOString() ?? null,
+        revision: r.revision,
+        editedAt: r.edited_at?.toISOString() ?? null,
+        revisions: revisions
+          .filter((v) => v.comment_id === r.id)
+          .map((v) => ({
+            revision: v.revision,
+            body: v.body,
+            createdAt: v.created_at.toISOString(),
+            replacedAt: v.replaced_at.toISOString(),
+          })),
         reportCount: r.report_count,
         reportedAt: r.reported_at?.toISOString() ?? null,
         claim: leaseLive
@@ -332,6 +352,7 @@ export async function loadItems(db: Db, siteId: string, ids: string[], actor: st
             toStatus: d.to_status,
             reasonCode: d.reason_code,
             reasons: (Array.isArray(d.reasons) ? d.reasons : []).map((v) => normaliseReason(v)),
+            revision: d.revision,
             createdAt: d.created_at.toISOString(),
           })),
         reports: reports

@@ -37,7 +37,12 @@ export function learningLabel(
 
 export type ItemOutcome =
   | { id: string; ok: true; status: CommentStatus }
-  | { id: string; ok: false; code: 'already_decided' | 'claimed_by_other' | 'not_found'; message: string };
+  | {
+      id: string;
+      ok: false;
+      code: 'already_decided' | 'claimed_by_other' | 'not_found' | 'comment_edited';
+      message: string;
+    };
 
 export interface ActionDeps {
   db: Kysely<Database>;
@@ -53,6 +58,7 @@ interface Locked {
   claimed_by: string | null;
   claim_expires_at: Date | null;
   request_id: string | null;
+  revision: number;
 }
 
 async function lockComments(trx: Db, siteId: string, ids: string[]): Promise<Map<string, Locked>> {
@@ -68,6 +74,7 @@ async function lockComments(trx: Db, siteId: string, ids: string[]): Promise<Map
       'claimed_by',
       'claim_expires_at',
       'request_id',
+      'revision',
     ])
     .where('site_id', '=', siteId)
     .where('id', 'in', ids)
@@ -107,6 +114,12 @@ export interface DecideInput {
    * (approve a rejected one). Without it only open items (held, pending, reported) may be decided.
    */
   expectedStatus?: CommentStatus;
+  /**
+   * Comment id → the revision the moderator saw. An author's edit sends the comment back to the
+   * pipeline as pending, which is an open status, so without this a decision made on the old text
+   * would be applied to the new one.
+   */
+  expectedRevisions?: Record<string, number>;
   /** Ban cascades act on the author's comments whoever holds a lease on them. */
   ignoreClaims?: boolean;
   now: Date;
@@ -133,6 +146,16 @@ export async function decide(
       const row = locked.get(id);
       if (!row) {
         results.push({ id, ok: false, code: 'not_found', message: 'No such comment on this site' });
+        continue;
+      }
+      const saw = input.expectedRevisions?.[id];
+      if (saw !== undefined && saw !== row.revision) {
+        results.push({
+          id,
+          ok: false,
+          code: 'comment_edited',
+          message: 'Its author edited this comment since you opened it: read the new text first',
+        });
         continue;
       }
       // A deleted comment (by its author, or erased) is gone for good: its text is empty, and

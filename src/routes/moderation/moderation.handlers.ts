@@ -159,6 +159,7 @@ export function moderationHandlers(deps: AppDeps) {
       action: 'approve',
       actorId: c.get('principal').actorId,
       expectedStatus: b.expectedStatus,
+      expectedRevisions: b.expectedRevision === undefined ? undefined : { [commentId]: b.expectedRevision },
       now: deps.now(),
     });
     const one = actions.expectOne(results);
@@ -175,6 +176,7 @@ export function moderationHandlers(deps: AppDeps) {
       reasonCode: b.reasonCode,
       actorId: c.get('principal').actorId,
       expectedStatus: b.expectedStatus,
+      expectedRevisions: b.expectedRevision === undefined ? undefined : { [commentId]: b.expectedRevision },
       now: deps.now(),
     });
     const one = actions.expectOne(results);
@@ -207,6 +209,7 @@ export function moderationHandlers(deps: AppDeps) {
       action: b.action,
       reasonCode: b.reasonCode,
       actorId: c.get('principal').actorId,
+      expectedRevisions: b.expectedRevisions,
       now: deps.now(),
     });
     return c.json({ results }, 200);

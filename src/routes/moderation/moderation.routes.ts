@@ -101,7 +101,9 @@ export const approve = createRoute({
   request: { params: s.CommentParams, body: body(s.ApproveBody) },
   responses: {
     200: json('Decided', s.DecidedSchema),
-    409: problem('already_decided or claimed_by_other'),
+    409: problem(
+      'already_decided, claimed_by_other, or comment_edited (its author edited it since the expectedRevision you saw)',
+    ),
     ...guarded,
   },
 });
@@ -115,7 +117,9 @@ export const reject = createRoute({
   request: { params: s.CommentParams, body: body(s.RejectBody) },
   responses: {
     200: json('Decided', s.DecidedSchema),
-    409: problem('already_decided or claimed_by_other'),
+    409: problem(
+      'already_decided, claimed_by_other, or comment_edited (its author edited it since the expectedRevision you saw)',
+    ),
     ...guarded,
   },
 });

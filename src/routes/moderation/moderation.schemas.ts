@@ -68,6 +68,20 @@ export const QueueItemSchema = z
     hasIp: z.boolean(),
     createdAt: z.string(),
     decidedAt: z.string().nullable(),
+    revision: z.number().int().openapi({
+      description: 'How many times its author edited it (0: never); send it back as expectedRevision',
+    }),
+    editedAt: z.string().nullable().openapi({ description: 'When its author last edited it' }),
+    revisions: z
+      .array(
+        z.object({
+          revision: z.number().int(),
+          body: z.string().openapi({ description: 'Raw text as written; render it as text, never as HTML' }),
+          createdAt: z.string().openapi({ description: 'When this text was written' }),
+          replacedAt: z.string().openapi({ description: 'When an edit replaced it' }),
+        }),
+      )
+      .openapi({ description: 'The texts its author replaced by editing, oldest first' }),
     reportCount: z.number().int(),
     reportedAt: z.string().nullable(),
     claim: z.object({ by: z.string(), expiresAt: z.string(), mine: z.boolean() }).nullable(),
@@ -103,6 +117,9 @@ export const QueueItemSchema = z
         toStatus: z.string(),
         reasonCode: z.string().nullable(),
         reasons: z.array(Reason),
+        revision: z.number().int().openapi({
+          description: "The comment's revision it was made on: reasons' spans index that text",
+        }),
         createdAt: z.string(),
       }),
     ),
@@ -127,10 +144,16 @@ export const ClaimSchema = z.object({ id: z.string(), claimedUntil: z.string() }
 
 const StatusEnum = z.enum(['pending', 'published', 'held', 'rejected', 'deleted']);
 
+const revisionNumber = z.number().int().min(0).max(1_000_000);
+
 export const ApproveBody = z.object({
   expectedStatus: StatusEnum.optional().openapi({
     description:
       'Re-decide a comment that is no longer open (e.g. approve a rejected one); the status you saw',
+  }),
+  expectedRevision: revisionNumber.optional().openapi({
+    description:
+      "The comment's `revision` you saw: if its author has edited it since, the decision is refused with 409 comment_edited instead of deciding a text you have not read. The workspace always sends it.",
   }),
 });
 export const RejectBody = ApproveBody.extend({ reasonCode: z.enum(REJECT_REASONS) });
@@ -140,6 +163,14 @@ export const BulkBody = z.object({
   action: z.enum(['approve', 'reject']),
   ids: z.array(z.uuid()).min(1).max(200),
   reasonCode: z.enum(REJECT_REASONS).optional(),
+  expectedRevisions: z
+    .record(z.uuid(), revisionNumber)
+    .refine((r) => Object.keys(r).length <= 200, 'At most 200 entries')
+    .optional()
+    .openapi({
+      description:
+        'Comment id → the revision you saw; an item its author edited since fails with code comment_edited',
+    }),
 });
 export const BulkResultSchema = z
   .object({
