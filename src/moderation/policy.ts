@@ -108,6 +108,16 @@ export const policySchema = z.object({
   /** Hold an author's first N comments until a moderator has approved one of theirs. */
   newCommenterHold: z.number().int().min(0).default(0),
   /**
+   * How long after posting a reader may edit their own comment (seconds from created_at; 0 turns
+   * editing off). Each edit is moderated again, so a longer window costs only moderation time.
+   */
+  editWindowSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86_400)
+    .default(600),
+  /**
    * This site's submission and report limits (answered with 429 before anything is stored), each in
    * place of the server's RATE_SUBMIT_PER_* or RATE_REPORT_PER_* setting; a scope left out keeps the
    * server's. A newsroom

@@ -53,6 +53,15 @@ export async function exportAuthor(db: Kysely<Database>, secret: string, siteId:
         .orderBy('id')
         .execute()
     : [];
+  // The texts their edits replaced are theirs too.
+  const revisions = ids.length
+    ? await db
+        .selectFrom('comment_revisions')
+        .select(['comment_id', 'revision', 'body', 'created_at', 'replaced_at'])
+        .where('comment_id', 'in', ids)
+        .orderBy('revision')
+        .execute()
+    : [];
   const ipHashes = [...new Set(comments.map((c) => c.ip_hash).filter((h): h is string => !!h))];
   const reports = ipHashes.length
     ? await db
@@ -92,6 +101,13 @@ export async function exportAuthor(db: Kysely<Database>, secret: string, siteId:
       referrer: c.referrer,
       createdAt: c.created_at.toISOString(),
       decidedAt: c.decided_at?.toISOString() ?? null,
+      earlierVersions: revisions
+        .filter((v) => v.comment_id === c.id)
+        .map((v) => ({
+          body: v.body,
+          writtenAt: v.created_at.toISOString(),
+          replacedAt: v.replaced_at.toISOString(),
+        })),
       decisions: decisions
         .filter((d) => d.comment_id === c.id)
         .map((d) => ({
@@ -171,6 +187,8 @@ export async function eraseAuthor(
         .execute();
     }
     if (del) {
+      // The texts their edits replaced are emptied with the comments.
+      await trx.deleteFrom('comment_revisions').where('comment_id', 'in', ids).execute();
       const deltas = new Map<string, number>();
       for (const r of rows)
         if (r.status === 'published') deltas.set(r.article_id, (deltas.get(r.article_id) ?? 0) - 1);

@@ -14,6 +14,7 @@ export const COMMENT_EVENT_TYPES = [
   'comment.approved',
   'comment.reported',
   'comment.deleted',
+  'comment.edited',
 ] as const;
 export const EVENT_TYPES = [...COMMENT_EVENT_TYPES, 'endpoint.disabled'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -52,9 +53,11 @@ export const CommentEventDataSchema = z
     createdAt: z.string().nullable(),
     actor: z.enum(['system', 'moderator', 'author']).optional().openapi({
       description:
-        "Who decided (decision events): the pipeline, a moderator, or (comment.deleted only) the comment's author deleting it themselves",
+        "Who decided (decision events): the pipeline, a moderator, or (comment.deleted and comment.edited only) the comment's author deleting or editing it themselves",
     }),
-    reasonCode: z.string().nullable().optional(),
+    reasonCode: z.string().nullable().optional().openapi({
+      description: "comment.held, comment.rejected, comment.deleted; 'edited' in comment.edited",
+    }),
     reasons: z.array(Reason).optional().openapi({ description: 'comment.held and comment.rejected' }),
     reportCount: z
       .number()
@@ -142,6 +145,8 @@ const STATUS_OF: Partial<Record<CommentEventType, string>> = {
   'comment.rejected': 'rejected',
   'comment.approved': 'published',
   'comment.deleted': 'deleted',
+  // The edited text waits for moderation again: take the old one down until comment.published.
+  'comment.edited': 'pending',
 };
 
 function reasonsOf(payload: Record<string, unknown>) {
@@ -198,12 +203,13 @@ export function buildEventBody(row: OutboxRow, comment: CommentSnapshot | undefi
     data.reasonCode = typeof payload.reasonCode === 'string' ? payload.reasonCode : null;
     data.erasure = isErasure(payload);
   }
+  if (type === 'comment.edited') data.reasonCode = 'edited';
   return { type, timestamp, data };
 }
 
-/** Authors only ever delete (their own comment); any other actor is a moderator or the pipeline. */
+/** Authors only ever delete or edit (their own comment); any other actor is a moderator or the pipeline. */
 function actorOf(type: CommentEventType, actor: unknown): 'system' | 'moderator' | 'author' {
-  if (actor === 'author' && type === 'comment.deleted') return 'author';
+  if (actor === 'author' && (type === 'comment.deleted' || type === 'comment.edited')) return 'author';
   return actor === 'moderator' ? 'moderator' : 'system';
 }
 

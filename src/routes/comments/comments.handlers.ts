@@ -14,7 +14,7 @@ import { UUID_RE } from '../../lib/ids';
 import { metrics } from '../../lib/metrics';
 import { authorKey, rateLimiterFor, siteLimits } from '../../lib/rate-limit';
 import { decodeCursor, findPublicStatus } from '../../repositories/comments';
-import { withdraw as withdrawComment } from '../../services/author-actions';
+import { edit as editComment, withdraw as withdrawComment } from '../../services/author-actions';
 import { threadCacheFor } from '../../services/thread-cache';
 import type { commentRoutes } from './comments.routes';
 
@@ -26,6 +26,11 @@ export function toPublicStatus(status: string): 'pending' | 'published' | 'rejec
   if (status === 'published') return 'published';
   if (status === 'pending' || status === 'held') return 'pending';
   return 'rejected';
+}
+
+/** Until when a comment posted at `createdAt` may be edited under the site's window; null: never. */
+export function editableUntil(createdAt: Date, windowSeconds: number): string | null {
+  return windowSeconds > 0 ? new Date(createdAt.getTime() + windowSeconds * 1000).toISOString() : null;
 }
 
 export function commentHandlers(deps: AppDeps) {
@@ -87,6 +92,7 @@ export function commentHandlers(deps: AppDeps) {
         status: toPublicStatus(accepted.status),
         statusUrl,
         authorToken: authorToken(secret, accepted.id),
+        editableUntil: editableUntil(accepted.createdAt, c.get('site').policy.editWindowSeconds),
       },
       202,
     );
@@ -168,5 +174,42 @@ export function commentHandlers(deps: AppDeps) {
     return c.json({ id: done.id, status: done.status }, 200);
   };
 
-  return { submit, thread, status, formToken, withdraw };
+  const edit: RouteHandler<Routes['edit'], AppEnv> = async (c) => {
+    const { siteId } = c.req.valid('param');
+    const commentId = c.req.valid('param').commentId.toLowerCase();
+    const { authorToken: token, body } = c.req.valid('json');
+    // The same single answer as withdraw for every way of not proving authorship, before any query.
+    if (!UUID_RE.test(commentId) || !checkAuthorToken(deps.config.PARLEY_SECRET, commentId, token)) {
+      throw AppError.notFound('Comment');
+    }
+    const policy = c.get('site').policy;
+    // Each edit is moderated again like a new comment, so it spends the reader's submission budget.
+    const ip = c.get('clientIp');
+    await rateLimiterFor(deps).consume(
+      { submit_ip: ip ? `${siteId}:${hashIp(deps.config.PARLEY_SECRET, ip)}` : null },
+      siteLimits(policy),
+    );
+    const done = await editComment(deps, {
+      siteId,
+      commentId,
+      body,
+      windowSeconds: policy.editWindowSeconds,
+      requestId: c.get('requestId'),
+      now: deps.now(),
+    });
+    if (!done) throw AppError.notFound('Comment');
+    c.header('Cache-Control', 'no-store');
+    return c.json(
+      {
+        id: done.id,
+        status: toPublicStatus(done.status),
+        editedAt: done.editedAt?.toISOString() ?? null,
+        editableUntil: editableUntil(done.createdAt, policy.editWindowSeconds),
+        changed: done.changed,
+      },
+      200,
+    );
+  };
+
+  return { submit, thread, status, formToken, withdraw, edit };
 }

@@ -6,6 +6,9 @@ import {
   ArticleParams,
   CommentParams,
   CommentStatusSchema,
+  EditedSchema,
+  EditParams,
+  editCommentSchema,
   FormTokenSchema,
   SiteParam,
   submitCommentSchema,
@@ -127,5 +130,40 @@ export function commentRoutes(maxChars: number) {
     },
   });
 
-  return { submit, thread, status, formToken, withdraw };
+  const edit = createRoute({
+    method: 'post',
+    path: '/api/v1/sites/{siteId}/comments/{commentId}/edit',
+    tags: ['comments'],
+    summary: 'Edit your own comment (its author, proven by the authorToken of its submission)',
+    description:
+      "Replaces the text of a comment that is pending, held or published, within the site's edit window (`editWindowSeconds` of its policy, from when it was posted; 0 turns editing off) and while nobody's reply to it is left (a deleted reply does not count). The new text is checked as a submission's body is and moderated again from scratch: the comment is pending until the pipeline (or a moderator) decides it, a published one leaves the thread and its count meanwhile, and the text it replaced is kept for moderators. The audit records actor `author`, action `edit`, and a `comment.edited` webhook is sent. The same text as now answers 200 with `changed: false` and changes nothing. Refusals: 409 `not_editable` (rejected or deleted), `edit_window_closed` (window passed, or editing off), `has_replies`. A wrong or missing token, another comment's token, an unknown id or another site's comment are all answered 404, as for withdraw. An edit counts against the reader's per-address submission limit (429). JSON only, from the site's allowed origins.",
+    request: {
+      params: EditParams,
+      body: { required: true, content: { 'application/json': { schema: editCommentSchema(maxChars) } } },
+    },
+    responses: {
+      200: {
+        description: 'Edited and sent back to moderation (or unchanged: the same text)',
+        content: { 'application/json': { schema: EditedSchema } },
+      },
+      400: problem('Malformed JSON'),
+      403: problem('Origin not allowed'),
+      404: problem('Unknown site or comment, or the token does not prove authorship of it'),
+      409: problem('Not editable: rejected or deleted, past the edit window, or replied to'),
+      413: problem('Body too large'),
+      415: problem('Not JSON'),
+      422: problem('Invalid fields (the body as for a submission; authorToken not a string)'),
+      429: {
+        ...problem('Too many submissions and edits from this address; see Retry-After'),
+        headers: {
+          'Retry-After': {
+            description: 'Seconds until an edit may succeed',
+            schema: { type: 'integer' },
+          },
+        },
+      },
+    },
+  });
+
+  return { submit, thread, status, formToken, withdraw, edit };
 }

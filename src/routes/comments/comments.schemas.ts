@@ -95,7 +95,11 @@ export const AcceptedSchema = z
     statusUrl: z.string(),
     authorToken: z.string().openapi({
       description:
-        "Proof that the caller wrote this comment: keep it (the embed keeps it in the browser's localStorage) and send it to POST .../comments/{commentId}/withdraw to delete the comment. Parley stores nothing to check it: it is an HMAC of the comment id under the server's secret, so a replay of the same submission gets the same token.",
+        "Proof that the caller wrote this comment: keep it (the embed keeps it in the browser's localStorage) and send it to POST .../comments/{commentId}/withdraw to delete the comment, or to POST .../comments/{commentId}/edit to change its text. Parley stores nothing to check it: it is an HMAC of the comment id under the server's secret, so a replay of the same submission gets the same token.",
+    }),
+    editableUntil: z.string().nullable().openapi({
+      description:
+        "Until when its author may edit it (the site's policy.editWindowSeconds after it was posted); null when the site allows no editing",
     }),
   })
   .openapi('CommentAccepted');
@@ -110,6 +114,7 @@ type PublicCommentShape = {
   authorName: string;
   body: string;
   createdAt: string;
+  editedAt: string | null;
   deleted?: true;
   replies: PublicCommentShape[];
 };
@@ -122,6 +127,9 @@ export const PublicCommentSchema: z.ZodType<PublicCommentShape> = z
       authorName: z.string(),
       body: z.string().openapi({ description: 'Raw text as written; render it as text, never as HTML' }),
       createdAt: z.string(),
+      editedAt: z.string().nullable().openapi({
+        description: 'When its author last edited it (the edited text was moderated again); null if never',
+      }),
       deleted: z.literal(true).optional().openapi({
         description:
           'Present only on a tombstone: a comment deleted (by its author, or erased at their request) that has published replies. It keeps its place so the replies keep theirs; authorName and body are empty. A deleted comment without published replies is not listed at all.',
@@ -155,6 +163,31 @@ export const WithdrawBody = z
 export const WithdrawnSchema = z
   .object({ id: z.uuid(), status: z.literal('deleted') })
   .openapi('CommentWithdrawn');
+
+/** The edit route refuses like the withdraw route: its comment id is any text, answered 404. */
+export const EditParams = WithdrawParams;
+
+/** The body is checked exactly as a submission's is. */
+export function editCommentSchema(maxChars: number) {
+  return z
+    .object({
+      authorToken: WithdrawBody.shape.authorToken,
+      body: submitCommentSchema(maxChars).shape.body,
+    })
+    .openapi('CommentEditRequest');
+}
+
+export const EditedSchema = z
+  .object({
+    id: z.uuid(),
+    status: PublicStatus.openapi({ description: 'pending after a change: the new text is moderated again' }),
+    editedAt: z.string().nullable(),
+    editableUntil: z.string().nullable(),
+    changed: z
+      .boolean()
+      .openapi({ description: 'false when the text was the same as before: nothing changed' }),
+  })
+  .openapi('CommentEdited');
 
 export const ThreadQuery = z.object({
   order: z.enum(['oldest', 'newest']).default('oldest'),

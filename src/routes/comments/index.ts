@@ -14,4 +14,5 @@ export function mountComments(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   app.openapi(routes.status, h.status);
   app.openapi(routes.formToken, h.formToken);
   app.openapi(routes.withdraw, h.withdraw);
+  app.openapi(routes.edit, h.edit);
 }
