@@ -8,9 +8,11 @@ import { serve } from '@hono/node-server';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorToken } from '../../src/lib/crypto';
+import { defaultRules } from '../../src/moderation/rules';
 import { createUser, grantRole } from '../../src/repositories/users';
 import { createTestContext, TEST_ORIGIN, type TestContext } from '../helpers/context';
 import { as, outboxFor, seedComments, signedIn, statusOf } from '../helpers/workspace';
+import { createModerateProcessor } from '../../workers/moderate';
 import { hasChromium, launchChromium, SKIP_REASON } from './harness';
 
 let t: TestContext;
@@ -196,6 +198,70 @@ describe.skipIf(!hasChromium)(`moderation UI (${hasChromium ? 'chromium' : SKIP_
     await page.locator('body').press('h');
     await page.locator('body').press('u');
     await waitStatus(page, /Nothing to undo/);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('does not approve a text its author rewrote while it was open: says so, then shows the new text, marked edited, with the old one', async () => {
+    const siteId = await t.site({ premoderate: true });
+    const { ids } = await seedComments(t, siteId, 1, {
+      authorName: 'Second thoughts',
+      body: () => 'The first text, which the moderator reads.',
+      // Just posted: inside the default ten-minute edit window.
+    });
+    const id = ids[0]!;
+    await t.rt.db.updateTable('comments').set({ created_at: new Date() }).where('id', '=', id).execute();
+    const u = await createUser(t.rt.db, { email: 'mod-edited@example.test', password: 'a long password' });
+    await grantRole(t.rt.db, u.id, siteId, 'moderator');
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${origin}/moderation`);
+    await page.fill('#email', 'mod-edited@example.test');
+    await page.fill('#password', 'a long password');
+    await page.click('button[type=submit]');
+    await page.waitForSelector(`#list li[data-id="${id}"]`);
+    expect(await page.locator('#detail').textContent()).toContain(
+      'The first text, which the moderator reads.',
+    );
+    expect(await page.locator('#detail .tag.edited').count()).toBe(0);
+
+    // Its author rewrites it while the page is open, and the pipeline holds the new text again.
+    const text = 'A rewritten text with <img src=x onerror="window.pwned=1"> in it.';
+    const res = await t.request(
+      'POST',
+      `/api/v1/sites/${siteId}/comments/${id}/edit`,
+      { authorToken: authorToken(t.config.PARLEY_SECRET, id), body: text },
+      { origin: TEST_ORIGIN },
+    );
+    expect(res.status).toBe(200);
+    const moderate = createModerateProcessor({
+      db: t.rt.db,
+      queues: t.rt.queues,
+      sites: t.rt.sites,
+      rules: defaultRules,
+      now: () => new Date(),
+    });
+    expect(await moderate({ data: { commentId: id } })).toEqual({ state: 'decided', outcome: 'hold' });
+
+    // Approving what is on screen (the old text) is refused, and the item comes back as it is now.
+    await page.locator('body').press('a');
+    await waitStatus(page, /Its author edited this comment since you opened it/);
+    expect(await statusOf(t, id)).toBe('held');
+    await page.waitForFunction(() => document.querySelector('#detail .tag.edited') !== null);
+    const detail = page.locator('#detail');
+    expect(await detail.locator('.body').textContent()).toBe(text);
+    const earlier = detail.locator('details.revisions');
+    expect(await earlier.locator('summary').textContent()).toBe('Edited by its author: 1 earlier version');
+    expect(await earlier.locator('.text').textContent()).toBe('The first text, which the moderator reads.');
+    // Shown as text, never as markup.
+    expect(await detail.locator('img').count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+
+    // Having seen the new text, the same key approves it.
+    await page.locator('body').press('a');
+    await waitStatus(page, /Approved: Second thoughts/);
+    expect(await statusOf(t, id)).toBe('published');
     expect(errors).toEqual([]);
     await page.close();
   });

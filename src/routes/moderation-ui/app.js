@@ -311,9 +311,12 @@
 
   function detail(it) {
     // The reason that decided (its code is the decision's) comes first, tagged, and only its words
-    // are highlighted: a rule that scored below its threshold did not put the comment here.
-    const decidedBy = new Set(it.decisions.map((x) => x.reasonCode).filter(Boolean));
-    const all = it.decisions.flatMap((x) => x.reasons);
+    // are highlighted: a rule that scored below its threshold did not put the comment here. Only
+    // decisions on the text as it is now count: an edited comment's earlier reasons (and their
+    // spans) were about a text it no longer has.
+    const current = it.decisions.filter((x) => (x.revision ?? 0) === (it.revision ?? 0));
+    const decidedBy = new Set(current.map((x) => x.reasonCode).filter(Boolean));
+    const all = current.flatMap((x) => x.reasons);
     const deciding = all.filter((r) => decidedBy.has(r.code));
     const reasons = [...deciding, ...all.filter((r) => !decidedBy.has(r.code))];
     const marked = deciding.length ? deciding : all;
@@ -326,10 +329,15 @@
         it.article.url ? safeLink(it.article.url, title) : title,
         it.article.closed ? el('span', { class: 'tag', text: 'closed' }) : null,
       ),
-      el('p', {
-        class: 'muted',
-        text: `${it.authorName} · ${when(it.createdAt)} · ${it.status}${it.hasEmail ? '' : ' · no email'}`,
-      }),
+      el(
+        'p',
+        { class: 'muted' },
+        `${it.authorName} · ${when(it.createdAt)} · ${it.status}${it.hasEmail ? '' : ' · no email'}`,
+        it.editedAt ? ' ' : null,
+        it.editedAt
+          ? el('span', { class: 'tag edited', text: `edited ${when(it.editedAt)}`, title: it.editedAt })
+          : null,
+      ),
       takenByOther(it) ? el('p', { class: 'warn', text: 'Another moderator has this one open.' }) : null,
       it.parent
         ? el(
@@ -340,6 +348,30 @@
           )
         : null,
       highlighted(it.body, marked),
+      it.revisions?.length
+        ? el(
+            'details',
+            { class: 'revisions' },
+            el('summary', {
+              text: `Edited by its author: ${it.revisions.length} earlier ${it.revisions.length === 1 ? 'version' : 'versions'}`,
+            }),
+            el(
+              'ol',
+              { class: 'plain' },
+              it.revisions.map((v) =>
+                el(
+                  'li',
+                  {},
+                  el('p', {
+                    class: 'muted',
+                    text: `Written ${when(v.createdAt)} · replaced ${when(v.replacedAt)}`,
+                  }),
+                  el('p', { class: 'text', text: v.body }),
+                ),
+              ),
+            ),
+          )
+        : null,
       el('h3', { text: 'Why it is here' }),
       reasons.length
         ? el(
@@ -432,8 +464,14 @@
     const it = state.items[state.index];
     if (!it) return;
     try {
-      if (kind === 'approve') await api('POST', `${base()}/comments/${it.id}/approve`, {});
-      else await api('POST', `${base()}/comments/${it.id}/reject`, { reasonCode: $('#reason').value });
+      // The text decided is the one on screen: if its author edited it since, the server refuses.
+      const expectedRevision = it.revision ?? 0;
+      if (kind === 'approve') await api('POST', `${base()}/comments/${it.id}/approve`, { expectedRevision });
+      else
+        await api('POST', `${base()}/comments/${it.id}/reject`, {
+          reasonCode: $('#reason').value,
+          expectedRevision,
+        });
       state.lastDecided = it.id;
       say(`${kind === 'approve' ? 'Approved' : 'Rejected'}: ${it.authorName}. Press u to undo.`);
     } catch (e) {
@@ -445,9 +483,13 @@
   async function bulk(action) {
     if (!state.selected.size) return say('Select comments first (x or the checkboxes).');
     try {
+      const expectedRevisions = {};
+      for (const it of state.items)
+        if (state.selected.has(it.id)) expectedRevisions[it.id] = it.revision ?? 0;
       const res = await api('POST', `${base()}/bulk`, {
         action,
         ids: [...state.selected],
+        expectedRevisions,
         reasonCode: action === 'reject' ? $('#reason').value : undefined,
       });
       const ok = res.results.filter((r) => r.ok).length;
@@ -576,6 +618,7 @@
     state.previewed = null;
     $('#premoderate').checked = pol.premoderate;
     $('#new-commenter-hold').value = String(pol.newCommenterHold);
+    $('#edit-window').value = String(pol.editWindowSeconds ?? 600);
     fill(
       $('#thresholds'),
       Object.entries(pol.thresholds).map(([cat, t]) =>
@@ -631,14 +674,22 @@
   }
 
   /**
-   * True when the form changes the site's flood control and nothing else. Flood control refuses
-   * submissions before they are stored and decides no comment, so a what-if would show nothing: it
-   * is saved at once, which is what a newsroom opening a breaking-news thread needs.
+   * Truthy when the form changes the site's flood control or edit window and nothing else
+   * ('window' when only the edit window). Flood
+   * control refuses submissions before they are stored and the edit window only says how long
+   * readers may fix their text; neither decides a comment, so a what-if would show nothing: they
+   * are saved at once, which is what a newsroom opening a breaking-news thread needs.
    */
   function floodOnly(policy) {
-    const stored = state.policyBase.floodControl || {};
-    if (!state.loadedProposal || JSON.stringify(policy.floodControl) === JSON.stringify(stored)) return false;
-    return JSON.stringify({ ...policy, floodControl: stored }) === state.loadedProposal;
+    const base = state.policyBase;
+    const stored = {
+      floodControl: base.floodControl || {},
+      editWindowSeconds: base.editWindowSeconds ?? 600,
+    };
+    const mine = { floodControl: policy.floodControl, editWindowSeconds: policy.editWindowSeconds };
+    if (!state.loadedProposal || JSON.stringify(mine) === JSON.stringify(stored)) return false;
+    if (JSON.stringify({ ...policy, ...stored }) !== state.loadedProposal) return false;
+    return JSON.stringify(mine.floodControl) === JSON.stringify(stored.floodControl) ? 'window' : 'flood';
   }
 
   async function loadPolicyVersions() {
@@ -719,6 +770,7 @@
       newCommenterHold: Math.trunc(
         number($('#new-commenter-hold'), "New authors' comments to hold", 0, 1000),
       ),
+      editWindowSeconds: Math.trunc(number($('#edit-window'), 'Edit window (seconds)', 0, 604_800)),
       thresholds,
       rules,
       words: {
@@ -749,7 +801,9 @@
     $('#policy-hint').textContent = previewed
       ? `${from}The numbers below are for exactly this policy.`
       : flood
-        ? 'Only flood control changes: it decides no comment, so it needs no preview.'
+        ? flood === 'window'
+          ? 'Only the edit window changes: it decides no comment, so it needs no preview.'
+          : 'Only flood control changes: it decides no comment, so it needs no preview.'
         : `${from}Preview the change before saving it.`;
   }
 

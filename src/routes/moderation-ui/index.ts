@@ -116,6 +116,7 @@ const SHELL = `<!doctype html>
     <div class="row">
       <label class="check"><input id="premoderate" type="checkbox"> Hold every comment for a moderator (premoderation)</label>
       <label>Hold a new author's first comments until one is approved <input id="new-commenter-hold" type="number" min="0" max="1000"></label>
+      <label>Readers may edit their comment for (seconds; 0: no editing) <input id="edit-window" type="number" min="0" max="604800" step="1"></label>
     </div>
     <h3>Thresholds</h3>
     <p class="muted">A score at or above <em>hold</em> holds the comment for a moderator; at or above <em>reject</em> rejects it.</p>
