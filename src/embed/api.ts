@@ -6,6 +6,8 @@ export interface PublicComment {
   authorName: string;
   body: string;
   createdAt: string;
+  /** When its author last edited it; null (or absent from an older server) if never. */
+  editedAt?: string | null;
   /** A tombstone: deleted, kept for the published replies under it (no name, no text). */
   deleted?: true;
   replies: PublicComment[];
@@ -105,23 +107,31 @@ export class Api {
   }
 
   submit(article: string, input: Submission, idempotencyKey: string) {
-    return this.call<{ id: string; status: PublicStatus; statusUrl: string; authorToken?: string }>(
-      this.sitePath(`articles/${encodeURIComponent(article)}/comments`),
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
-        body: JSON.stringify(input),
-      },
-    );
+    return this.call<{
+      id: string;
+      status: PublicStatus;
+      statusUrl: string;
+      authorToken?: string;
+      editableUntil?: string | null;
+    }>(this.sitePath(`articles/${encodeURIComponent(article)}/comments`), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
+      body: JSON.stringify(input),
+    });
   }
 
   status(statusUrl: string): Promise<{ status: PublicStatus }> {
     return this.call(statusUrl);
   }
 
-  /** A JSON POST about one comment (`reports`, `withdraw`). */
-  private onComment(commentId: string, action: string, body: object) {
-    return this.call<unknown>(this.sitePath(`comments/${encodeURIComponent(commentId)}/${action}`), {
+  /** The status URL of one comment, as a submission's 202 gives it. */
+  statusUrl(commentId: string): string {
+    return `/${this.sitePath(`comments/${encodeURIComponent(commentId)}`)}`;
+  }
+
+  /** A JSON POST about one comment (`reports`, `withdraw`, `edit`). */
+  private onComment<T = unknown>(commentId: string, action: string, body: object) {
+    return this.call<T>(this.sitePath(`comments/${encodeURIComponent(commentId)}/${action}`), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
@@ -139,6 +149,15 @@ export class Api {
   /** Deletes the reader's own comment; the author token of its submission proves it is theirs. */
   withdraw(commentId: string, authorToken: string) {
     return this.onComment(commentId, 'withdraw', { authorToken });
+  }
+
+  /** Replaces the text of the reader's own comment; it is moderated again (pending) if it changed. */
+  edit(commentId: string, authorToken: string, body: string) {
+    return this.onComment<{ status: PublicStatus; editedAt: string | null; changed: boolean }>(
+      commentId,
+      'edit',
+      { authorToken, body },
+    );
   }
 
   counts(articles: string[]): Promise<{ counts: Record<string, number> }> {

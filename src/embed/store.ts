@@ -139,3 +139,45 @@ export function rememberName(name: string): void {
     /* ignore */
   }
 }
+
+/**
+ * Until when each of the reader's own comments may still be edited (the editableUntil of its 202),
+ * kept beside the author tokens in this browser only; entries whose time has passed are dropped.
+ */
+export class EditWindows {
+  private key: string;
+
+  constructor(site: string) {
+    this.key = `parley:editable:${site}`;
+  }
+
+  private load(): Array<[string, number]> {
+    try {
+      const list = JSON.parse(localStorage.getItem(this.key) ?? '[]') as unknown;
+      const now = Date.now();
+      if (Array.isArray(list))
+        return list.filter((e) => typeof e?.[0] === 'string' && typeof e[1] === 'number' && e[1] > now);
+    } catch {
+      /* storage disabled or corrupted: no Edit after a reload */
+    }
+    return [];
+  }
+
+  /** Ms since the epoch until which `id` may be edited; 0 when it may not (or is not known). */
+  until(id: string): number {
+    return this.load().find((e) => e[0] === id)?.[1] ?? 0;
+  }
+
+  /** Remembers a comment's window (an ISO time), or forgets it (null). */
+  set(id: string, until: string | null | undefined): void {
+    const at = until ? Date.parse(until) : 0;
+    const list = this.load().filter((e) => e[0] !== id);
+    if (at > Date.now()) list.push([id, at]);
+    try {
+      if (list.length) localStorage.setItem(this.key, JSON.stringify(list.slice(-MAX_TOKENS)));
+      else localStorage.removeItem(this.key);
+    } catch {
+      /* private mode or full: Edit is offered until the page is reloaded */
+    }
+  }
+}

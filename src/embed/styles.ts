@@ -55,6 +55,8 @@ legend{font-weight:600;font-size:14px;padding:0 4px}
 .more{margin-top:12px}
 .empty{color:var(--mut);padding:8px 0}
 .gone{color:var(--mut);font-style:italic;font-size:14px;margin:2px 0 4px}
+.edited{color:var(--mut);font-size:13px;font-style:italic}
+.editor{margin:8px 0}
 .confirm{display:grid;gap:6px;margin:8px 0;padding:8px 10px;border:1px solid var(--bd);border-radius:6px}
 h2:focus{outline:none}
 .sr{position:absolute!important;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}

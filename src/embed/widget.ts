@@ -7,6 +7,7 @@ import { PUBLISHED_EVENT, type PublishedDetail } from './counts';
 import { h, setText, uid } from './dom';
 import {
   AuthorTokens,
+  EditWindows,
   type PendingComment,
   PendingStore,
   readerToken,
@@ -32,7 +33,7 @@ export interface WidgetOptions {
 
 interface CNode {
   li: HTMLLIElement;
-  /** Reply, Report and (on the reader's own comments) Delete. */
+  /** Reply, Report and (on the reader's own comments) Edit and Delete. */
   acts: HTMLDivElement;
   replies: HTMLOListElement;
   slot: HTMLDivElement;
@@ -40,6 +41,8 @@ interface CNode {
   pending?: boolean;
   /** A tombstone: deleted, kept for the replies under it. */
   gone?: boolean;
+  /** When the reader edited it on this page: a thread page older than that is not its publication. */
+  edited?: string;
 }
 
 interface Field {
@@ -72,6 +75,7 @@ export class Widget {
   private nodes = new Map<string, CNode>();
   private store: PendingStore;
   private tokens: AuthorTokens;
+  private editable: EditWindows;
   /** Own comments deleted on this page: a status answer already in flight must not bring them back. */
   private withdrawn = new Set<string>();
   private form!: HTMLFormElement;
@@ -106,6 +110,7 @@ export class Widget {
     }
     this.store = new PendingStore(o.api.site, o.article);
     this.tokens = new AuthorTokens(o.api.site);
+    this.editable = new EditWindows(o.api.site);
     // One name per landmark: the region is named by its heading (with the count), the list by
     // what it holds, so a screen reader does not announce "Comments" three times over.
     this.heading = h('h2', { id: uid('ph'), tabindex: -1 }, 'Comments');
@@ -194,9 +199,15 @@ export class Widget {
     const known = this.nodes.get(c.id);
     if (c.deleted) {
       if (known && !known.gone) this.tombstone(known);
-    } else if (known?.pending) this.publish(c.id, known);
+    } else if (known?.pending && (!known.edited || (c.editedAt ?? '') >= known.edited)) {
+      this.publish(c.id, known);
+    }
+    // Its author edited it and the new text was published: show that text, marked edited.
+    if (known && !known.pending && !known.gone && !c.deleted && c.editedAt) {
+      this.showEdited(known, c.body, c.editedAt);
+    }
     if (!known) {
-      const n = this.renderComment(c.id, c.authorName, c.body, c.createdAt, false);
+      const n = this.renderComment(c.id, c.authorName, c.body, c.createdAt, false, c.editedAt);
       if (c.deleted) this.tombstone(n);
       into.insertBefore(n.li, prepend ? into.firstChild : null);
     }
@@ -247,7 +258,14 @@ export class Widget {
     for (const [id, node] of this.nodes) if (!node.li.isConnected) this.nodes.delete(id);
   }
 
-  private renderComment(id: string, name: string, body: string, at: string, pending: boolean): CNode {
+  private renderComment(
+    id: string,
+    name: string,
+    body: string,
+    at: string,
+    pending: boolean,
+    editedAt?: string | null,
+  ): CNode {
     const slot = h('div');
     const replies = h('ol', { 'aria-label': `Replies to ${name}` });
     const nameId = uid('pn');
@@ -259,6 +277,7 @@ export class Widget {
         { class: 'head' },
         h('span', { class: 'name', id: nameId }, name),
         h('time', { datetime: at, title: absoluteTime(at) }, relativeTime(at)),
+        editedAt && this.editedMark(editedAt),
         pending && h('span', { class: 'badge' }, 'Awaiting moderation'),
       ),
       h('p', { class: 'body' }, body),
@@ -273,15 +292,27 @@ export class Widget {
     return node;
   }
 
-  /** Fills a comment's actions: Reply and Report once published, Delete on the reader's own. */
+  /** Fills a comment's actions: Reply and Report once published, Edit and Delete on the reader's own. */
   private actions(id: string, node: CNode): void {
-    const del = this.tokens.get(id)
+    const mine = this.tokens.get(id);
+    const del = mine
       ? h('button', { type: 'button', class: 'link', 'aria-label': 'Delete your comment' }, 'Delete')
       : null;
     if (del) del.onclick = () => this.confirmDelete(id, node, del);
-    node.acts.hidden = !!node.pending && !del;
+    const left = mine ? this.editable.until(id) - Date.now() : 0;
+    const edit =
+      left > 0
+        ? h('button', { type: 'button', class: 'link', 'aria-label': 'Edit your comment' }, 'Edit')
+        : null;
+    if (edit) {
+      edit.onclick = () => this.startEdit(id, node, edit);
+      // Gone when the window closes (an open editor stays; the server then says it is too late).
+      setTimeout(() => edit.remove(), Math.min(left, 2 ** 31 - 1));
+    }
+    const own = [edit, del].filter((b): b is HTMLButtonElement => !!b);
+    node.acts.hidden = !!node.pending && !own.length;
     if (node.pending) {
-      node.acts.replaceChildren(...(del ? [del] : []));
+      node.acts.replaceChildren(...own);
       return;
     }
     const reply = h(
@@ -298,7 +329,20 @@ export class Widget {
       'Report',
     );
     report.onclick = () => this.openReport(id, node, report);
-    node.acts.replaceChildren(reply, report, ...(del ? [del] : []));
+    node.acts.replaceChildren(reply, report, ...own);
+  }
+
+  private editedMark(at: string): HTMLElement {
+    return h('span', { class: 'edited', title: `Edited ${absoluteTime(at)}` }, 'edited');
+  }
+
+  /** Shows a comment's new text, marked edited (its own edit, or another reader's published one). */
+  private showEdited(node: CNode, body: string, at: string): void {
+    const p = node.li.querySelector(':scope > .body');
+    if (p && p.textContent !== body) setText(p, body);
+    const mark = node.li.querySelector(':scope > .head > .edited');
+    if (mark) mark.setAttribute('title', `Edited ${absoluteTime(at)}`);
+    else node.li.querySelector(':scope > .head > time')?.after(this.editedMark(at));
   }
 
   /** Turns a comment into the tombstone that holds its replies' place. */
@@ -550,6 +594,7 @@ export class Widget {
         createdAt: new Date().toISOString(),
       };
       if (res.authorToken) this.tokens.set(res.id, res.authorToken);
+      this.editable.set(res.id, res.editableUntil);
       this.store.add(p);
       this.fields.body.input.value = '';
       this.count();
@@ -694,6 +739,7 @@ export class Widget {
     }
     this.withdrawn.add(id);
     this.tokens.set(id);
+    this.editable.set(id, null);
     this.store.remove(id);
     const wasPublished = !node.pending;
     // Other readers' replies keep their place under a tombstone; a comment without any just goes,
@@ -721,6 +767,131 @@ export class Widget {
     focus.focus();
     // The heading's count: read again once the thread page's cache (max-age=1) has passed.
     if (wasPublished) setTimeout(() => void this.refresh(false), 1500);
+  }
+
+  // ---- editing one's own comment -----------------------------------------------------------
+
+  private startEdit(id: string, node: CNode, opener: HTMLButtonElement): void {
+    const open = node.slot.querySelector<HTMLTextAreaElement>('.editor textarea');
+    if (open) {
+      open.focus();
+      return;
+    }
+    const label = h('label', { for: uid('pe') }, 'Edit your comment');
+    const text = h('textarea', { id: label.htmlFor, rows: 4 });
+    text.value = node.li.querySelector(':scope > .body')?.textContent ?? '';
+    const err = h('p', { class: 'ferr', id: uid('pe') });
+    const hint = h(
+      'p',
+      { class: 'hint', id: uid('pe') },
+      'Your edited comment is checked again before it is shown.',
+    );
+    text.setAttribute('aria-describedby', `${err.id} ${hint.id}`);
+    const save = h('button', { type: 'submit' }, 'Save');
+    const close = () => {
+      form.remove();
+      // Publishing or an edit rebuilds the actions meanwhile: find this comment's Edit again.
+      (
+        (opener.isConnected
+          ? opener
+          : node.acts.querySelector('[aria-label="Edit your comment"]')) as HTMLElement | null
+      )?.focus();
+    };
+    const form = h(
+      'form',
+      { class: 'editor', novalidate: true, 'aria-label': 'Edit your comment' },
+      h('div', {}, label, text, err, hint),
+      h(
+        'div',
+        { class: 'actions' },
+        save,
+        h('button', { type: 'button', class: 'link', onclick: close }, 'Cancel'),
+      ),
+    );
+    form.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') close();
+    });
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      void this.saveEdit(id, node, form, text, err, save, close);
+    });
+    node.slot.prepend(form);
+    text.focus();
+  }
+
+  private async saveEdit(
+    id: string,
+    node: CNode,
+    form: HTMLFormElement,
+    text: HTMLTextAreaElement,
+    err: HTMLElement,
+    save: HTMLButtonElement,
+    close: () => void,
+  ): Promise<void> {
+    const token = this.tokens.get(id);
+    if (!token || save.disabled) return;
+    const invalid = (message: string) => {
+      setText(err, message);
+      text.setAttribute('aria-invalid', 'true');
+      this.say(message, true);
+      text.focus();
+    };
+    const body = text.value;
+    if (!body.trim()) return invalid('Write a comment.');
+    if (body.length > this.o.maxChars) return invalid(`At most ${this.o.maxChars} characters.`);
+    setText(err, '');
+    text.removeAttribute('aria-invalid');
+    save.disabled = true;
+    let res: Awaited<ReturnType<Api['edit']>>;
+    try {
+      res = await this.o.api.edit(id, token, body);
+    } catch (e) {
+      save.disabled = false;
+      const x = e instanceof ApiError ? e : new ApiError(0, 'network', 'network');
+      if (x.code === 'validation_failed') {
+        return invalid(x.errors.find((f) => f.path === 'body')?.message ?? 'Please check your comment.');
+      }
+      const ended: Record<string, string> = {
+        edit_window_closed: 'The time to edit this comment has passed.',
+        has_replies: 'Someone has replied to your comment, so it can no longer be edited.',
+        not_editable: 'This comment can no longer be edited.',
+      };
+      if (ended[x.code]) {
+        this.editable.set(id, null);
+        close();
+        node.acts.querySelector('[aria-label="Edit your comment"]')?.remove();
+        return this.say(ended[x.code]!, true);
+      }
+      if (x.status === 429) return this.say('You are editing too quickly. Please try again soon.', true);
+      return this.say(x.network ? UNREACHABLE : `Your comment could not be edited (${x.code}).`, true);
+    }
+    if (!res.changed) {
+      close();
+      return this.say('Nothing changed.');
+    }
+    form.remove();
+    // Like a fresh post: awaiting moderation, shown to its author only, until it is published again.
+    node.edited = res.editedAt ?? new Date().toISOString();
+    this.showEdited(node, body, node.edited);
+    if (!node.pending) {
+      node.pending = true;
+      node.li.querySelector(':scope > .head')?.append(h('span', { class: 'badge' }, 'Awaiting moderation'));
+      node.li
+        .querySelector(':scope > .body')
+        ?.after(h('p', { class: 'meta' }, 'Only you can see this until it is approved.'));
+      this.actions(id, node);
+    }
+    this.store.add({
+      id,
+      statusUrl: this.o.api.statusUrl(id),
+      parentId: node.li.parentElement?.closest<HTMLElement>('li.c')?.dataset.id ?? null,
+      authorName: node.name,
+      body,
+      createdAt: node.li.dataset.at ?? new Date().toISOString(),
+    });
+    this.say('Your edit was saved and is awaiting moderation.');
+    node.li.focus();
+    this.schedulePending(true);
   }
 
   // ---- reports -----------------------------------------------------------------------------

@@ -1,0 +1,195 @@
+/**
+ * A reader edits their own comment from the embed, in Chromium, against the real API and workers:
+ * the inline editor (labelled, Escape and Cancel return focus), the edited text awaiting moderation
+ * for its author only and then published again with an "edited" mark that other readers see too,
+ * and the refusals (empty text, the window closed, editing off). Skips (with the reason printed)
+ * without /usr/bin/chromium.
+ */
+import { randomUUID } from 'node:crypto';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_ORIGIN, waitFor } from '../helpers/context';
+import { articlePage, EMBED_POLICY, hasChromium, SKIP_REASON, type Stack, startStack } from './harness';
+
+const POLICY = EMBED_POLICY;
+
+let s: Stack;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  if (hasChromium) s = await startStack();
+}, 60_000);
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => {});
+  await s?.close();
+});
+
+const newSite = (policy: object = POLICY) => s.t.site(policy, [s.host.origin, TEST_ORIGIN]);
+
+const comment = (id: string) =>
+  s.t.rt.db.selectFrom('comments').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+
+async function open(siteId: string, article: string, attrs = {}): Promise<Page> {
+  const path = `/news/${randomUUID()}`;
+  s.host.pages.set(path, { html: articlePage(s.api, siteId, article, { attrs }) });
+  const ctx = await s.browser.newContext({ viewport: { width: 1000, height: 900 } });
+  contexts.push(ctx);
+  const page = await ctx.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  (page as Page & { errors?: string[] }).errors = errors;
+  await page.goto(`${s.host.origin}${path}`);
+  await page.locator('parley-comments h2').first().waitFor({ timeout: 10_000 });
+  return page;
+}
+
+async function post(page: Page, name: string, body: string) {
+  await page.getByLabel('Name').fill(name);
+  await page.getByLabel('Comment', { exact: true }).fill(body);
+  await page.waitForTimeout(400);
+  await page.getByRole('button', { name: 'Post comment' }).click();
+  const posted = page.locator('parley-comments li.c', { hasText: body });
+  await posted.waitFor();
+  const id = (await posted.getAttribute('data-id'))!;
+  // By id: its text is what changes here.
+  return { mine: page.locator(`parley-comments li.c[data-id="${id}"]`), id };
+}
+
+const focused = (page: Page) =>
+  page.evaluate(() => {
+    const el = document.activeElement?.shadowRoot?.activeElement as HTMLElement | null | undefined;
+    return el
+      ? { tag: el.tagName.toLowerCase(), text: el.textContent?.slice(0, 60), id: el.dataset.id }
+      : null;
+  });
+
+const status = (page: Page) => page.locator('parley-comments form [role=status]').first().textContent();
+
+describe.skipIf(!hasChromium)(
+  hasChromium ? 'editing one’s own comment in Chromium' : `editing one’s own comment (${SKIP_REASON})`,
+  () => {
+    it('once published: edits in place, awaits moderation again for its author only, then shows as edited to everyone', async () => {
+      const siteId = await newSite();
+      const page = await open(siteId, 'edit', { 'data-poll': '1' });
+      const first = 'The lamp keepers deserve a pay rise, in my view.';
+      const { mine, id } = await post(page, 'Vera', first);
+      await mine.locator('.badge').waitFor({ state: 'detached', timeout: 15_000 });
+      // Another reader with the page open (it polls every second) sees the first text, and no Edit.
+      const other = await open(siteId, 'edit', { 'data-poll': '1' });
+      const theirs = other.locator(`parley-comments li.c[data-id="${id}"]`);
+      await theirs.getByText(first).waitFor();
+      expect(await other.getByRole('button', { name: 'Edit your comment' }).count()).toBe(0);
+
+      const edit = mine.getByRole('button', { name: 'Edit your comment' });
+      expect(await mine.locator('> .actions button').allTextContents()).toEqual([
+        'Reply',
+        'Report',
+        'Edit',
+        'Delete',
+      ]);
+      await edit.click();
+      const box = mine.getByRole('textbox', { name: 'Edit your comment' });
+      await box.waitFor();
+      // The editor opens on the current text, with focus in it.
+      expect(await box.inputValue()).toBe(first);
+      expect(await focused(page)).toMatchObject({ tag: 'textarea' });
+      await page.keyboard.press('Escape');
+      expect(await box.count()).toBe(0);
+      expect(await focused(page)).toMatchObject({ tag: 'button', text: 'Edit' });
+      await page.keyboard.press('Enter');
+      await box.waitFor();
+      await mine.getByRole('button', { name: 'Cancel' }).click();
+      expect(await box.count()).toBe(0);
+      expect(await focused(page)).toMatchObject({ tag: 'button', text: 'Edit' });
+
+      // An empty text is refused next to the field, before anything is sent.
+      await edit.click();
+      await box.fill('   ');
+      await mine.getByRole('button', { name: 'Save' }).click();
+      expect(await box.getAttribute('aria-invalid')).toBe('true');
+      await mine.getByText('Write a comment.').waitFor();
+      expect(await status(page)).toBe('Write a comment.');
+      expect((await comment(id)).revision).toBe(0);
+
+      const second = 'The lamp keepers deserve a pay rise, and a new boat.';
+      await box.fill(second);
+      await page.keyboard.press('Tab');
+      await page.keyboard.press('Enter');
+      await mine.locator('.badge', { hasText: 'Awaiting moderation' }).waitFor();
+      expect(await mine.locator('> .body').textContent()).toBe(second);
+      expect(await mine.locator('> .head .edited').textContent()).toBe('edited');
+      expect(await status(page)).toBe('Your edit was saved and is awaiting moderation.');
+      expect(await focused(page)).toMatchObject({ tag: 'li', id });
+      expect((await comment(id)).revision).toBe(1);
+
+      // The worker publishes the new text: the badge goes for its author, and the reader whose page
+      // is open sees the new text with the mark at a poll, as does a fresh load.
+      await mine.locator('.badge').waitFor({ state: 'detached', timeout: 15_000 });
+      expect(await status(page)).toBe('Your comment has been published.');
+      await theirs.getByText(second).waitFor({ timeout: 5000 });
+      expect(await theirs.locator('> .head .edited').count()).toBe(1);
+      expect(await other.getByText(first).count()).toBe(0);
+      const fresh = await open(siteId, 'edit');
+      const again = fresh.locator(`parley-comments li.c[data-id="${id}"]`);
+      await again.getByText(second).waitFor();
+      expect(await again.locator('> .head .edited').textContent()).toBe('edited');
+      expect(await fresh.getByRole('button', { name: 'Edit your comment' }).count()).toBe(0);
+      // Its author may still change it while the window is open; a reload keeps Edit.
+      await page.reload();
+      await page.locator('parley-comments h2').waitFor();
+      await page.locator(`parley-comments li.c[data-id="${id}"]`).getByText(second).waitFor();
+      expect(await page.getByRole('button', { name: 'Edit your comment' }).count()).toBe(1);
+      for (const p of [page, other, fresh]) expect((p as Page & { errors: string[] }).errors).toEqual([]);
+    });
+
+    it('while it awaits moderation: the edited text stays pending, across a reload, until it is decided', async () => {
+      const siteId = await newSite({ ...POLICY, premoderate: true });
+      const page = await open(siteId, 'pending');
+      const { mine, id } = await post(page, 'Walt', 'A first draft with a tpyo in it.');
+      await mine.locator('.badge', { hasText: 'Awaiting moderation' }).waitFor();
+      expect(await mine.locator('> .actions button').allTextContents()).toEqual(['Edit', 'Delete']);
+      await mine.getByRole('button', { name: 'Edit your comment' }).click();
+      await mine.getByRole('textbox', { name: 'Edit your comment' }).fill('A first draft without the typo.');
+      await mine.getByRole('button', { name: 'Save' }).click();
+      await waitFor(async () => (await comment(id)).revision === 1, 'the edit stored');
+      expect(await mine.locator('> .body').textContent()).toBe('A first draft without the typo.');
+      expect(await mine.locator('.badge').count()).toBe(1);
+      await waitFor(async () => (await comment(id)).status === 'held', 'held again by the worker');
+
+      await page.reload();
+      await page.locator('parley-comments h2').waitFor();
+      const reloaded = page.locator(`parley-comments li.c[data-id="${id}"]`);
+      await reloaded.getByText('A first draft without the typo.').waitFor();
+      expect(await reloaded.locator('.badge').textContent()).toBe('Awaiting moderation');
+      expect((page as Page & { errors: string[] }).errors).toEqual([]);
+    });
+
+    it('says when the window has closed, and offers no Edit where the site turned editing off', async () => {
+      const siteId = await newSite({ ...POLICY, editWindowSeconds: 60 });
+      const page = await open(siteId, 'late');
+      const { mine, id } = await post(page, 'Xena', 'Written a minute too early.');
+      await mine.locator('.badge').waitFor({ state: 'detached', timeout: 15_000 });
+      await mine.getByRole('button', { name: 'Edit your comment' }).click();
+      // The server's clock decides: it was posted over a minute ago by now.
+      await s.t.rt.db
+        .updateTable('comments')
+        .set({ created_at: new Date(Date.now() - 61_000) })
+        .where('id', '=', id)
+        .execute();
+      await mine.getByRole('textbox', { name: 'Edit your comment' }).fill('Too late to change it.');
+      await mine.getByRole('button', { name: 'Save' }).click();
+      await expect.poll(() => status(page)).toBe('The time to edit this comment has passed.');
+      expect(await mine.getByRole('textbox', { name: 'Edit your comment' }).count()).toBe(0);
+      expect(await mine.getByRole('button', { name: 'Edit your comment' }).count()).toBe(0);
+      expect(await mine.locator('> .body').textContent()).toBe('Written a minute too early.');
+      expect(await mine.getByRole('button', { name: 'Delete your comment' }).count()).toBe(1);
+
+      const off = await newSite({ ...POLICY, editWindowSeconds: 0 });
+      const offPage = await open(off, 'off');
+      const { mine: offMine } = await post(offPage, 'Yann', 'No second thoughts on this site.');
+      await offMine.getByRole('button', { name: 'Delete your comment' }).waitFor();
+      expect(await offMine.getByRole('button', { name: 'Edit your comment' }).count()).toBe(0);
+      for (const p of [page, offPage]) expect((p as Page & { errors: string[] }).errors).toEqual([]);
+    });
+  },
+);
