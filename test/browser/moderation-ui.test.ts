@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorToken } from '../../src/lib/crypto';
 import { defaultRules } from '../../src/moderation/rules';
 import { createUser, grantRole } from '../../src/repositories/users';
+import { createModerateProcessor } from '../../workers/moderate';
 import { createTestContext, TEST_ORIGIN, type TestContext } from '../helpers/context';
 import { as, outboxFor, seedComments, signedIn, statusOf } from '../helpers/workspace';
-import { createModerateProcessor } from '../../workers/moderate';
 import { hasChromium, launchChromium, SKIP_REASON } from './harness';
 
 let t: TestContext;
