@@ -33,12 +33,26 @@ export interface Aggregate {
    * offsets keep the hold threshold where other rules' mild spam scores (0.3) stay below it.
    */
   spamStructure?: { present: number; absent: number };
+  /**
+   * How the token head joins the toxicity margin: `weight` × max(0, the most toxic word's margin
+   * less `perToken` × ln(number of words)), plus `offset` on every comment. Why: the sentence head
+   * divides a sentence's evidence by the square root of its length, so one insult ("idiot",
+   * "moron", "clown") in a long sentence of ordinary words is diluted; the token head, trained on
+   * the words annotators marked in civil-toxic-spans, scores each word on its own. The length term
+   * keeps long harmless comments from being held more often for having more words, and the offset
+   * keeps the hold threshold at the same share of short harmless sentences held. The lift is at most
+   * `cap` log-odds and never carries a comment past `ceiling`: the word head can turn a diluted
+   * insult into a hold, while a reject stays the sentence head's call.
+   */
+  token?: { weight: number; perToken: number; offset: number; cap: number; ceiling: number };
 }
 
 export interface Model {
   options: FeatureOptions;
   spam: Head;
   toxicity: Head;
+  /** Per-word toxicity head (its own, smaller bucket space: `weights.length` is a power of two). */
+  token?: Head;
   aggregate: Aggregate;
 }
 
@@ -47,7 +61,12 @@ export interface ModelMeta {
   bits: number;
   charMin: number;
   charMax: number;
-  heads: { spam: { bias: number; scale: number }; toxicity: { bias: number; scale: number } };
+  heads: {
+    spam: { bias: number; scale: number };
+    toxicity: { bias: number; scale: number };
+    /** The per-word head, stored after the other two with 2^bits weights. */
+    token?: { bias: number; scale: number; bits: number };
+  };
   aggregate?: Aggregate;
   trainedOn: string[];
 }
@@ -192,7 +211,14 @@ export function scoreText(model: Model, body: string): TextScores {
   if (gate) spamMargin += spamStructure(body) ? gate.present : gate.absent;
   if (!bestWindow) best = margin(model.toxicity, f, 0, 0, g);
   const toxicSpans = bestWindow ? topTokens(model.toxicity, f, bestWindow) : [];
-  const toxicityMargin = aggregateMargin(model, f, g, best, windows.length);
+  let toxicityMargin = aggregateMargin(model, f, g, best, windows.length);
+  const join = model.aggregate.token;
+  if (join && model.token) {
+    const word = maxTokenMargin(model.token, f, g);
+    const excess = Math.max(0, word.margin - join.perToken * Math.log(word.count));
+    const lift = Math.min(join.cap, join.weight * excess, Math.max(0, join.ceiling - toxicityMargin));
+    toxicityMargin += join.offset + lift;
+  }
   return {
     spam: sigmoid(spamMargin),
     toxicity: sigmoid(toxicityMargin),
@@ -202,6 +228,30 @@ export function scoreText(model: Model, body: string): TextScores {
     window: bestWindow,
     features: f,
   };
+}
+
+/**
+ * The token head's margin for its most toxic word, each word scored over the features it owns
+ * (its unigram, the bigram ending at it, its character n-grams), and how many words had features.
+ */
+export function maxTokenMargin(head: Head, f: Features, g: number): { margin: number; count: number } {
+  const w = head.weights;
+  const mask = w.length - 1;
+  const { buckets, owner } = f;
+  let best = Number.NEGATIVE_INFINITY;
+  let count = 0;
+  for (let i = 0; i < g; ) {
+    const o = owner[i]!;
+    let z = 0;
+    let j = i;
+    for (; j < g && owner[j] === o; j++) z += w[buckets[j]! & mask]!;
+    const m = head.bias + z / Math.sqrt(j - i);
+    if (m > best) best = m;
+    count++;
+    i = j;
+  }
+  // A body with no word features (empty, emoji, only identity terms) gets no lift at all.
+  return { margin: best, count: Math.max(1, count) };
 }
 
 /** The comment's toxicity margin from its most toxic sentence's (see Aggregate). */
@@ -238,18 +288,21 @@ export function topTokens(head: Head, f: Features, w: Window, limit = 3): Span[]
 /** Builds a model from its committed files (int8 weights with one scale per head). */
 export function decodeModel(meta: ModelMeta, bin: Uint8Array): Model {
   const size = 1 << meta.bits;
-  if (bin.length !== 2 * size)
-    throw new Error(`model weights: expected ${2 * size} bytes, got ${bin.length}`);
-  const head = (offset: number, h: { bias: number; scale: number }): Head => {
-    const weights = new Float32Array(size);
-    const q = new Int8Array(bin.buffer, bin.byteOffset + offset, size);
-    for (let i = 0; i < size; i++) weights[i] = q[i]! * h.scale;
+  const tokenMeta = meta.heads.token;
+  const tokenSize = tokenMeta ? 1 << tokenMeta.bits : 0;
+  if (bin.length !== 2 * size + tokenSize)
+    throw new Error(`model weights: expected ${2 * size + tokenSize} bytes, got ${bin.length}`);
+  const head = (offset: number, h: { bias: number; scale: number }, n = size): Head => {
+    const weights = new Float32Array(n);
+    const q = new Int8Array(bin.buffer, bin.byteOffset + offset, n);
+    for (let i = 0; i < n; i++) weights[i] = q[i]! * h.scale;
     return { bias: h.bias, weights };
   };
   return {
     options: { bits: meta.bits, charMin: meta.charMin, charMax: meta.charMax },
     spam: head(0, meta.heads.spam),
     toxicity: head(size, meta.heads.toxicity),
+    ...(tokenMeta ? { token: head(2 * size, tokenMeta, tokenSize) } : {}),
     aggregate: meta.aggregate ?? { perWindow: 0, whole: 0 },
   };
 }
