@@ -187,6 +187,14 @@ describe.skipIf(!hasChromium)(
         await expectAccessible(page, `demo page, delete confirmation on own comment, ${scheme}`);
         await page.keyboard.press('Escape');
 
+        // Editing it opens a labelled form in place, audited with its error showing, then closed.
+        await mine.getByRole('button', { name: 'Edit your comment' }).click();
+        await mine.getByRole('textbox', { name: 'Edit your comment' }).fill('');
+        await mine.getByRole('button', { name: 'Save' }).click();
+        await mine.getByText('Write a comment.').waitFor();
+        await expectAccessible(page, `demo page, editing own comment, with an error, ${scheme}`);
+        await page.keyboard.press('Escape');
+
         await widget(page).getByRole('button', { name: 'Reply to Priya' }).click();
         await widget(page).getByText('Replying to Priya').waitFor();
         await widget(page).getByRole('button', { name: 'Report comment by Tom' }).click();

@@ -250,6 +250,29 @@ describe.skipIf(!hasChromium)(`moderation UI settings (${hasChromium ? 'chromium
     expect(await page.inputValue('input[data-flood="perArticle.seconds"]')).toBe('60');
     expect(await page.inputValue('input[data-flood="perIp.points"]')).toBe('');
 
+    // 2c. How long readers may edit their comments decides no comment either: saved without a
+    // what-if, and the next submission's 202 carries the new window.
+    expect(await page.inputValue('#edit-window')).toBe('600');
+    await page.fill('#edit-window', '120');
+    expect(await page.isDisabled('#policy-save')).toBe(false);
+    expect(await page.textContent('#policy-hint')).toContain('Only the edit window changes');
+    await page.click('#policy-save');
+    await waitStatus(page, new RegExp(`Policy saved as version ${after.policy_version + 2}`));
+    expect(((await site()).policy as { editWindowSeconds: number }).editWindowSeconds).toBe(120);
+    const windowed = await t.submit(
+      siteId,
+      'edits',
+      { authorName: 'Reader', body: 'A comment with a shorter window.' },
+      { origin: 'https://news.example' },
+    );
+    const accepted = (await windowed.json()) as { id: string; editableUntil: string };
+    const posted = await t.rt.db
+      .selectFrom('comments')
+      .select('created_at')
+      .where('id', '=', accepted.id)
+      .executeTakeFirstOrThrow();
+    expect(Date.parse(accepted.editableUntil) - posted.created_at.getTime()).toBe(120_000);
+
     // 3. An API token: created and shown once, then revoked.
     await page.fill('#token-name', 'CMS sync');
     await page.selectOption('#token-role', 'moderator');
