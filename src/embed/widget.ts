@@ -90,6 +90,11 @@ export class Widget {
   private attempt: { fp: string; key: string } | null = null;
   private busy = false;
   private cursor: string | null = null;
+  /** Where the last poll's first page ends (its nextCursor and last root's time), for the re-check. */
+  private span: { cursor: string; at: string } | null = null;
+  private loadedMore = false;
+  private rechecking = false;
+  private polls = 0;
   private statusStep = 0;
   private statusTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
@@ -140,7 +145,10 @@ export class Widget {
     this.schedulePending();
     if (this.o.pollMs > 0) {
       setInterval(() => {
-        if (document.visibilityState === 'visible') this.refresh(false);
+        if (document.visibilityState !== 'visible') return;
+        this.refresh(false);
+        // Pages loaded with "Load more" are not in the poll's answer: read them again, less often.
+        if (++this.polls % 3 === 0) void this.recheckMore();
       }, this.o.pollMs);
       document.addEventListener('visibilitychange', () => {
         if (document.visibilityState === 'visible') this.refresh(false);
@@ -161,6 +169,8 @@ export class Widget {
     setText(this.heading, t.article.commentCount ? `Comments (${t.article.commentCount})` : 'Comments');
     if (first) this.cursor = t.nextCursor;
     this.more.hidden = !this.cursor;
+    const last = t.comments.at(-1);
+    this.span = t.nextCursor && last ? { cursor: t.nextCursor, at: last.createdAt } : null;
     // New top-level comments appear at the top in newest-first order; in oldest-first order only
     // once the reader has reached the end (otherwise "load more" will bring them).
     const prepend = this.o.order === 'newest' && !first;
@@ -182,6 +192,7 @@ export class Widget {
     this.more.disabled = true;
     try {
       const t = await this.o.api.thread(this.o.article, this.o.order, this.o.pageSize, this.cursor);
+      this.loadedMore = true;
       const firstNew = t.comments.find((c) => !this.nodes.has(c.id));
       for (const c of t.comments) this.merge(c, this.list, false);
       this.cursor = t.nextCursor;
@@ -216,13 +227,50 @@ export class Widget {
   }
 
   /**
+   * Re-reads what "Load more" brought in, from where the last poll's first page ends (in newest
+   * order new comments push that edge along, so a fixed start would leave a gap), at most 100 roots
+   * a request and five requests a round, until past the last root loaded; each answer is judged like
+   * the poll's (prune) and updates the comments it holds (edits, tombstones, new replies).
+   */
+  private async recheckMore(): Promise<void> {
+    if (!this.loadedMore || !this.span || this.rechecking) return;
+    this.rechecking = true;
+    const newest = this.o.order === 'newest';
+    // The last published root shown (own pending ones carry the browser's time, not the server's).
+    const end = [...this.list.children]
+      .reverse()
+      .find((li) => this.nodes.get((li as HTMLElement).dataset.id ?? '')?.pending === false) as
+      | HTMLElement
+      | undefined;
+    const lastLoaded = this.cursor ? end?.dataset.at : undefined;
+    let { cursor, at } = this.span;
+    try {
+      for (let i = 0; i < 5; i++) {
+        const t = await this.o.api.thread(this.o.article, this.o.order, 100, cursor);
+        for (const c of t.comments) if (this.nodes.has(c.id)) this.merge(c, this.list, false);
+        this.prune(t, at);
+        const last = t.comments.at(-1)?.createdAt;
+        if (!t.nextCursor || !last) break;
+        // Reached the last root this page has loaded: what lies beyond was never shown.
+        if (lastLoaded && (newest ? last <= lastLoaded : last >= lastLoaded)) break;
+        cursor = t.nextCursor;
+        at = last;
+      }
+    } catch {
+      /* the next round tries again */
+    } finally {
+      this.rechecking = false;
+    }
+  }
+
+  /**
    * Takes down what a poll no longer returns: a comment a moderator rejected after publishing it,
    * or one its author deleted with no replies to keep it as a tombstone. Judged only where the
    * answer is complete: roots strictly inside the first page's span (ties at its edge may be on
    * the next page), and every reply of a root the page returned. The reader's own pending
    * comments are never judged; they are not published yet.
    */
-  private prune(t: Thread): void {
+  private prune(t: Thread, after?: string): void {
     const seen = new Set<string>();
     const walk = (cs: PublicComment[]) => {
       for (const c of cs) {
@@ -235,7 +283,11 @@ export class Widget {
     const times = t.comments.map((c) => c.createdAt).sort();
     // Without a next page the first page is the whole thread.
     const edge = t.nextCursor ? (newest ? times[0] : times[times.length - 1]) : undefined;
-    const inside = (at: string) => edge === undefined || (newest ? at > edge : at < edge);
+    // A page read from a cursor holds only what lies strictly beyond `after` (ties there may be on
+    // the page before).
+    const inside = (at: string) =>
+      (after === undefined || (newest ? at < after : at > after)) &&
+      (edge === undefined || (newest ? at > edge : at < edge));
     const rootOf = (li: HTMLElement): HTMLElement => {
       let r = li;
       while (r.parentElement && r.parentElement !== this.list) r = r.parentElement;

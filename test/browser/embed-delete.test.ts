@@ -262,5 +262,56 @@ describe.skipIf(!hasChromium)(
       expect(await page.getByText('Something a moderator will take back down.').count()).toBe(0);
       expect((page as Page & { errors: string[] }).errors).toEqual([]);
     });
+
+    it('takes comments down from pages loaded with "Load more" too, including the first page’s old end after new comments pushed it along', async () => {
+      const siteId = await newSite();
+      // Newest first, two a page: r4 r3 | r2 r1 | r0.
+      const roots: string[] = [];
+      for (let i = 0; i < 5; i++)
+        roots.push(await seed(siteId, 'more', `R${i}`, `Root number ${i} of five.`));
+      const replyOnLast = await seed(siteId, 'more', 'Vic', 'A reply on the last page.', roots[0]);
+      const page = await open(siteId, 'more', undefined, { 'data-poll': '1', 'data-page-size': '2' });
+      const shown = (id: string) => page.locator(`parley-comments li.c[data-id="${id}"]`).count();
+      const more = page.getByRole('button', { name: 'Load more comments' });
+      await more.click();
+      await page.getByText('Root number 1 of five.').waitFor();
+      await more.click();
+      await page.getByText('A reply on the last page.').waitFor();
+      for (const id of [...roots, replyOnLast]) expect(await shown(id)).toBe(1);
+
+      // Two new comments push r4 and r3 off the first page (they now sit between it and the
+      // pages loaded with "Load more").
+      const fresh = [
+        await seed(siteId, 'more', 'N0', 'A newer comment.'),
+        await seed(siteId, 'more', 'N1', 'The newest comment.'),
+      ];
+      for (const id of fresh) await expect.poll(() => shown(id), { timeout: 5000 }).toBe(1);
+
+      // Taken down: r3 (pushed along), r1 (second page, by a moderator), the reply on the last page
+      // (by its author).
+      const moderator = await s.t.token(siteId, 'moderator');
+      const rejected = await s.t.request(
+        'POST',
+        `/api/v1/moderation/sites/${siteId}/comments/${roots[1]}/reject`,
+        { reasonCode: 'abusive', expectedStatus: 'published' },
+        { authorization: `Bearer ${moderator}` },
+      );
+      expect(rejected.status).toBe(200);
+      for (const id of [roots[3]!, replyOnLast]) {
+        const withdrawn = await s.t.request(
+          'POST',
+          `/api/v1/sites/${siteId}/comments/${id}/withdraw`,
+          { authorToken: authorTokens.get(id) },
+          { origin: TEST_ORIGIN },
+        );
+        expect(withdrawn.status).toBe(200);
+      }
+      // Re-read every third poll (here every three seconds).
+      for (const id of [roots[3]!, roots[1]!, replyOnLast]) {
+        await expect.poll(() => shown(id), { timeout: 8000 }).toBe(0);
+      }
+      for (const id of [roots[4]!, roots[2]!, roots[0]!, ...fresh]) expect(await shown(id)).toBe(1);
+      expect((page as Page & { errors: string[] }).errors).toEqual([]);
+    });
   },
 );
