@@ -301,7 +301,7 @@
   /** Who made a decision, in words: Parley itself, the comment's author, you, or a named moderator or token. */
   function actorName(d) {
     if (d.actorType === 'system') return 'Parley';
-    // The reader who wrote the comment deleted it themselves (there is no undo for that).
+    // The reader who wrote the comment deleted or edited it themselves (there is no undo for that).
     if (d.actorType === 'author') return 'author';
     if (d.actorId && state.user && d.actorId === `user:${state.user.id}`) return 'you';
     if (d.actorName) return d.actorName;

@@ -235,7 +235,8 @@ export const HistorySchema = z
         id: z.string(),
         commentId: z.string(),
         actorType: z.enum(['moderator', 'author']).openapi({
-          description: "author: the comment's author deleted it themselves (actorId is then null)",
+          description:
+            "author: the comment's author deleted (action withdraw) or edited (action edit) it themselves (actorId is then null)",
         }),
         actorId: z.string().nullable(),
         actorName: z
