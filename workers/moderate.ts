@@ -147,7 +147,8 @@ export function createModerateProcessor(deps: ModerateDeps) {
     const decision = await runPipeline(deps.rules, toCommentInput(row), ctx);
     const applied = await write({ row, decision });
     if (!applied) return { state: 'skipped', reason: 'lost_race' };
-    deps.onDecided?.({ outcome: decision.outcome, decision, createdAt: row.created_at });
+    // An edit is timed from when it was saved, not from the comment's first posting.
+    deps.onDecided?.({ outcome: decision.outcome, decision, createdAt: row.edited_at ?? row.created_at });
     return { state: 'decided', outcome: decision.outcome };
   };
 }

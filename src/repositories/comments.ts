@@ -197,6 +197,7 @@ export async function loadForModeration(db: Db, ids: string[]) {
       'c.simhash',
       // Which text this is: the decision is written only if no edit replaced it meanwhile.
       'c.revision',
+      'c.edited_at',
       'a.closed as article_closed',
       'a.url as article_url',
       'a.title as article_title',

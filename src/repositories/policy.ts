@@ -117,6 +117,8 @@ export async function recentDecided(
   const closedAtTheTime = new Set<string>();
   for (const d of decisions) {
     if (d.actor_type === 'moderator') finalByModerator.set(d.comment_id, d.to_status);
+    // Its author edited it since: the moderator judged a text it no longer has.
+    else if (d.actor_type === 'author') finalByModerator.delete(d.comment_id);
     else if ((d.reasons as Array<{ rule?: string }>).some((r) => r?.rule === 'closed-article')) {
       closedAtTheTime.add(d.comment_id);
     }

@@ -49,13 +49,14 @@ export async function fileReport(
     .returning('id')
     .executeTakeFirst();
   if (!ins) return { state: 'duplicate' };
+  // Reports count from the last moderator decision, or the author's last edit (the reports before
+  // it were about a text the comment no longer has).
   const r = await sql<{ n: string }>`
     select count(distinct coalesce(ip_hash, reader_key)) as n from reports
      where comment_id = ${input.commentId}::uuid
        and created_at > coalesce((select max(created_at) from moderation_decisions
-                                   where comment_id = ${input.commentId}::uuid and actor_type = 'moderator'), '-infinity')`.execute(
-    trx,
-  );
+                                   where comment_id = ${input.commentId}::uuid
+                                     and actor_type in ('moderator', 'author')), '-infinity')`.execute(trx);
   const reporters = Number(r.rows[0]?.n ?? 0);
   const entered = !c.reported_at && reporters >= input.threshold;
   await trx

@@ -277,6 +277,27 @@ describe('editing a published comment', () => {
     expect((await thread(live, siteId, 'abusive')).body?.article.commentCount).toBe(1);
   });
 
+  it('counts reader reports afresh: those filed before the edit were about the old text', async () => {
+    const siteId = await live.site();
+    const a = await published(siteId, 'reports');
+    const report = (n: number) =>
+      live.request(
+        'POST',
+        `/api/v1/sites/${siteId}/comments/${a.id}/reports`,
+        { reason: 'abuse', readerToken: `reader-${n}-${a.id.slice(0, 8)}` },
+        { origin: TEST_ORIGIN },
+      );
+    // Two of the three reports the default threshold needs.
+    for (const n of [1, 2]) expect((await report(n)).status).toBe(202);
+    await expectEdited(live, siteId, a, 'A calmer version of what I said about the harbour.');
+    expect((await decided(a.id, 1)).to_status).toBe('published');
+    expect((await report(3)).status).toBe(202);
+    expect((await row(live, a.id)).reported_at).toBeNull();
+    // Three readers of the new text are needed, as for any comment.
+    for (const n of [4, 5]) expect((await report(n)).status).toBe(202);
+    expect((await row(live, a.id)).reported_at).toBeInstanceOf(Date);
+  });
+
   it('the same text again answers 200 and changes nothing', async () => {
     const siteId = await live.site();
     const a = await published(siteId, 'same');
