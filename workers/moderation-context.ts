@@ -230,6 +230,9 @@ function velocityCounts(plan: VelocityPlan, results: unknown[]): VelocityCounts[
  * plus the previous bucket's, weighted by how much of it still lies inside the window. Keyed by
  * the comment's own time, so a backlog is counted as it was posted. A bucket expires two windows
  * after its first comment, by when its successor has stopped reading it.
+ *
+ * `read` is for comments already counted once: an author's edit is the same comment, not a new
+ * one, so its buckets are read (its first run's increment still in them) and not incremented.
  */
 async function countVelocity(
   redis: RedisClient,
@@ -237,32 +240,18 @@ async function countVelocity(
   windowMs: number,
   rows: VelocityRow[],
   timeoutMs: number,
+  mode: 'count' | 'read' = 'count',
 ): Promise<VelocityCounts[]> {
   const { keys, plan } = velocityKeys(prefix, windowMs, rows);
-  const results = await withTimeout(
-    velocityClient(redis).parleyVelocity(keys.length, ...keys, windowMs * 2),
+  const results = await withTimeout<unknown[]>(
+    mode === 'read'
+      ? redis.mget(...keys)
+      : velocityClient(redis).parleyVelocity(keys.length, ...keys, windowMs * 2),
     timeoutMs,
   );
   if (!Array.isArray(results) || results.length !== keys.length) {
-    throw new Error('Redis answered the velocity script with the wrong number of counts');
+    throw new Error(`Redis answered the velocity ${mode} with the wrong number of counts`);
   }
-  return velocityCounts(plan, results);
-}
-
-/**
- * The same counts for comments already counted once: an author's edit is the same comment, not a
- * new one, so its buckets are read (its first run's increment still in them) and not incremented.
- */
-async function readVelocity(
-  redis: RedisClient,
-  prefix: string,
-  windowMs: number,
-  rows: VelocityRow[],
-  timeoutMs: number,
-): Promise<VelocityCounts[]> {
-  const { keys, plan } = velocityKeys(prefix, windowMs, rows);
-  const results = await withTimeout(redis.mget(...keys), timeoutMs);
-  if (results.length !== keys.length) throw new Error('Redis answered MGET with the wrong number of values');
   return velocityCounts(plan, results);
 }
 
@@ -359,7 +348,7 @@ export function createContextParts(deps: ContextDeps) {
         const fresh = rows.filter((r) => !(r.revision > 0));
         const [counted, read] = await Promise.all([
           fresh.length ? countVelocity(redis, prefix, velocityWindowMs, fresh, redisTimeoutMs) : [],
-          readVelocity(redis, prefix, velocityWindowMs, edited, redisTimeoutMs),
+          countVelocity(redis, prefix, velocityWindowMs, edited, redisTimeoutMs, 'read'),
         ]);
         return rows.map((r) => (r.revision > 0 ? read.shift()! : counted.shift()!));
       } catch {
