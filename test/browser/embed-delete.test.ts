@@ -3,11 +3,19 @@
  * workers: while it awaits moderation, once published, and once other readers have answered it
  * (the answers stay, under a tombstone). Skips (with the reason printed) without /usr/bin/chromium.
  */
-import { randomUUID } from 'node:crypto';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_ORIGIN, waitFor } from '../helpers/context';
-import { articlePage, EMBED_POLICY, hasChromium, SKIP_REASON, type Stack, startStack } from './harness';
+import {
+  EMBED_POLICY,
+  focusedInWidget,
+  hasChromium,
+  openArticle,
+  postFromPage,
+  SKIP_REASON,
+  type Stack,
+  startStack,
+} from './harness';
 
 const POLICY = EMBED_POLICY;
 
@@ -46,39 +54,16 @@ async function seed(siteId: string, article: string, authorName: string, body: s
   return id;
 }
 
-/** A publisher's page with the embed, in a browser context of its own unless one is given. */
-async function open(siteId: string, article: string, context?: BrowserContext, attrs = {}): Promise<Page> {
-  const path = `/news/${randomUUID()}`;
-  s.host.pages.set(path, { html: articlePage(s.api, siteId, article, { attrs }) });
-  const ctx = context ?? (await s.browser.newContext({ viewport: { width: 1000, height: 900 } }));
-  if (!context) contexts.push(ctx);
-  const page = await ctx.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  (page as Page & { errors?: string[] }).errors = errors;
-  await page.goto(`${s.host.origin}${path}`);
-  await page.locator('parley-comments h2').first().waitFor({ timeout: 10_000 });
-  return page;
-}
+const open = (
+  siteId: string,
+  article: string,
+  context?: BrowserContext,
+  attrs: Record<string, string> = {},
+) => openArticle(s, contexts, siteId, article, { context, attrs });
 
-async function post(page: Page, name: string, body: string) {
-  await page.getByLabel('Name').fill(name);
-  await page.getByLabel('Comment', { exact: true }).fill(body);
-  await page.waitForTimeout(400);
-  await page.getByRole('button', { name: 'Post comment' }).click();
-  const mine = page.locator('parley-comments li.c', { hasText: body });
-  await mine.waitFor();
-  return { mine, id: (await mine.getAttribute('data-id'))! };
-}
+const post = postFromPage;
 
-/** What has focus inside the widget's shadow root. */
-const focused = (page: Page) =>
-  page.evaluate(() => {
-    const el = document.activeElement?.shadowRoot?.activeElement as HTMLElement | null | undefined;
-    return el
-      ? { tag: el.tagName.toLowerCase(), text: el.textContent?.slice(0, 60), id: el.dataset.id }
-      : null;
-  });
+const focused = focusedInWidget;
 
 const stored = (page: Page) =>
   page.evaluate(() =>

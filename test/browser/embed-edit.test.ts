@@ -5,11 +5,19 @@
  * and the refusals (empty text, the window closed, editing off). Skips (with the reason printed)
  * without /usr/bin/chromium.
  */
-import { randomUUID } from 'node:crypto';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_ORIGIN, waitFor } from '../helpers/context';
-import { articlePage, EMBED_POLICY, hasChromium, SKIP_REASON, type Stack, startStack } from './harness';
+import {
+  EMBED_POLICY,
+  focusedInWidget,
+  hasChromium,
+  openArticle,
+  postFromPage,
+  SKIP_REASON,
+  type Stack,
+  startStack,
+} from './harness';
 
 const POLICY = EMBED_POLICY;
 
@@ -29,39 +37,12 @@ const newSite = (policy: object = POLICY) => s.t.site(policy, [s.host.origin, TE
 const comment = (id: string) =>
   s.t.rt.db.selectFrom('comments').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
-async function open(siteId: string, article: string, attrs = {}): Promise<Page> {
-  const path = `/news/${randomUUID()}`;
-  s.host.pages.set(path, { html: articlePage(s.api, siteId, article, { attrs }) });
-  const ctx = await s.browser.newContext({ viewport: { width: 1000, height: 900 } });
-  contexts.push(ctx);
-  const page = await ctx.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  (page as Page & { errors?: string[] }).errors = errors;
-  await page.goto(`${s.host.origin}${path}`);
-  await page.locator('parley-comments h2').first().waitFor({ timeout: 10_000 });
-  return page;
-}
+const open = (siteId: string, article: string, attrs: Record<string, string> = {}) =>
+  openArticle(s, contexts, siteId, article, { attrs });
 
-async function post(page: Page, name: string, body: string) {
-  await page.getByLabel('Name').fill(name);
-  await page.getByLabel('Comment', { exact: true }).fill(body);
-  await page.waitForTimeout(400);
-  await page.getByRole('button', { name: 'Post comment' }).click();
-  const posted = page.locator('parley-comments li.c', { hasText: body });
-  await posted.waitFor();
-  const id = (await posted.getAttribute('data-id'))!;
-  // By id: its text is what changes here.
-  return { mine: page.locator(`parley-comments li.c[data-id="${id}"]`), id };
-}
+const post = postFromPage;
 
-const focused = (page: Page) =>
-  page.evaluate(() => {
-    const el = document.activeElement?.shadowRoot?.activeElement as HTMLElement | null | undefined;
-    return el
-      ? { tag: el.tagName.toLowerCase(), text: el.textContent?.slice(0, 60), id: el.dataset.id }
-      : null;
-  });
+const focused = focusedInWidget;
 
 const status = (page: Page) => page.locator('parley-comments form [role=status]').first().textContent();
 

@@ -2,15 +2,14 @@
  * The embed in a real browser, on a publisher's page served from another origin than the API.
  * Skips (with the reason printed) when /usr/bin/chromium is not installed.
  */
-import { randomUUID } from 'node:crypto';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_ORIGIN, waitFor } from '../helpers/context';
 import {
-  articlePage,
   EMBED_POLICY,
-  type HostServer,
   hasChromium,
+  type OpenOptions,
+  openArticle,
   SKIP_REASON,
   type Stack,
   startStack,
@@ -56,37 +55,8 @@ async function seed(siteId: string, article: string, authorName: string, body: s
   return id;
 }
 
-interface OpenOptions {
-  host?: HostServer;
-  csp?: string;
-  attrs?: Record<string, string>;
-  head?: string;
-  before?: string;
-  after?: string;
-  context?: BrowserContext;
-}
-
-async function open(siteId: string, article: string, o: OpenOptions = {}): Promise<Page> {
-  const host = o.host ?? s.host;
-  const path = `/news/${randomUUID()}`;
-  host.pages.set(path, { html: articlePage(s.api, siteId, article, o), csp: o.csp });
-  const context = o.context ?? (await s.browser.newContext({ viewport: { width: 1000, height: 900 } }));
-  if (!o.context) contexts.push(context);
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  (page as Page & { errors?: string[] }).errors = errors;
-  await page.addInitScript(() => {
-    const w = window as unknown as { __csp: string[] };
-    w.__csp = [];
-    document.addEventListener('securitypolicyviolation', (e) =>
-      w.__csp.push(`${e.violatedDirective} ${e.blockedURI}`),
-    );
-  });
-  await page.goto(`${host.origin}${path}`);
-  await page.locator('parley-comments h2').first().waitFor({ timeout: 10_000 });
-  return page;
-}
+const open = (siteId: string, article: string, o: OpenOptions = {}) =>
+  openArticle(s, contexts, siteId, article, o);
 
 /** The element focused inside the widget's shadow root, described for assertions. */
 const focused = (page: Page) =>

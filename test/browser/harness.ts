@@ -3,11 +3,12 @@
  * two others (one on the site's allowed list, one not), and Debian's Chromium driven by
  * playwright-core. Nothing leaves 127.0.0.1.
  */
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { createTestContext, type TestContext, type TestContextOptions } from '../helpers/context';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -119,6 +120,70 @@ export async function startStack(env: TestContextOptions['env'] = {}): Promise<S
     },
   };
 }
+
+export interface OpenOptions {
+  host?: HostServer;
+  csp?: string;
+  attrs?: Record<string, string>;
+  head?: string;
+  before?: string;
+  after?: string;
+  /** A browser context to open the page in; by default a new one, added to `contexts`. */
+  context?: BrowserContext;
+}
+
+/**
+ * A publisher's article page with the embed, at a path of its own on the host server, opened once
+ * the widget has drawn its heading. Script errors are kept on `page.errors` and CSP violations on
+ * `window.__csp`, so a test can require that there were none.
+ */
+export async function openArticle(
+  s: Stack,
+  contexts: BrowserContext[],
+  siteId: string,
+  article: string,
+  o: OpenOptions = {},
+): Promise<Page & { errors: string[] }> {
+  const host = o.host ?? s.host;
+  const path = `/news/${randomUUID()}`;
+  host.pages.set(path, { html: articlePage(s.api, siteId, article, o), csp: o.csp });
+  const context = o.context ?? (await s.browser.newContext({ viewport: { width: 1000, height: 900 } }));
+  if (!o.context) contexts.push(context);
+  const page = Object.assign(await context.newPage(), { errors: [] as string[] });
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  await page.addInitScript(() => {
+    const w = window as unknown as { __csp: string[] };
+    w.__csp = [];
+    document.addEventListener('securitypolicyviolation', (e) =>
+      w.__csp.push(`${e.violatedDirective} ${e.blockedURI}`),
+    );
+  });
+  await page.goto(`${host.origin}${path}`);
+  await page.locator('parley-comments h2').first().waitFor({ timeout: 10_000 });
+  return page;
+}
+
+/** Posts from the page's form as a reader; `mine` finds the comment by id, whatever its text becomes. */
+export async function postFromPage(page: Page, name: string, body: string) {
+  await page.getByLabel('Name').fill(name);
+  await page.getByLabel('Comment', { exact: true }).fill(body);
+  // Past the form token's minimum age, so the bot guard does not hold it.
+  await page.waitForTimeout(400);
+  await page.getByRole('button', { name: 'Post comment' }).click();
+  const posted = page.locator('parley-comments li.c', { hasText: body });
+  await posted.waitFor();
+  const id = (await posted.getAttribute('data-id'))!;
+  return { mine: page.locator(`parley-comments li.c[data-id="${id}"]`), id };
+}
+
+/** What has focus inside the widget's shadow root. */
+export const focusedInWidget = (page: Page) =>
+  page.evaluate(() => {
+    const el = document.activeElement?.shadowRoot?.activeElement as HTMLElement | null | undefined;
+    return el
+      ? { tag: el.tagName.toLowerCase(), text: el.textContent?.slice(0, 60), id: el.dataset.id }
+      : null;
+  });
 
 export const escapeAttr = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
