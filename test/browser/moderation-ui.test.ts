@@ -10,8 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorToken } from '../../src/lib/crypto';
 import { defaultRules } from '../../src/moderation/rules';
 import { createUser, grantRole } from '../../src/repositories/users';
-import { createModerateProcessor } from '../../workers/moderate';
-import { createTestContext, TEST_ORIGIN, type TestContext } from '../helpers/context';
+import { createTestContext, moderateProcessor, TEST_ORIGIN, type TestContext } from '../helpers/context';
 import { as, outboxFor, seedComments, signedIn, statusOf } from '../helpers/workspace';
 import { hasChromium, launchChromium, SKIP_REASON } from './harness';
 
@@ -235,13 +234,7 @@ describe.skipIf(!hasChromium)(`moderation UI (${hasChromium ? 'chromium' : SKIP_
       { origin: TEST_ORIGIN },
     );
     expect(res.status).toBe(200);
-    const moderate = createModerateProcessor({
-      db: t.rt.db,
-      queues: t.rt.queues,
-      sites: t.rt.sites,
-      rules: defaultRules,
-      now: () => new Date(),
-    });
+    const moderate = moderateProcessor(t, defaultRules);
     expect(await moderate({ data: { commentId: id } })).toEqual({ state: 'decided', outcome: 'hold' });
 
     // Approving what is on screen (the old text) is refused, and the item comes back as it is now.

@@ -12,12 +12,15 @@ import type { AppDeps } from '../../src/deps';
 import { createLogger } from '../../src/lib/logger';
 import { deleteKeysWithPrefix } from '../../src/lib/redis-keys';
 import type { PolicyInput } from '../../src/moderation/policy';
+import { defaultRules } from '../../src/moderation/rules';
+import type { Rule } from '../../src/moderation/types';
 import { createRedis } from '../../src/queue';
 import { decisionsFor } from '../../src/repositories/decisions';
 import { createSite } from '../../src/repositories/sites';
 import { createToken } from '../../src/repositories/tokens';
 import { createRuntime, type Runtime } from '../../src/runtime';
 import { type RunningWorkers, startWorkers, type WorkerDeps } from '../../workers/index';
+import { createModerateProcessor } from '../../workers/moderate';
 
 export const TEST_ORIGIN = 'https://news.example';
 
@@ -189,4 +192,45 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/**
+ * The moderate worker's processor on a test context's runtime, for tests that run it themselves at
+ * the moment they need to (a context with no workers, or jobs on a prefix no worker reads).
+ */
+export function moderateProcessor(
+  t: Pick<TestContext, 'rt'>,
+  rules: readonly Rule[] = defaultRules,
+  extra: Partial<Parameters<typeof createModerateProcessor>[0]> = {},
+) {
+  return createModerateProcessor({
+    db: t.rt.db,
+    queues: t.rt.queues,
+    sites: t.rt.sites,
+    rules,
+    now: () => new Date(),
+    ...extra,
+  });
+}
+
+// Distinct texts: near-copies on one site would be held by the duplicates rule.
+const TOPICS = [
+  'harbour council',
+  'lighthouse keepers',
+  'coastal footpath',
+  'ferry timetable',
+  'town budget',
+];
+const VIEWS = [
+  'was careful and fair',
+  'answered my questions',
+  'deserves a follow-up',
+  'read well at breakfast',
+];
+let benignSeq = 0;
+
+/** A harmless comment text the default rules publish, different from the previous twenty. */
+export function benignText(): string {
+  const n = benignSeq++;
+  return `The piece on the ${TOPICS[n % TOPICS.length]} ${VIEWS[Math.floor(n / TOPICS.length) % VIEWS.length]}.`;
 }

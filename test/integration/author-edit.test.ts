@@ -12,8 +12,14 @@ import type { Rule } from '../../src/moderation/types';
 import { moderateJobId } from '../../src/queue';
 import { loadCommentSnapshot } from '../../src/repositories/webhooks';
 import { buildEventBody, eventSchemas } from '../../src/webhooks/events';
-import { createModerateProcessor } from '../../workers/moderate';
-import { createTestContext, TEST_ORIGIN, type TestContext, waitFor } from '../helpers/context';
+import {
+  benignText,
+  createTestContext,
+  moderateProcessor,
+  TEST_ORIGIN,
+  type TestContext,
+  waitFor,
+} from '../helpers/context';
 import { as, signedIn } from '../helpers/workspace';
 
 // `live` runs the real workers; `manual` has none, for the tests that run the moderate processor
@@ -49,28 +55,8 @@ interface Thread {
   comments: ThreadComment[];
 }
 
-// Distinct texts: near-copies on one site would be held by the duplicates rule.
-const TOPICS = [
-  'harbour council',
-  'lighthouse keepers',
-  'coastal footpath',
-  'ferry timetable',
-  'town budget',
-];
-const VIEWS = [
-  'was careful and fair',
-  'answered my questions',
-  'deserves a follow-up',
-  'read well at breakfast',
-];
-let seq = 0;
-const benign = () => {
-  const n = seq++;
-  return `The piece on the ${TOPICS[n % TOPICS.length]} ${VIEWS[Math.floor(n / TOPICS.length) % VIEWS.length]}.`;
-};
-
 async function post(t: TestContext, siteId: string, article: string, extra: Record<string, unknown> = {}) {
-  const res = await t.submit(siteId, article, { authorName: 'Ada', body: benign(), ...extra });
+  const res = await t.submit(siteId, article, { authorName: 'Ada', body: benignText(), ...extra });
   expect(res.status).toBe(202);
   return (await res.json()) as Accepted;
 }
@@ -607,15 +593,7 @@ describe('moderators', () => {
 });
 
 describe('the moderate worker', () => {
-  function processor(rules: readonly Rule[] = defaultRules) {
-    return createModerateProcessor({
-      db: manual.rt.db,
-      queues: manual.rt.queues,
-      sites: manual.rt.sites,
-      rules,
-      now: () => new Date(),
-    });
-  }
+  const processor = (rules: readonly Rule[] = defaultRules) => moderateProcessor(manual, rules);
 
   it('does not let a decision on the old text stand for an edit made while it ran', async () => {
     const siteId = await manual.site();

@@ -13,8 +13,13 @@ import { saveSettings } from '../../src/repositories/site-settings';
 import { loadCommentSnapshot } from '../../src/repositories/webhooks';
 import { eraseAuthor } from '../../src/services/privacy';
 import { buildEventBody, eventSchemas } from '../../src/webhooks/events';
-import { createModerateProcessor } from '../../workers/moderate';
-import { createTestContext, TEST_ORIGIN, type TestContext } from '../helpers/context';
+import {
+  benignText,
+  createTestContext,
+  moderateProcessor,
+  TEST_ORIGIN,
+  type TestContext,
+} from '../helpers/context';
 import { as, signedIn } from '../helpers/workspace';
 
 let t: TestContext;
@@ -47,38 +52,9 @@ interface Thread {
   comments: ThreadComment[];
 }
 
-// Distinct texts: near-copies on one site would be held by the duplicates rule.
-const TOPICS = [
-  'harbour council',
-  'lighthouse keepers',
-  'coastal footpath',
-  'ferry timetable',
-  'town budget',
-];
-const VIEWS = [
-  'was careful and fair',
-  'answered my questions',
-  'deserves a follow-up',
-  'read well at breakfast',
-];
-let seq = 0;
-const benign = () => {
-  const n = seq++;
-  return {
-    authorName: 'Ada',
-    body: `The piece on the ${TOPICS[n % TOPICS.length]} ${VIEWS[Math.floor(n / TOPICS.length) % VIEWS.length]}.`,
-  };
-};
+const benign = () => ({ authorName: 'Ada', body: benignText() });
 
-function processor(rules: readonly Rule[] = defaultRules) {
-  return createModerateProcessor({
-    db: t.rt.db,
-    queues: t.rt.queues,
-    sites: t.rt.sites,
-    rules,
-    now: () => new Date(),
-  });
-}
+const processor = (rules: readonly Rule[] = defaultRules) => moderateProcessor(t, rules);
 
 async function post(siteId: string, article: string, extra: Record<string, unknown> = {}, key?: string) {
   const res = await t.submit(

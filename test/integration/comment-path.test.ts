@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultRules } from '../../src/moderation/rules';
-import { createModerateProcessor } from '../../workers/moderate';
-import { createTestContext, type TestContext, waitFor } from '../helpers/context';
+import { createTestContext, moderateProcessor, type TestContext, waitFor } from '../helpers/context';
 
 let t: TestContext;
 
@@ -261,13 +260,7 @@ describe('a moderate job run more than once', () => {
     try {
       const res = await quiet.submit(siteId, 'story-9', benign(50));
       const { id } = (await res.json()) as { id: string };
-      const processor = createModerateProcessor({
-        db: quiet.rt.db,
-        queues: quiet.rt.queues,
-        sites: quiet.rt.sites,
-        rules: defaultRules,
-        now: () => new Date(),
-      });
+      const processor = moderateProcessor(quiet, defaultRules);
       const results = await Promise.all([
         processor({ data: { commentId: id } }),
         processor({ data: { commentId: id } }),

@@ -8,9 +8,14 @@ import { defaultRules } from '../../src/moderation/rules';
 import { createRedis, moderateJobComments } from '../../src/queue';
 import { decisionsFor } from '../../src/repositories/decisions';
 import { fingerprintColumns } from '../../src/repositories/duplicates';
-import { createModerateProcessor } from '../../workers/moderate';
 import { workerRules } from '../../workers/moderation-context';
-import { createTestContext, systemDecision, type TestContext, waitFor } from '../helpers/context';
+import {
+  createTestContext,
+  moderateProcessor,
+  systemDecision,
+  type TestContext,
+  waitFor,
+} from '../helpers/context';
 
 let t: TestContext;
 // The learned classifier is tuned separately and its scores move; these tests are about the
@@ -175,12 +180,7 @@ describe('moderation context in the worker', () => {
         body: sentence(40),
         signals: {},
       });
-      const processor = createModerateProcessor({
-        db: bare.rt.db,
-        queues: bare.rt.queues,
-        sites: bare.rt.sites,
-        rules: workerRules(defaultRules),
-        now: () => new Date(),
+      const processor = moderateProcessor(bare, workerRules(defaultRules), {
         context: { redis: dead, keyPrefix: bare.config.QUEUE_PREFIX, redisTimeoutMs: 300 },
       });
       expect(await processor({ data: { commentId: accepted.id } })).toEqual({
@@ -201,12 +201,7 @@ describe('moderation context in the worker', () => {
         body: sentence(41),
         signals: {},
       });
-      const live = createModerateProcessor({
-        db: bare.rt.db,
-        queues: bare.rt.queues,
-        sites: bare.rt.sites,
-        rules: workerRules(defaultRules),
-        now: () => new Date(),
+      const live = moderateProcessor(bare, workerRules(defaultRules), {
         context: { redis: bare.rt.redis, keyPrefix: bare.config.QUEUE_PREFIX },
       });
       await waitFor(async () => bare.rt.redis.status === 'ready', 'Redis client ready');
@@ -231,12 +226,7 @@ describe('moderation context in the worker', () => {
           ipHash: `row-ip-${n}`,
           signals: {},
         });
-      const processor = createModerateProcessor({
-        db: bare.rt.db,
-        queues: bare.rt.queues,
-        sites: bare.rt.sites,
-        rules: workerRules(defaultRules),
-        now: () => new Date(),
+      const processor = moderateProcessor(bare, workerRules(defaultRules), {
         context: { redis: bare.rt.redis, keyPrefix: bare.config.QUEUE_PREFIX },
       });
       const ipCount = async (created: Date, ip: string) =>
