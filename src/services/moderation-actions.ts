@@ -158,6 +158,18 @@ export async function decide(
         });
         continue;
       }
+      // A client that does not know about edits would publish a rewritten text unread: approving
+      // an edited comment takes the revision read. Rejecting unread is safe, and ban cascades do it.
+      if (saw === undefined && input.action === 'approve' && row.revision > 0) {
+        results.push({
+          id,
+          ok: false,
+          code: 'comment_edited',
+          message:
+            'Its author has edited this comment: send expectedRevision, the revision whose text you read, to approve it',
+        });
+        continue;
+      }
       // A deleted comment (by its author, or erased) is gone for good: its text is empty, and
       // approving it from the history would publish a blank where the author asked for nothing.
       const decidable =

@@ -569,6 +569,14 @@ describe('moderators', () => {
     const held = (await (await mod('GET', `${base}/queues/held`)).json()) as { items: Array<{ id: string }> };
     expect(held.items.map((i) => i.id)).toEqual([a.id]);
 
+    // A client that sends no revision cannot approve an edited text it may not have read.
+    await expectProblem(await mod('POST', `${base}/comments/${a.id}/approve`, {}), 409, 'comment_edited');
+    const blind = (await (await mod('POST', `${base}/bulk`, { action: 'approve', ids: [a.id] })).json()) as {
+      results: Array<{ ok: boolean; code?: string }>;
+    };
+    expect(blind.results).toEqual([expect.objectContaining({ ok: false, code: 'comment_edited' })]);
+    expect((await row(live, a.id)).status).toBe('held');
+
     // Having read the new text, they decide it.
     expect((await mod('POST', `${base}/comments/${a.id}/approve`, { expectedRevision: 1 })).status).toBe(200);
     const page = (await thread(live, siteId, 'stale')).body!;

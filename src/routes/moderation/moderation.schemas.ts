@@ -153,7 +153,7 @@ export const ApproveBody = z.object({
   }),
   expectedRevision: revisionNumber.optional().openapi({
     description:
-      "The comment's `revision` you saw: if its author has edited it since, the decision is refused with 409 comment_edited instead of deciding a text you have not read. The workspace always sends it.",
+      "The comment's `revision` you saw: if its author has edited it since, the decision is refused with 409 comment_edited instead of deciding a text you have not read. Required to approve a comment whose revision is above 0 (its author edited it): without it the approval is refused the same way. The workspace always sends it.",
   }),
 });
 export const RejectBody = ApproveBody.extend({ reasonCode: z.enum(REJECT_REASONS) });
@@ -169,7 +169,7 @@ export const BulkBody = z.object({
     .optional()
     .openapi({
       description:
-        'Comment id → the revision you saw; an item its author edited since fails with code comment_edited',
+        'Comment id → the revision you saw; an item its author edited since fails with code comment_edited, and so does approving an edited comment (revision above 0) left out of this map',
     }),
 });
 export const BulkResultSchema = z
