@@ -71,7 +71,9 @@ export async function insertComments(db: Db, rows: NewComment[]): Promise<Set<st
  * Inserts comments and, for each row actually inserted, its outbox row (`topic`, payload with the
  * article and parent), in ONE statement. A single statement is its own transaction, so the pair is
  * atomic without BEGIN and COMMIT: one round trip per ingest batch instead of four, which under
- * load is most of what the API process spends talking to Postgres.
+ * load is most of what the API process spends talking to Postgres. A reply is stored only if its
+ * parent is still published when the statement runs (see publishedParents); one left out is
+ * simply not in `inserted`.
  */
 export async function insertCommentsAnnounced(
   db: Db,
@@ -79,11 +81,18 @@ export async function insertCommentsAnnounced(
   topic: string,
 ): Promise<{ inserted: Set<string>; outbox: OutboxRow[] }> {
   if (!rows.length) return { inserted: new Set(), outbox: [] };
-  const insert = unnestInsert(rows);
+  const insert = unnestInsert(rows, { repliesToPublished: true });
   if (!insert) {
     // Rare general path: the same pair in an explicit transaction (or the caller's).
     const run = async (trx: Db) => {
-      const inserted = await insertCommentsWithValues(trx, rows);
+      const parents = parentIdsOf(rows);
+      const published = parents.length
+        ? new Set(
+            (await sql<{ id: string }>`${publishedParents(parents)}`.execute(trx)).rows.map((r) => r.id),
+          )
+        : new Set<string>();
+      const storable = rows.filter((r) => !r.parent_id || published.has(r.parent_id as string));
+      const inserted = storable.length ? await insertCommentsWithValues(trx, storable) : new Set<string>();
       const outbox = await insertOutbox(
         trx,
         rows
@@ -111,7 +120,7 @@ export async function insertCommentsAnnounced(
 }
 
 /** The fast form's INSERT (without RETURNING), or null when the rows need the general form. */
-function unnestInsert(rows: NewComment[]) {
+function unnestInsert(rows: NewComment[], opts: { repliesToPublished?: boolean } = {}) {
   const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   // Unknown columns, or rows that leave out different columns (a left-out column gets its default,
   // not NULL), take the general path.
@@ -130,11 +139,27 @@ function unnestInsert(rows: NewComment[]) {
     });
     return sql`${values}::${sql.raw(type)}[]`;
   });
+  const parents = opts.repliesToPublished ? parentIdsOf(rows) : [];
   return sql`
     insert into comments (${sql.join(columns.map((c) => sql.ref(c)))})
-    select * from unnest(${sql.join(arrays)})
+    select * from unnest(${sql.join(arrays)}) as u(${sql.join(columns.map((c) => sql.ref(c)))})
+    ${parents.length ? sql`where u.parent_id is null or u.parent_id in (${publishedParents(parents)})` : sql``}
     on conflict (site_id, idempotency_key) where idempotency_key is not null do nothing`;
 }
+
+const parentIdsOf = (rows: NewComment[]) => [
+  ...new Set(rows.flatMap((r) => (r.parent_id ? [r.parent_id as string] : []))),
+];
+
+/**
+ * The parents that are still published, read with a key-share lock. The caller checked them a
+ * moment before, but an author's edit (which locks its row FOR UPDATE and sends it back to
+ * pending) may commit in between: the lock waits for it, and the status is then read again, so a
+ * reply never lands under a comment whose text changed and is not published. An edit that comes
+ * after waits for this statement and then sees the reply (has_replies).
+ */
+const publishedParents = (ids: string[]) =>
+  sql`select id from comments where id = any(${ids}::uuid[]) and status = 'published' for key share`;
 
 /** The general form, for columns the fast path does not know yet. */
 async function insertCommentsWithValues(db: Db, rows: NewComment[]): Promise<Set<string>> {

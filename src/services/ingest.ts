@@ -141,14 +141,7 @@ export function createIngestor(deps: IngestDeps) {
       if (s.parentId) {
         const p = parents.get(s.parentId);
         if (!p || p.articleId !== art.id || p.status !== 'published') {
-          results[i] = new AppError(
-            422,
-            'invalid_parent',
-            'Replies must answer a published comment of the same article',
-            {
-              errors: [{ path: 'parentId', message: 'No published comment with this id on this article' }],
-            },
-          );
+          results[i] = invalidParent();
           return;
         }
         rootId = p.rootId ?? p.id;
@@ -219,6 +212,14 @@ export function createIngestor(deps: IngestDeps) {
         });
       }
     }
+
+    // A reply left out by the statement: its parent stopped being published after it was checked
+    // above (its author edited it). Nothing was stored for it.
+    rows.forEach((r, j) => {
+      const i = rowIndex[j]!;
+      if (results[i] === undefined)
+        results[i] = r.parent_id ? invalidParent() : new Error('comment not stored');
+    });
 
     // Duplicate keys within this batch share the first row's answer.
     items.forEach((s, i) => {
@@ -330,6 +331,11 @@ function sameComment(
     stored.body === attempt.body
   );
 }
+
+const invalidParent = () =>
+  new AppError(422, 'invalid_parent', 'Replies must answer a published comment of the same article', {
+    errors: [{ path: 'parentId', message: 'No published comment with this id on this article' }],
+  });
 
 const keyReused = () =>
   new AppError(

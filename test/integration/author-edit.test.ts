@@ -4,6 +4,7 @@
  * through the real moderate worker, the old one is kept for moderators, a moderator who read the
  * old text cannot decide the new one blind, and every way of not proving authorship is one 404.
  */
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorToken } from '../../src/lib/crypto';
 import { uuidv7 } from '../../src/lib/ids';
@@ -370,6 +371,40 @@ describe('what cannot be edited', () => {
     // Only deleted replies are left: nobody's answer is changed under them.
     await expectEdited(live, siteId, root, fix.body);
     expect((await decided(root.id, 1)).to_status).toBe('published');
+  });
+
+  it('a reply racing an edit of its parent is refused, not stored under a text nobody answered', async () => {
+    const siteId = await live.site();
+    const root = await published(siteId, 'race');
+    // The edit's transaction as author-actions runs it: the row locked FOR UPDATE and sent back to
+    // pending, and held open while a reply comes in (which saw the parent still published).
+    let release!: () => void;
+    let locked!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const isLocked = new Promise<void>((r) => (locked = r));
+    const editing = live.rt.db.transaction().execute(async (trx) => {
+      await trx.selectFrom('comments').select('id').where('id', '=', root.id).forUpdate().execute();
+      await trx.updateTable('comments').set({ status: 'pending' }).where('id', '=', root.id).execute();
+      locked();
+      await gate;
+    });
+    await isLocked;
+    const reply = live.submit(siteId, 'race', { authorName: 'Bo', body: benignText(), parentId: root.id });
+    // Until the reply's insert is waiting on the parent's row lock.
+    await waitFor(async () => {
+      const r = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock'`.execute(live.rt.db);
+      return r.rows[0]!.n > 0;
+    }, 'the reply waiting on the parent row lock');
+    release();
+    await editing;
+    await expectProblem(await reply, 422, 'invalid_parent');
+    const under = await live.rt.db
+      .selectFrom('comments')
+      .select('id')
+      .where('parent_id', '=', root.id)
+      .execute();
+    expect(under).toEqual([]);
   });
 
   it('once deleted, or rejected by a moderator', async () => {
