@@ -5,34 +5,22 @@
  * and the refusals (empty text, the window closed, editing off). Skips (with the reason printed)
  * without /usr/bin/chromium.
  */
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_ORIGIN, waitFor } from '../helpers/context';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/context';
 import {
   EMBED_POLICY,
+  embedSuite,
   focusedInWidget,
   hasChromium,
   openArticle,
   postFromPage,
   SKIP_REASON,
-  type Stack,
-  startStack,
 } from './harness';
 
 const POLICY = EMBED_POLICY;
 
-let s: Stack;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  if (hasChromium) s = await startStack();
-}, 60_000);
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await s?.close();
-});
-
-const newSite = (policy: object = POLICY) => s.t.site(policy, [s.host.origin, TEST_ORIGIN]);
+const { s, contexts, newSite } = embedSuite();
 
 const comment = (id: string) =>
   s.t.rt.db.selectFrom('comments').selectAll().where('id', '=', id).executeTakeFirstOrThrow();

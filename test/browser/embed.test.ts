@@ -2,34 +2,22 @@
  * The embed in a real browser, on a publisher's page served from another origin than the API.
  * Skips (with the reason printed) when /usr/bin/chromium is not installed.
  */
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_ORIGIN, waitFor } from '../helpers/context';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/context';
 import {
   EMBED_POLICY,
+  embedSuite,
   hasChromium,
   type OpenOptions,
   openArticle,
   SKIP_REASON,
-  type Stack,
-  startStack,
   strictCsp,
 } from './harness';
 
 const POLICY = EMBED_POLICY;
 
-let s: Stack;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  if (hasChromium) s = await startStack();
-}, 60_000);
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await s?.close();
-});
-
-const newSite = (policy: object = POLICY) => s.t.site(policy, [s.host.origin, TEST_ORIGIN]);
+const { s, contexts, newSite } = embedSuite();
 
 async function statusOf(siteId: string, id: string): Promise<string> {
   const res = await s.t.request('GET', `/api/v1/sites/${siteId}/comments/${id}`);

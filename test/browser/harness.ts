@@ -9,7 +9,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { createTestContext, type TestContext, type TestContextOptions } from '../helpers/context';
+import { afterAll, beforeAll } from 'vitest';
+import {
+  createTestContext,
+  TEST_ORIGIN,
+  type TestContext,
+  type TestContextOptions,
+} from '../helpers/context';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
@@ -119,6 +125,47 @@ export async function startStack(env: TestContextOptions['env'] = {}): Promise<S
       await t.close();
     },
   };
+}
+
+/**
+ * One embed test file's stack: started before its tests (when Chromium is there) and closed after
+ * them with every browser context the file opened. `s` reads through to the running stack.
+ */
+export function embedSuite(env: TestContextOptions['env'] = {}) {
+  let stack: Stack | undefined;
+  const contexts: BrowserContext[] = [];
+  beforeAll(async () => {
+    if (hasChromium) stack = await startStack(env);
+  }, 60_000);
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => {});
+    await stack?.close();
+  });
+  const live = (): Stack => {
+    if (!stack) throw new Error('the stack starts in beforeAll, and only where Chromium is installed');
+    return stack;
+  };
+  const s: Stack = {
+    get t() {
+      return live().t;
+    },
+    get api() {
+      return live().api;
+    },
+    get host() {
+      return live().host;
+    },
+    get other() {
+      return live().other;
+    },
+    get browser() {
+      return live().browser;
+    },
+    close: () => live().close(),
+  };
+  /** A site with the embed tests' policy (or another), open to the host page and the test origin. */
+  const newSite = (policy: object = EMBED_POLICY) => s.t.site(policy, [s.host.origin, TEST_ORIGIN]);
+  return { s, contexts, newSite };
 }
 
 export interface OpenOptions {

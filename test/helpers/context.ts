@@ -234,3 +234,12 @@ export function benignText(): string {
   const n = benignSeq++;
   return `The piece on the ${TOPICS[n % TOPICS.length]} ${VIEWS[Math.floor(n / TOPICS.length) % VIEWS.length]}.`;
 }
+
+/** The CORS preflight the embed sends before a JSON POST from the test origin's page. */
+export function corsPreflight(t: Pick<TestContext, 'request'>, path: string) {
+  return t.request('OPTIONS', path, undefined, {
+    origin: TEST_ORIGIN,
+    'access-control-request-method': 'POST',
+    'access-control-request-headers': 'content-type',
+  });
+}

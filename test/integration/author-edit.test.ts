@@ -15,6 +15,7 @@ import { loadCommentSnapshot } from '../../src/repositories/webhooks';
 import { buildEventBody, eventSchemas } from '../../src/webhooks/events';
 import {
   benignText,
+  corsPreflight,
   createTestContext,
   moderateProcessor,
   TEST_ORIGIN,
@@ -506,16 +507,7 @@ describe('refusals', () => {
       403,
       'origin_not_allowed',
     );
-    const preflight = await manual.request(
-      'OPTIONS',
-      `/api/v1/sites/${siteId}/comments/${a.id}/edit`,
-      undefined,
-      {
-        origin: TEST_ORIGIN,
-        'access-control-request-method': 'POST',
-        'access-control-request-headers': 'content-type',
-      },
-    );
+    const preflight = await corsPreflight(manual, `/api/v1/sites/${siteId}/comments/${a.id}/edit`);
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe(TEST_ORIGIN);
 

@@ -15,6 +15,7 @@ import { eraseAuthor } from '../../src/services/privacy';
 import { buildEventBody, eventSchemas } from '../../src/webhooks/events';
 import {
   benignText,
+  corsPreflight,
   createTestContext,
   moderateProcessor,
   TEST_ORIGIN,
@@ -390,16 +391,7 @@ describe('refusals', () => {
     expect(((await foreign.json()) as Problem).code).toBe('origin_not_allowed');
     // While the embed on an allowed page gets through its CORS preflight (every other withdraw in
     // this file is sent with that page's Origin).
-    const preflight = await t.request(
-      'OPTIONS',
-      `/api/v1/sites/${siteId}/comments/${a.id}/withdraw`,
-      undefined,
-      {
-        origin: TEST_ORIGIN,
-        'access-control-request-method': 'POST',
-        'access-control-request-headers': 'content-type',
-      },
-    );
+    const preflight = await corsPreflight(t, `/api/v1/sites/${siteId}/comments/${a.id}/withdraw`);
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe(TEST_ORIGIN);
 
