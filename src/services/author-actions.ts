@@ -5,7 +5,7 @@
  * append the audit row (actor 'author'), write the outbox row and move the thread's version and
  * count.
  */
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { CommentStatus, Database, OutboxRow } from '../../db/schema';
 import { AppError } from '../lib/errors';
 import type { Queues } from '../queue';
@@ -17,6 +17,86 @@ import { publishNow } from './outbox-publisher';
 
 /** The reason code of an author's own deletion, in the audit and the comment.deleted event. */
 export const WITHDRAWN = 'withdrawn';
+
+type Deps = { db: Kysely<Database>; queues: Queues };
+type Trx = Transaction<Database>;
+
+/** What an author action reads of its comment. */
+const OWN_COLUMNS = ['id', 'article_id', 'status', 'body', 'created_at', 'edited_at', 'revision'] as const;
+
+/**
+ * One author action: the site's comment locked FOR UPDATE and handed to `act` in a transaction,
+ * whose outbox rows are published after commit. Undefined when the site has no such comment.
+ */
+async function onOwnComment<R>(
+  deps: Deps,
+  input: { siteId: string; commentId: string },
+  act: (
+    trx: Trx,
+    row: Pick<Selectable<Database['comments']>, (typeof OWN_COLUMNS)[number]>,
+    outbox: OutboxRow[],
+  ) => Promise<R>,
+): Promise<R | undefined> {
+  const outbox: OutboxRow[] = [];
+  const result = await deps.db.transaction().execute(async (trx) => {
+    const row = await trx
+      .selectFrom('comments')
+      .select(OWN_COLUMNS)
+      .where('site_id', '=', input.siteId)
+      .where('id', '=', input.commentId)
+      .forUpdate()
+      .executeTakeFirst();
+    return row ? act(trx, row, outbox) : undefined;
+  });
+  void publishNow(deps.db, deps.queues, outbox);
+  return result;
+}
+
+/** The audit row (actor 'author') and the event of an author action, both in `trx`. */
+async function recordAuthorAction(
+  trx: Trx,
+  outbox: OutboxRow[],
+  e: {
+    siteId: string;
+    row: { id: string; article_id: string; status: CommentStatus };
+    action: 'withdraw' | 'edit';
+    toStatus: CommentStatus;
+    reasonCode: string;
+    topic: 'comment.deleted' | 'comment.edited';
+    requestId?: string | null;
+    revision?: number;
+  },
+): Promise<void> {
+  await insertDecisions(trx, [
+    {
+      commentId: e.row.id,
+      siteId: e.siteId,
+      actorType: 'author',
+      action: e.action,
+      fromStatus: e.row.status,
+      toStatus: e.toStatus,
+      reasonCode: e.reasonCode,
+      revision: e.revision,
+    },
+  ]);
+  outbox.push(
+    ...(await insertOutbox(trx, [
+      {
+        topic: e.topic,
+        siteId: e.siteId,
+        commentId: e.row.id,
+        requestId: e.requestId ?? null,
+        payload: {
+          articleId: e.row.article_id,
+          actor: 'author',
+          reasonCode: e.reasonCode,
+          fromStatus: e.row.status,
+          ...(e.revision === undefined ? {} : { revision: e.revision }),
+        },
+      },
+    ])),
+  );
+}
 
 export interface WithdrawInput {
   siteId: string;
@@ -43,20 +123,8 @@ export interface Withdrawn {
  * - published: the published count goes down and the thread version moves, so cached pages and
  *   counts drop it within THREAD_CACHE_MS.
  */
-export async function withdraw(
-  deps: { db: Kysely<Database>; queues: Queues },
-  input: WithdrawInput,
-): Promise<Withdrawn | undefined> {
-  let outbox: OutboxRow[] = [];
-  const result = await deps.db.transaction().execute(async (trx) => {
-    const row = await trx
-      .selectFrom('comments')
-      .select(['id', 'article_id', 'status'])
-      .where('site_id', '=', input.siteId)
-      .where('id', '=', input.commentId)
-      .forUpdate()
-      .executeTakeFirst();
-    if (!row) return undefined;
+export async function withdraw(deps: Deps, input: WithdrawInput): Promise<Withdrawn | undefined> {
+  return onOwnComment(deps, input, async (trx, row, outbox) => {
     const done: Withdrawn = { id: row.id, status: 'deleted', from: row.status };
     if (row.status === 'deleted') return done;
     await trx
@@ -75,31 +143,15 @@ export async function withdraw(
       .execute();
     // The texts its edits replaced go with it.
     await trx.deleteFrom('comment_revisions').where('comment_id', '=', row.id).execute();
-    await insertDecisions(trx, [
-      {
-        commentId: row.id,
-        siteId: input.siteId,
-        actorType: 'author',
-        action: 'withdraw',
-        fromStatus: row.status,
-        toStatus: 'deleted',
-        reasonCode: WITHDRAWN,
-      },
-    ]);
-    outbox = await insertOutbox(trx, [
-      {
-        topic: 'comment.deleted',
-        siteId: input.siteId,
-        commentId: row.id,
-        requestId: input.requestId ?? null,
-        payload: {
-          articleId: row.article_id,
-          actor: 'author',
-          reasonCode: WITHDRAWN,
-          fromStatus: row.status,
-        },
-      },
-    ]);
+    await recordAuthorAction(trx, outbox, {
+      siteId: input.siteId,
+      row,
+      action: 'withdraw',
+      toStatus: 'deleted',
+      reasonCode: WITHDRAWN,
+      topic: 'comment.deleted',
+      requestId: input.requestId,
+    });
     // A pending comment was never on a page (and cannot have replies: a reply needs a published
     // parent). Anything else may be, or may have replies that now sit under its tombstone.
     if (row.status !== 'pending') {
@@ -107,8 +159,6 @@ export async function withdraw(
     }
     return done;
   });
-  void publishNow(deps.db, deps.queues, outbox);
-  return result;
 }
 
 /** The reason code of an author's edit, in the audit and the comment.edited event. */
@@ -150,20 +200,8 @@ export interface Edited {
  * saw gets 409 comment_edited. The worker's own compare-and-set checks the revision too, so a
  * decision on the old text being written as this runs is refused.
  */
-export async function edit(
-  deps: { db: Kysely<Database>; queues: Queues },
-  input: EditInput,
-): Promise<Edited | undefined> {
-  let outbox: OutboxRow[] = [];
-  const result = await deps.db.transaction().execute(async (trx): Promise<Edited | undefined> => {
-    const row = await trx
-      .selectFrom('comments')
-      .select(['id', 'article_id', 'status', 'body', 'created_at', 'edited_at', 'revision'])
-      .where('site_id', '=', input.siteId)
-      .where('id', '=', input.commentId)
-      .forUpdate()
-      .executeTakeFirst();
-    if (!row) return undefined;
+export async function edit(deps: Deps, input: EditInput): Promise<Edited | undefined> {
+  return onOwnComment(deps, input, async (trx, row, outbox): Promise<Edited> => {
     const base = { id: row.id, createdAt: row.created_at, editedAt: row.edited_at, revision: row.revision };
     if (!EDITABLE.has(row.status)) {
       throw new AppError(409, 'not_editable', `This comment can no longer be edited (it is ${row.status})`);
@@ -226,38 +264,19 @@ export async function edit(
       })
       .where('id', '=', row.id)
       .execute();
-    await insertDecisions(trx, [
-      {
-        commentId: row.id,
-        siteId: input.siteId,
-        actorType: 'author',
-        action: 'edit',
-        fromStatus: row.status,
-        toStatus: 'pending',
-        reasonCode: EDITED,
-        revision,
-      },
-    ]);
-    // Routed to the webhooks and to a moderate job of its own (src/services/outbox-routes.ts).
-    outbox = await insertOutbox(trx, [
-      {
-        topic: 'comment.edited',
-        siteId: input.siteId,
-        commentId: row.id,
-        requestId: input.requestId ?? null,
-        payload: {
-          articleId: row.article_id,
-          actor: 'author',
-          reasonCode: EDITED,
-          fromStatus: row.status,
-          revision,
-        },
-      },
-    ]);
+    await recordAuthorAction(trx, outbox, {
+      siteId: input.siteId,
+      row,
+      action: 'edit',
+      toStatus: 'pending',
+      reasonCode: EDITED,
+      // Routed to the webhooks and to a moderate job of its own (src/services/outbox-routes.ts).
+      topic: 'comment.edited',
+      requestId: input.requestId,
+      revision,
+    });
     // Only a published comment was on a page; it leaves it until its new text is published.
     if (row.status === 'published') await bumpThreads(trx, new Map([[row.article_id, -1]]));
     return { ...base, status: 'pending', editedAt: input.now, revision, changed: true };
   });
-  void publishNow(deps.db, deps.queues, outbox);
-  return result;
 }
