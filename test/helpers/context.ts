@@ -243,3 +243,26 @@ export function corsPreflight(t: Pick<TestContext, 'request'>, path: string) {
     'access-control-request-headers': 'content-type',
   });
 }
+
+/** An article's public thread page; `body` is the parsed page when it answered 200. */
+export async function threadPage<T>(
+  t: Pick<TestContext, 'request'>,
+  siteId: string,
+  article: string,
+  headers: Record<string, string> = {},
+) {
+  const res = await t.request(
+    'GET',
+    `/api/v1/sites/${siteId}/articles/${article}/comments`,
+    undefined,
+    headers,
+  );
+  return { res, body: res.status === 200 ? ((await res.json()) as T) : undefined };
+}
+
+/** A comment's outbox rows in the order written, of one topic if given. */
+export function outboxRows(t: Pick<TestContext, 'rt'>, commentId: string, topic?: string) {
+  let q = t.rt.db.selectFrom('outbox').selectAll().where('comment_id', '=', commentId);
+  if (topic) q = q.where('topic', '=', topic);
+  return q.orderBy('id').execute();
+}

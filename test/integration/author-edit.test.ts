@@ -18,8 +18,10 @@ import {
   corsPreflight,
   createTestContext,
   moderateProcessor,
+  outboxRows,
   TEST_ORIGIN,
   type TestContext,
+  threadPage,
   waitFor,
 } from '../helpers/context';
 import { as, signedIn } from '../helpers/workspace';
@@ -74,11 +76,7 @@ const revisions = (t: TestContext, id: string) =>
     .where('comment_id', '=', id)
     .orderBy('revision')
     .execute();
-const outbox = (t: TestContext, id: string, topic?: string) => {
-  let q = t.rt.db.selectFrom('outbox').selectAll().where('comment_id', '=', id);
-  if (topic) q = q.where('topic', '=', topic);
-  return q.orderBy('id').execute();
-};
+const outbox = outboxRows;
 
 /** The live worker's decision on a revision of the comment's text. */
 const decided = (id: string, revision = 0) =>
@@ -117,15 +115,8 @@ async function expectProblem(res: Response, status: number, code: string) {
   expect(((await res.json()) as Problem).code).toBe(code);
 }
 
-async function thread(t: TestContext, siteId: string, article: string, headers: Record<string, string> = {}) {
-  const res = await t.request(
-    'GET',
-    `/api/v1/sites/${siteId}/articles/${article}/comments`,
-    undefined,
-    headers,
-  );
-  return { res, body: res.status === 200 ? ((await res.json()) as Thread) : undefined };
-}
+const thread = (t: TestContext, siteId: string, article: string, headers: Record<string, string> = {}) =>
+  threadPage<Thread>(t, siteId, article, headers);
 
 describe('the API', () => {
   it('documents the edit route, its answers, editableUntil, editedAt and the comment.edited event', async () => {

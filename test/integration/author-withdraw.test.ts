@@ -18,8 +18,10 @@ import {
   corsPreflight,
   createTestContext,
   moderateProcessor,
+  outboxRows,
   TEST_ORIGIN,
   type TestContext,
+  threadPage,
 } from '../helpers/context';
 import { as, signedIn } from '../helpers/workspace';
 
@@ -97,21 +99,10 @@ const row = (id: string) =>
   t.rt.db.selectFrom('comments').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 const decisions = (id: string) =>
   t.rt.db.selectFrom('moderation_decisions').selectAll().where('comment_id', '=', id).orderBy('id').execute();
-const outbox = (id: string, topic?: string) => {
-  let q = t.rt.db.selectFrom('outbox').selectAll().where('comment_id', '=', id);
-  if (topic) q = q.where('topic', '=', topic);
-  return q.orderBy('id').execute();
-};
+const outbox = (id: string, topic?: string) => outboxRows(t, id, topic);
 
-async function thread(siteId: string, article: string, headers: Record<string, string> = {}) {
-  const res = await t.request(
-    'GET',
-    `/api/v1/sites/${siteId}/articles/${article}/comments`,
-    undefined,
-    headers,
-  );
-  return { res, body: res.status === 200 ? ((await res.json()) as Thread) : undefined };
-}
+const thread = (siteId: string, article: string, headers: Record<string, string> = {}) =>
+  threadPage<Thread>(t, siteId, article, headers);
 
 describe('the author token', () => {
   it('comes with the 202, is the same for an idempotent replay and differs per comment', async () => {
