@@ -7,6 +7,7 @@ import { AppError, problemResponse, toAppError, zodIssues } from './lib/errors';
 import { withClientIp } from './lib/http';
 import { metrics, routeLabel } from './lib/metrics';
 import { mountRoutes } from './routes';
+import { submitFastPath } from './routes/comments/submit-fast-path';
 import { threadFastPath } from './routes/comments/thread-fast-path';
 
 export function createApp(deps: AppDeps) {
@@ -85,7 +86,8 @@ export function createApp(deps: AppDeps) {
   const fastThread = threadFastPath(deps);
   const handle = app.fetch;
   app.fetch = (req, env, ctx) => fastThread.fetch(req) ?? handle(req, env, ctx);
-  return Object.assign(app, { fastThread });
+  // Plain submissions are taken on node:http, in front of the adapter (src/entry.ts serveApp).
+  return Object.assign(app, { fastThread, fastSubmit: submitFastPath(deps) });
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -44,17 +44,20 @@ export async function boot(): Promise<Runtime> {
 }
 
 /**
- * The app on @hono/node-server, with one step in front: a cached thread page is written on
- * node:http itself, before the adapter builds its Request, Headers and Response objects.
+ * The app on @hono/node-server, with two steps in front, on node:http itself before the adapter
+ * builds its Request, Headers and Response objects: a cached thread page is written at once, and a
+ * plain comment submission is taken by the submission fast path. `fastPaths: false` (tests that
+ * compare the two) leaves every request to the app.
  */
-export function serveApp(app: App, port: number, hostname: string) {
+export function serveApp(app: App, port: number, hostname: string, opts: { fastPaths?: boolean } = {}) {
+  const fast = opts.fastPaths ?? true;
   return serve({
     fetch: app.fetch,
     port,
     hostname,
     createServer: ((options: ServerOptions, listener: RequestListener) =>
       createServer(options, (req, res) => {
-        if (!app.fastThread.node(req, res)) listener(req, res);
+        if (!fast || !(app.fastThread.node(req, res) || app.fastSubmit.node(req, res))) listener(req, res);
       })) as typeof createServer,
   });
 }

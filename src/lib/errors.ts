@@ -131,9 +131,21 @@ export function toAppError(err: unknown): AppError {
   return new AppError(500, 'internal', 'Internal server error');
 }
 
-/** The single place errors become HTTP responses. */
-export function problemResponse(c: Context, err: AppError) {
+/**
+ * The single place errors become HTTP responses: status, headers and body, for whichever writer
+ * sends them (Hono's context, or node:http on the submission fast path).
+ */
+export function problemParts(err: AppError): {
+  status: ContentfulStatusCode;
+  headers: Record<string, string>;
+  body: string;
+} {
   const headers: Record<string, string> = { 'content-type': 'application/problem+json' };
   if (err.extra.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.extra.retryAfterSeconds);
-  return c.body(JSON.stringify(err.toProblem()), err.status, headers);
+  return { status: err.status, headers, body: JSON.stringify(err.toProblem()) };
+}
+
+export function problemResponse(c: Context, err: AppError) {
+  const p = problemParts(err);
+  return c.body(p.body, p.status, p.headers);
 }

@@ -53,28 +53,36 @@ export function jsonBody(): MiddlewareHandler<AppEnv> {
     // Accepted here, so the route's own media-type check (@hono/zod-openapi's, stricter: no space
     // before a parameter's semicolon, no empty parameter) must agree: it reads the header again.
     if (!STRICT_JSON_TYPE.test(contentType)) c.req.raw.headers.set('content-type', 'application/json');
-    const buf = await c.req.arrayBuffer();
-    let text: string;
-    try {
-      text = utf8.decode(buf);
-    } catch {
-      throw new AppError(400, 'invalid_json', 'The request body is not valid UTF-8');
-    }
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      throw new AppError(400, 'invalid_json', 'The request body is not valid JSON');
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new AppError(400, 'invalid_json', 'The request body must be a JSON object');
-    }
+    const { text, value } = readJsonObject(await c.req.arrayBuffer());
     // Hand the route validators what was already read: hono's c.req.json() looks for the text in
     // bodyCache and, finding only the ArrayBuffer, would build a Fetch Response to decode it again.
     (c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(text);
     (c.req.bodyCache as Record<string, unknown>).json = Promise.resolve(value);
     return next();
   };
+}
+
+/**
+ * A request body as a JSON object, or the 400 that says why not. Shared by jsonBody and the
+ * submission fast path, so both refuse the same bodies with the same words.
+ */
+export function readJsonObject(buf: ArrayBuffer | Uint8Array): { text: string; value: object } {
+  let text: string;
+  try {
+    text = utf8.decode(buf);
+  } catch {
+    throw new AppError(400, 'invalid_json', 'The request body is not valid UTF-8');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new AppError(400, 'invalid_json', 'The request body is not valid JSON');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new AppError(400, 'invalid_json', 'The request body must be a JSON object');
+  }
+  return { text, value };
 }
 
 export function withClientIp(deps: Pick<AppDeps, 'config'>): MiddlewareHandler<AppEnv> {

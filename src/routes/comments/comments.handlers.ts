@@ -1,101 +1,37 @@
 /** Handlers for the public comment API. */
 import type { RouteHandler } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../../deps';
-import {
-  authorToken,
-  checkAuthorToken,
-  checkFormToken,
-  hashEmail,
-  hashIp,
-  issueFormToken,
-} from '../../lib/crypto';
+import { checkAuthorToken, hashIp, issueFormToken } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { UUID_RE } from '../../lib/ids';
-import { metrics } from '../../lib/metrics';
-import { authorKey, rateLimiterFor, siteLimits } from '../../lib/rate-limit';
+import { rateLimiterFor, siteLimits } from '../../lib/rate-limit';
 import { decodeCursor, findPublicStatus } from '../../repositories/comments';
 import { edit as editComment, withdraw as withdrawComment } from '../../services/author-actions';
 import { threadCacheFor } from '../../services/thread-cache';
 import type { commentRoutes } from './comments.routes';
+import { editableUntil, submitComment, toPublicStatus } from './submit';
 
 type Routes = ReturnType<typeof commentRoutes>;
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,200}$/;
-
-export function toPublicStatus(status: string): 'pending' | 'published' | 'rejected' {
-  if (status === 'published') return 'published';
-  if (status === 'pending' || status === 'held') return 'pending';
-  return 'rejected';
-}
-
-/** Until when a comment posted at `createdAt` may be edited under the site's window; null: never. */
-export function editableUntil(createdAt: Date, windowSeconds: number): string | null {
-  return windowSeconds > 0 ? new Date(createdAt.getTime() + windowSeconds * 1000).toISOString() : null;
-}
 
 export function commentHandlers(deps: AppDeps) {
   // Shared with the fast path (thread-fast-path.ts); reads may go to a replica (DATABASE_READ_URL).
   const threads = threadCacheFor(deps);
   const submit: RouteHandler<Routes['submit'], AppEnv> = async (c) => {
     const { siteId, articleId } = c.req.valid('param');
-    const input = c.req.valid('json');
-    const idem = c.req.header('idempotency-key');
-    if (idem !== undefined && !IDEMPOTENCY_KEY.test(idem)) {
-      throw AppError.validation([{ path: 'Idempotency-Key', message: '8 to 200 visible ASCII characters' }]);
-    }
-    const secret = deps.config.PARLEY_SECRET;
-    const ip = c.get('clientIp');
-    // Redis away: say so at once rather than store a comment nobody can moderate until it is back
-    // (REDIS_DOWN_SUBMISSIONS=accept stores it; the outbox relays it later).
-    if (deps.config.REDIS_DOWN_SUBMISSIONS === 'reject' && deps.redis.status !== 'ready') {
-      throw AppError.unavailable('The comment queue is unavailable; nothing was stored. Try again shortly');
-    }
-    const ipHash = ip ? hashIp(secret, ip) : null;
-    const emailHash = input.authorEmail ? hashEmail(secret, input.authorEmail) : null;
-    await rateLimiterFor(deps).consume(
-      {
-        submit_ip: ipHash ? `${siteId}:${ipHash}` : null,
-        submit_author: authorKey(siteId, emailHash),
-        submit_article: `${siteId}:${articleId}`,
-      },
-      siteLimits(c.get('site').policy),
-    );
-    const now = deps.now();
-    const token = checkFormToken(secret, siteId, input.formToken, now.getTime());
-    const accepted = await deps.ingest.submit({
+    const { location, body } = await submitComment(deps, {
       siteId,
-      articleExternalId: articleId,
-      articleUrl: input.articleUrl ?? null,
-      articleTitle: input.articleTitle ?? null,
-      parentId: input.parentId ?? null,
-      authorName: input.authorName.trim(),
-      authorEmail: input.authorEmail ?? null,
-      emailHash,
-      body: input.body,
-      ipHash,
-      userAgent: c.req.header('user-agent')?.slice(0, 512) ?? null,
-      referrer: (c.req.header('referer') ?? c.req.header('origin'))?.slice(0, 2000) ?? null,
-      signals: {
-        honeypot: Boolean(input.website && input.website.length > 0),
-        formToken: token.state,
-        ...(token.state === 'ok' ? { formAgeMs: token.ageMs } : {}),
-      },
-      idempotencyKey: idem ?? null,
+      articleId,
+      site: c.get('site'),
+      input: c.req.valid('json'),
+      idempotencyKey: c.req.header('idempotency-key'),
+      userAgent: c.req.header('user-agent'),
+      referer: c.req.header('referer'),
+      origin: c.req.header('origin'),
+      clientIp: c.get('clientIp'),
       requestId: c.get('requestId'),
     });
-    if (!accepted.replayed) metrics.commentsAccepted.inc();
-    const statusUrl = `/api/v1/sites/${siteId}/comments/${accepted.id}`;
-    c.header('Location', statusUrl);
-    return c.json(
-      {
-        id: accepted.id,
-        status: toPublicStatus(accepted.status),
-        statusUrl,
-        authorToken: authorToken(secret, accepted.id),
-        editableUntil: editableUntil(accepted.createdAt, c.get('site').policy.editWindowSeconds),
-      },
-      202,
-    );
+    c.header('Location', location);
+    return c.json(body, 202);
   };
 
   const thread: RouteHandler<Routes['thread'], AppEnv> = async (c) => {

@@ -25,7 +25,7 @@ export const THREAD_PATH = '/api/v1/sites/:siteId/articles/:articleId/comments';
 const PLAIN = /^[A-Za-z0-9_.~-]{1,200}$/;
 const LIMIT = /^(?:[1-9][0-9]?|100)$/;
 /** What Hono's requestId middleware accepts from the client. */
-const REQUEST_ID = /^[\w\-=]{1,64}$/;
+export const REQUEST_ID = /^[\w\-=]{1,64}$/;
 
 interface ThreadQuery {
   order: 'oldest' | 'newest';
@@ -64,7 +64,7 @@ const THREAD_TARGET =
  * The Host values @hono/node-server accepts without parsing a URL. Anything else (or none) goes
  * the full way, so a bad Host still gets the adapter's 400 and odd ones its normalisation.
  */
-const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
+export const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
 
 /** A fast answer, independent of the server interface that writes it. */
 export interface FastAnswer {
