@@ -184,6 +184,14 @@ describe('submission fast path', () => {
         body: Buffer.from([0x7b, 0xff, 0x7d]),
       },
       { name: 'array', fast: true, path: path('b1'), headers: json, body: '[]' },
+      { name: 'empty body', fast: true, path: path('b1'), headers: json, body: '' },
+      {
+        name: 'upper-case type',
+        fast: true,
+        path: path('b4'),
+        headers: { ...json, 'content-type': 'Application/JSON' },
+        body: ok,
+      },
       {
         name: 'invalid fields',
         fast: true,
@@ -337,6 +345,8 @@ describe('submission fast path', () => {
       'invalid json': 400,
       'invalid utf-8': 400,
       array: 400,
+      'empty body': 400,
+      'upper-case type': 202,
       'invalid fields': 422,
       'parent not published': 422,
       'closed article': 403,
