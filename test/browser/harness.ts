@@ -7,9 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
+import { serveApp } from '../../src/entry';
 import {
   createTestContext,
   TEST_ORIGIN,
@@ -105,7 +105,8 @@ export interface Stack {
 /** Parley with its workers, the two host servers and Chromium; `env` adds to the test config. */
 export async function startStack(env: TestContextOptions['env'] = {}): Promise<Stack> {
   const t = await createTestContext({ workers: true, env });
-  const server = serve({ fetch: t.app.fetch, hostname: '127.0.0.1', port: 0 });
+  // The production front: the node:http fast paths in front of the app, as src/entry.ts serves it.
+  const server = serveApp(t.app, 0, '127.0.0.1');
   await new Promise<void>((r) => (server.listening ? r() : server.once('listening', () => r())));
   const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const host = await startHost();
