@@ -6,11 +6,13 @@
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo, Server } from 'node:net';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveApp } from '../../src/entry';
 import { authorToken, hashIp } from '../../src/lib/crypto';
 import { ensureArticles, setArticleClosed } from '../../src/repositories/articles';
 import { createTestContext, TEST_ORIGIN, type TestContext } from '../helpers/context';
+import { bodyBytes, bodyFor, contentHeadersFor, type OpenApiDocument } from '../helpers/hostile-input';
 
 interface Answer {
   status: number;
@@ -384,6 +386,58 @@ describe('submission fast path', () => {
       referrer: 'https://news.example/story',
     });
     expect(full.signals).toEqual({ honeypot: true, formToken: 'ok', formAgeMs: 'number' });
+  });
+
+  it('gives generated hostile submissions the same answers on both paths', async () => {
+    const doc = JSON.parse(
+      (await send(fastPort, { method: 'GET', path: '/openapi.json' })).body,
+    ) as OpenApiDocument;
+    const schema =
+      doc.paths['/api/v1/sites/{siteId}/articles/{articleId}/comments']!.post!.requestBody!.content[
+        'application/json'
+      ]!.schema;
+    const inputs = fc.sample(
+      fc.record({
+        body: bodyFor(schema, doc),
+        content: contentHeadersFor(true),
+        idempotencyKey: fc.option(
+          fc.constantFrom('short', 'fuzz-key-0001', 'fuzz-key-0002', 'key with spaces 01'),
+        ),
+        origin: fc.constantFrom<string | undefined>(TEST_ORIGIN, TEST_ORIGIN, undefined, 'null'),
+      }),
+      { numRuns: 80, seed: 20261203 },
+    );
+    const sites = { fast: await prepareSite(fastPort), full: await prepareSite(fullPort) };
+    const answers = { fast: [] as unknown[], full: [] as unknown[] };
+    const takenBefore = c.app.fastSubmit.taken;
+    for (const [i, input] of inputs.entries()) {
+      for (const which of ['fast', 'full'] as const) {
+        const { siteId } = sites[which];
+        const headers: Record<string, string> = { ...input.content };
+        if (input.origin) headers.origin = input.origin;
+        if (input.idempotencyKey) headers['idempotency-key'] = input.idempotencyKey;
+        const bytes = bodyBytes(input.body);
+        const a = await send(which === 'fast' ? fastPort : fullPort, {
+          path: `/api/v1/sites/${siteId}/articles/fuzz/comments`,
+          headers,
+          body: bytes && Buffer.from(bytes),
+        });
+        expect(a.status, `#${i} ${which}: ${a.body.slice(0, 300)}`).toBeLessThan(500);
+        const parsed = JSON.parse(a.body || 'null') as Record<string, unknown> | null;
+        // Ids, tokens and times differ by run; what each answer says must not.
+        answers[which].push({
+          status: a.status,
+          type: a.headers['content-type'],
+          body: a.status === 202 ? Object.keys(parsed ?? {}).sort() : parsed,
+        });
+      }
+      expect(answers.fast[i], `input #${i}: ${JSON.stringify(input).slice(0, 400)}`).toEqual(answers.full[i]);
+    }
+    const statuses = new Set(answers.fast.map((a) => (a as { status: number }).status));
+    // The sample covers accepted, malformed, invalid and refused submissions, and the fast path
+    // took a share of them.
+    for (const s of [202, 400, 415, 422]) expect(statuses).toContain(s);
+    expect(c.app.fastSubmit.taken - takenBefore).toBeGreaterThan(20);
   });
 
   it('stores nothing when the client goes away mid-body, and goes on serving', async () => {
