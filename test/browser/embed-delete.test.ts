@@ -208,7 +208,10 @@ describe.skipIf(!hasChromium)(
       const regret = await seed(siteId, 'down', 'Uli', 'A reply its author thinks better of.', answered);
       const page = await open(siteId, 'down', undefined, { 'data-poll': '1' });
       const shown = (id: string) => page.locator(`parley-comments li.c[data-id="${id}"]`).count();
-      for (const id of [keep, abusive, answered, reply, regret]) expect(await shown(id)).toBe(1);
+      // The heading is drawn before the thread's first answer: wait for that answer's comments.
+      for (const id of [keep, abusive, answered, reply, regret]) {
+        await expect.poll(() => shown(id), { timeout: 5000 }).toBe(1);
+      }
 
       // A moderator rejects a published comment; its author deletes a reply (with the token the
       // 202 gave them, as the embed does).
