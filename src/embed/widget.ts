@@ -124,7 +124,9 @@ export class Widget {
     setText(this.more, 'Load more comments');
     this.wrap = h(
       'div',
-      { class: 'pw', role: 'region', 'aria-labelledby': this.heading.id },
+      // Busy until the thread's first answer (or its failure) is drawn: assistive technology
+      // waits instead of announcing an empty region, and scripts can tell when it is ready.
+      { class: 'pw', role: 'region', 'aria-labelledby': this.heading.id, 'aria-busy': 'true' },
       this.heading,
       this.buildForm(),
       this.list,
@@ -141,6 +143,7 @@ export class Widget {
       else this.renderPending(p);
     }
     this.showEmpty();
+    this.wrap.removeAttribute('aria-busy');
     this.fetchToken();
     this.schedulePending();
     if (this.o.pollMs > 0) {

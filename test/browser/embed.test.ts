@@ -6,6 +6,7 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/context';
 import {
+  articlePage,
   EMBED_POLICY,
   embedSuite,
   hasChromium,
@@ -623,6 +624,32 @@ describe.skipIf(!hasChromium)(
       await expect.poll(() => list.locator('#f').textContent(), { timeout: 2000 }).toBe('3 comments');
       const shown = requests.length;
       await expect.poll(() => requests.length, { timeout: 5000 }).toBeGreaterThan(shown);
+    });
+
+    it('marks its region busy until the thread has arrived, for assistive technology', async () => {
+      const siteId = await newSite();
+      await seed(siteId, 'busy', 'Vic', 'Here before this reader arrived.');
+      const context = await s.browser.newContext();
+      contexts.push(context);
+      const page = await context.newPage();
+      let release: () => void = () => {};
+      const held = new Promise<void>((r) => {
+        release = r;
+      });
+      await page.route(`${s.api}/api/v1/sites/${siteId}/articles/busy/comments*`, async (route) => {
+        await held;
+        await route.continue();
+      });
+      const path = `/news/busy-${Date.now()}`;
+      s.host.pages.set(path, { html: articlePage(s.api, siteId, 'busy') });
+      await page.goto(`${s.host.origin}${path}`);
+      const region = page.locator('parley-comments [role="region"]');
+      await region.waitFor();
+      expect(await region.getAttribute('aria-busy')).toBe('true');
+      expect(await page.getByText('Here before this reader arrived.').count()).toBe(0);
+      release();
+      await expect.poll(() => region.getAttribute('aria-busy')).toBeNull();
+      expect(await page.getByText('Here before this reader arrived.').count()).toBe(1);
     });
 
     it('follows a dark host page, and a data-theme attribute overrides it', async () => {

@@ -182,7 +182,7 @@ export interface OpenOptions {
 
 /**
  * A publisher's article page with the embed, at a path of its own on the host server, opened once
- * the widget has drawn its heading. Script errors are kept on `page.errors` and CSP violations on
+ * the widget has drawn the thread's first answer. Script errors are kept on `page.errors` and CSP violations on
  * `window.__csp`, so a test can require that there were none.
  */
 export async function openArticle(
@@ -207,7 +207,8 @@ export async function openArticle(
     );
   });
   await page.goto(`${host.origin}${path}`);
-  await page.locator('parley-comments h2').first().waitFor({ timeout: 10_000 });
+  // Until the thread's first answer is drawn the widget's region is aria-busy.
+  await page.locator('parley-comments [role="region"]:not([aria-busy])').first().waitFor({ timeout: 10_000 });
   return page;
 }
 
