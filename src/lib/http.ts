@@ -6,6 +6,8 @@ import { clientIp } from './client-ip';
 import { AppError } from './errors';
 
 export const SITE_ID = /^[a-z0-9_-]{1,64}$/i;
+/** The response headers a site's pages may read cross-origin (siteCors and both fast paths send it). */
+export const CORS_EXPOSE_HEADERS = 'etag, retry-after, location';
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
 const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
 const MEDIA_PARAM = new RegExp(`^${TOKEN}=(${TOKEN}|"([^"\\\\]|\\\\.)*")$`);
@@ -131,7 +133,7 @@ export function siteCors(deps: Pick<AppDeps, 'sites'>): MiddlewareHandler<AppEnv
     }
     if (origin) {
       c.header('Access-Control-Allow-Origin', isRead && !allowed ? '*' : origin);
-      c.header('Access-Control-Expose-Headers', 'etag, retry-after, location');
+      c.header('Access-Control-Expose-Headers', CORS_EXPOSE_HEADERS);
     }
     return next();
   };

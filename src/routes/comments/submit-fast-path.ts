@@ -22,8 +22,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppDeps } from '../../deps';
 import { clientIp } from '../../lib/client-ip';
 import { AppError, problemParts, toAppError, zodIssues } from '../../lib/errors';
-import { readJsonObject } from '../../lib/http';
+import { CORS_EXPOSE_HEADERS, readJsonObject } from '../../lib/http';
 import { metrics } from '../../lib/metrics';
+import type { SiteRecord } from '../../repositories/sites';
 import { ArticleParams, submitCommentSchema } from './comments.schemas';
 import { submitComment } from './submit';
 import { PLAIN_HOST, REQUEST_ID, THREAD_PATH } from './thread-fast-path';
@@ -72,7 +73,7 @@ export function submitFastPath(deps: AppDeps): SubmitFastPath {
     req: IncomingMessage,
     res: ServerResponse,
     body: Buffer,
-    facts: { siteId: string; articleId: string; site: NonNullable<ReturnType<AppDeps['sites']['peek']>> },
+    facts: { siteId: string; articleId: string; site: SiteRecord },
     headers: Record<string, string>,
     started: number,
   ): Promise<void> {
@@ -166,7 +167,7 @@ export function submitFastPath(deps: AppDeps): SubmitFastPath {
       };
       if (origin) {
         headers['Access-Control-Allow-Origin'] = origin;
-        headers['Access-Control-Expose-Headers'] = 'etag, retry-after, location';
+        headers['Access-Control-Expose-Headers'] = CORS_EXPOSE_HEADERS;
       }
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -15,6 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppDeps } from '../../deps';
+import { CORS_EXPOSE_HEADERS } from '../../lib/http';
 import { metrics } from '../../lib/metrics';
 import { threadCacheFor } from '../../services/thread-cache';
 
@@ -144,7 +145,7 @@ export function threadFastPath(deps: AppDeps): ThreadFastPath {
     if (origin) {
       // Reads are public: an origin outside the site's list may read, as `*` (as siteCors does).
       headers['Access-Control-Allow-Origin'] = site.allowedOrigins.includes(origin) ? origin : '*';
-      headers['Access-Control-Expose-Headers'] = 'etag, retry-after, location';
+      headers['Access-Control-Expose-Headers'] = CORS_EXPOSE_HEADERS;
     }
     const inm = header('if-none-match');
     const notModified = Boolean(inm?.split(',').some((t) => t.trim() === page.etag));
