@@ -1,6 +1,8 @@
 /** The append-only audit of every decision on a comment. */
 import { sql } from 'kysely';
+import { prepared } from '../../db/database';
 import type { ActorType, Db, OutboxRow } from '../../db/schema';
+import { OUTBOX_COLUMNS } from './outbox';
 
 export interface NewDecision {
   commentId: string;
@@ -97,7 +99,7 @@ export async function recordSystemDecisions(db: Db, writes: SystemDecisionWrite[
       ord,
     })),
   );
-  const res = await sql<OutboxRow>`
+  const statement = sql<OutboxRow>`
     with v as (
       select * from jsonb_to_recordset(${doc}::jsonb) as v(
         id uuid, from_status text, to_status text, action text, reason_code text, reasons jsonb, scores jsonb,
@@ -134,6 +136,7 @@ export async function recordSystemDecisions(db: Db, writes: SystemDecisionWrite[
     select v.topic, upd.site_id, upd.id, v.payload, upd.request_id
     from upd join v on v.id = upd.id
     order by v.ord
-    returning *`.execute(db);
+    returning ${OUTBOX_COLUMNS}`;
+  const res = await db.executeQuery(prepared('decisions.system', statement.compile(db)));
   return res.rows;
 }
