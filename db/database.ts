@@ -1,6 +1,5 @@
 /** Connection pool and database bootstrap. */
-import { createHash } from 'node:crypto';
-import { type CompiledQuery, Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema';
 
@@ -11,11 +10,6 @@ export interface DbOptions {
   /** Fail a checkout quickly when Postgres is down, so the API can answer 503 instead of hanging. */
   connectionTimeoutMs?: number;
   statementTimeoutMs?: number;
-  /**
-   * Prepare the statements marked with `prepared()` once per connection (default true). Off for a
-   * pooler that cannot keep them, such as PgBouncer in transaction mode before 1.21.
-   */
-  preparedStatements?: boolean;
 }
 
 export function createPool(opts: DbOptions): pg.Pool {
@@ -33,76 +27,8 @@ export function createPool(opts: DbOptions): pg.Pool {
   // next query on it fails with the same error, which callers handle.
   pool.on('connect', (client) => {
     client.on('error', () => {});
-    if (opts.preparedStatements !== false) namePreparedStatements(client);
   });
   return pool;
-}
-
-/**
- * Marks a hot statement to be prepared once per connection and then only bound and executed: its
- * text is parsed once, and Postgres may keep a generic plan instead of planning every call. For the
- * worker's decision write and near-duplicate probe, parsing and planning were a third of their
- * time in Postgres (docs/performance.md, round 9). Only for statements whose text does not vary
- * with their input (arrays, not lists of placeholders) and that name their result columns, so a
- * column added by a later migration cannot change a prepared statement's result.
- */
-export function prepared<R>(name: string, query: CompiledQuery<R>): CompiledQuery<R> {
-  return { ...query, sql: `/* prepared:${name} */ ${query.sql}` };
-}
-
-const MARK = /^\/\* prepared:([a-z0-9_.-]{1,40}) \*\//;
-/** Statement names by text: the label plus a digest, so two texts can never share a name. */
-const names = new Map<string, string>();
-const UNNAMED = Symbol('parley.unnamed');
-
-function statementName(label: string, text: string): string {
-  let name = names.get(text);
-  if (name === undefined) {
-    if (names.size >= 1000) names.clear();
-    name = `${label}.${createHash('sha1').update(text).digest('hex').slice(0, 12)}`;
-    names.set(text, name);
-  }
-  return name;
-}
-
-type Connection = { parsedStatements: Record<string, string> };
-type NamingClient = pg.PoolClient & {
-  [UNNAMED]?: boolean;
-  connection?: Connection;
-  getTransactionStatus?: () => string | null;
-};
-
-/**
- * Kysely hands pg a text and values; a text carrying prepared()'s mark goes to pg as a named query
- * instead, which pg parses on a connection only the first time.
- */
-function namePreparedStatements(client: pg.PoolClient) {
-  const query = client.query as (...args: unknown[]) => Promise<unknown>;
-  (client as { query: unknown }).query = function (this: NamingClient, ...args: unknown[]) {
-    const [text, values] = args;
-    const m =
-      args.length === 2 && typeof text === 'string' && Array.isArray(values) && !this[UNNAMED]
-        ? MARK.exec(text)
-        : null;
-    if (!m) return query.apply(this, args);
-    const name = statementName(m[1]!, text as string);
-    // Outside a transaction a failed statement changed nothing, so it can simply be sent again.
-    const alone = this.getTransactionStatus?.() === 'I';
-    const run = () => query.call(this, { name, text, values });
-    return run().catch((err: { code?: string }) => {
-      // The server no longer has it (a pooler or DISCARD dropped it): prepare it again.
-      if (err?.code === '26000') {
-        delete this.connection?.parsedStatements[name];
-        if (alone) return run();
-      }
-      // Its result would change (a column's type altered under it): this connection stops naming.
-      if (err?.code === '0A000') {
-        this[UNNAMED] = true;
-        if (alone) return query.apply(this, args);
-      }
-      throw err;
-    });
-  };
 }
 
 export function createDb(opts: DbOptions): Kysely<Database> {

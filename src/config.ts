@@ -40,11 +40,6 @@ export const configSchema = z.object({
   DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/parley'),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(20),
   /**
-   * The hottest statements are prepared once per connection (db/database.ts). Set false behind a
-   * pooler that does not keep prepared statements, such as PgBouncer in transaction mode before 1.21.
-   */
-  DATABASE_PREPARED_STATEMENTS: bool.default(true),
-  /**
    * Optional streaming replica for public thread reads (the most frequent request). Unset: the
    * primary. A page shown is then up to the replica's lag plus THREAD_CACHE_MS behind.
    */

@@ -39,14 +39,12 @@ export function createRuntime(config: Config, logger: Logger = createLogger(conf
     url: config.DATABASE_URL,
     poolMax: config.DATABASE_POOL_MAX,
     connectionTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
-    preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
   });
   const readDb = config.DATABASE_READ_URL
     ? createDb({
         url: config.DATABASE_READ_URL,
         poolMax: config.DATABASE_POOL_MAX,
         connectionTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
-        preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
       })
     : undefined;
   // Auto-pipelining: the flood-control counters of concurrent requests share one write and one

@@ -1,9 +1,8 @@
 /** Comments: the submission, its moderation state and the published thread. */
 import { sql } from 'kysely';
-import { prepared } from '../../db/database';
 import type { CommentStatus, Db, NewComment, OutboxRow } from '../../db/schema';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../lib/keyset-cursor';
-import { insertOutbox, OUTBOX_COLUMNS } from './outbox';
+import { insertOutbox } from './outbox';
 
 export interface ParentInfo {
   id: string;
@@ -110,14 +109,13 @@ export async function insertCommentsAnnounced(
     };
     return db.isTransaction ? run(db) : db.transaction().execute(run);
   }
-  const statement = sql<OutboxRow>`
+  const res = await sql<OutboxRow>`
     with ins as (${insert} returning id, site_id, article_id, parent_id, request_id)
     insert into outbox (topic, site_id, comment_id, payload, request_id)
     select ${topic}, site_id, id,
            jsonb_build_object('articleId', article_id, 'parentId', parent_id), request_id
     from ins
-    returning ${OUTBOX_COLUMNS}`;
-  const res = await db.executeQuery(prepared('comments.ingest', statement.compile(db)));
+    returning *`.execute(db);
   return { inserted: new Set(res.rows.map((r) => r.comment_id as string)), outbox: res.rows };
 }
 
@@ -201,7 +199,7 @@ export async function findByIdempotencyKeys(db: Db, siteId: string, keys: string
 /** What the moderation worker needs about each comment, in one query for a whole batch. */
 export async function loadForModeration(db: Db, ids: string[]) {
   if (!ids.length) return [];
-  const query = db
+  return db
     .selectFrom('comments as c')
     .innerJoin('articles as a', 'a.id', 'c.article_id')
     .select([
@@ -230,9 +228,8 @@ export async function loadForModeration(db: Db, ids: string[]) {
       'a.title as article_title',
       'a.external_id as article_external_id',
     ])
-    // One array parameter, not one placeholder per id: the same text for every batch size.
-    .where('c.id', '=', sql<string>`any(${ids}::uuid[])`);
-  return (await db.executeQuery(prepared('comments.moderation-load', query.compile()))).rows;
+    .where('c.id', 'in', ids)
+    .execute();
 }
 
 export type ModerationRow = Awaited<ReturnType<typeof loadForModeration>>[number];

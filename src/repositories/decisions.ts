@@ -1,8 +1,6 @@
 /** The append-only audit of every decision on a comment. */
 import { sql } from 'kysely';
-import { prepared } from '../../db/database';
 import type { ActorType, Db, OutboxRow } from '../../db/schema';
-import { OUTBOX_COLUMNS } from './outbox';
 
 export interface NewDecision {
   commentId: string;
@@ -99,7 +97,7 @@ export async function recordSystemDecisions(db: Db, writes: SystemDecisionWrite[
       ord,
     })),
   );
-  const statement = sql<OutboxRow>`
+  const res = await sql<OutboxRow>`
     with v as (
       select * from jsonb_to_recordset(${doc}::jsonb) as v(
         id uuid, from_status text, to_status text, action text, reason_code text, reasons jsonb, scores jsonb,
@@ -136,7 +134,6 @@ export async function recordSystemDecisions(db: Db, writes: SystemDecisionWrite[
     select v.topic, upd.site_id, upd.id, v.payload, upd.request_id
     from upd join v on v.id = upd.id
     order by v.ord
-    returning ${OUTBOX_COLUMNS}`;
-  const res = await db.executeQuery(prepared('decisions.system', statement.compile(db)));
+    returning *`.execute(db);
   return res.rows;
 }

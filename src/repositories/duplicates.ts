@@ -3,7 +3,6 @@
  * (see src/moderation/simhash.ts for why four bands find everything within 3 bits).
  */
 import { sql } from 'kysely';
-import { prepared } from '../../db/database';
 import type { Db } from '../../db/schema';
 import {
   fingerprintFromSigned,
@@ -96,7 +95,7 @@ export async function findNearDuplicates(
         select id, created_at, simhash from comments
         where site_id = v.site_id and ${sql.ref(`simhash_b${n}`)} = ${sql.ref(`v.b${n}`)}
           and simhash is not null and created_at >= ${since} and created_at <= v.at`;
-  const statement = sql<{ probe: string; id: string }>`
+  const res = await sql<{ probe: string; id: string }>`
     select v.id as probe, d.id
     from (${values}) as v(id, site_id, h, b0, b1, b2, b3, at)
     cross join lateral (
@@ -105,8 +104,7 @@ export async function findNearDuplicates(
         and bit_count((c.simhash # v.h)::bit(64)) <= ${NEAR_DUPLICATE_BITS}
       order by c.created_at desc
       limit ${limit}
-    ) d`;
-  const res = await db.executeQuery(prepared('duplicates.near', statement.compile(db)));
+    ) d`.execute(db);
   for (const r of res.rows) out.get(r.probe)?.push(r.id);
   return out;
 }

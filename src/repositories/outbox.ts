@@ -1,15 +1,6 @@
 /** The transactional outbox: rows written with the change they announce, relayed to the queues. */
 import { sql } from 'kysely';
-import { prepared } from '../../db/database';
 import type { Db, OutboxRow } from '../../db/schema';
-
-/**
- * An outbox row's columns, named: statements prepared once per connection list what they return,
- * so a column a later migration adds cannot change the result of one already prepared.
- */
-export const OUTBOX_COLUMNS = sql.raw(
-  'id, topic, site_id, comment_id, payload, request_id, created_at, published_at',
-);
 
 export interface NewOutboxEvent {
   topic: string;
@@ -56,12 +47,12 @@ export async function lockUnpublished(db: Db, olderThan: Date, limit: number): P
 export async function markPublished(db: Db, ids: string[]): Promise<void> {
   if (!ids.length) return;
   // One array parameter: the statement text is the same whatever the number of rows.
-  const query = db
+  await db
     .updateTable('outbox')
     .set({ published_at: sql`now()` })
     .where('id', '=', sql<string>`any(${ids}::bigint[])`)
-    .where('published_at', 'is', null);
-  await db.executeQuery(prepared('outbox.mark', query.compile()));
+    .where('published_at', 'is', null)
+    .execute();
 }
 
 export async function outboxLag(db: Db): Promise<{ unpublished: number; oldestSeconds: number }> {

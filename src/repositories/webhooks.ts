@@ -1,12 +1,10 @@
 /** Webhook endpoints, their secrets, messages and the delivery log. Plain functions over `db` or a transaction. */
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
-import { prepared } from '../../db/database';
 import type { Db, OutboxRow } from '../../db/schema';
 import type { AttemptOutcome, WebhookEndpoint, WebhookMessage } from '../../db/schema/webhooks';
 import { randomId } from '../lib/ids';
 import type { CommentSnapshot } from '../webhooks/events';
-import { OUTBOX_COLUMNS } from './outbox';
 
 export function newEndpointId(): string {
   return randomId('ep', 16);
@@ -158,16 +156,15 @@ export async function outboxRowsToFanOut(
   topics: readonly string[],
 ): Promise<OutboxRow[]> {
   if (!ids.length) return [];
-  const statement = sql<OutboxRow>`
-    select ${OUTBOX_COLUMNS} from outbox o
+  const r = await sql<OutboxRow>`
+    select o.* from outbox o
     where o.id = any(${ids.map(String)}::bigint[])
       and o.topic in (${sql.join(topics.map((t) => sql`${t}`))})
       and (o.topic = 'comment.deleted' or exists (
         select 1 from webhook_endpoints e
         where e.site_id = o.site_id and e.enabled and e.created_at <= o.created_at
           and (cardinality(e.event_types) = 0 or o.topic = any(e.event_types))))
-    order by o.id`;
-  const r = await db.executeQuery(prepared('webhooks.fan-out', statement.compile(db)));
+    order by o.id`.execute(db);
   return r.rows;
 }
 
