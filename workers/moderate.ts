@@ -90,21 +90,6 @@ export function createModerateProcessor(deps: ModerateDeps) {
           policyVersion: w.decision.policyVersion,
           revision: w.row.revision,
           topic: TOPIC_FOR[w.decision.outcome],
-          payload: {
-            articleId: w.row.article_id,
-            actor: 'system',
-            reasonCode: w.decision.decisive?.code ?? null,
-            reasons: w.decision.verdicts
-              .filter((v) => !v.shadow)
-              .map((v) => ({
-                rule: v.rule,
-                category: v.category,
-                code: v.code,
-                score: v.score,
-                message: v.message,
-              })),
-            policyVersion: w.decision.policyVersion,
-          },
         })),
       );
       const decided = new Set(outbox.map((o) => o.comment_id));

@@ -188,16 +188,30 @@ describe('recordSystemDecisions (the worker write as one statement)', () => {
       .select(['thread_version', 'published_count'])
       .where('id', '=', articleId)
       .executeTakeFirstOrThrow();
+    // The audit keeps every verdict whole; the webhook payload, built by the statement, keeps the
+    // ones that counted (no shadow verdicts), cut to five fields, in the same order.
+    const reasons = [
+      { rule: 'x', category: 'spam', code: 'y', score: 0.25, message: 'a "quoted" {reason} \u00e9\u2028' },
+      { rule: 'links', category: 'spam', code: 'shortener', score: 1, message: 'm', shadow: true },
+      {
+        rule: 'classifier',
+        category: 'toxicity',
+        code: 'toxicity_classifier',
+        score: 0.7734911163421287,
+        message: 'The model gives this 77%.',
+        action: 'hold',
+        spans: [{ start: 1, end: 4 }],
+      },
+    ];
     const write = (id: string, to: 'published' | 'held') => ({
       commentId: id,
       to,
       action: to === 'published' ? 'publish' : 'hold',
       reasonCode: to === 'held' ? 'toxicity' : null,
-      reasons: [{ rule: 'x', code: 'y', message: 'a "quoted" {reason}' }],
+      reasons,
       scores: { toxicity: 0.5 },
       policyVersion: 1,
       topic: to === 'published' ? 'comment.published' : 'comment.held',
-      payload: { articleId, actor: 'system' },
     });
     const outbox = await recordSystemDecisions(t.rt.db, [
       write(p1!.id, 'published'),
@@ -231,9 +245,26 @@ describe('recordSystemDecisions (the worker write as one statement)', () => {
       from_status: 'pending',
       to_status: 'held',
       reason_code: 'toxicity',
-      reasons: [{ rule: 'x', code: 'y', message: 'a "quoted" {reason}' }],
+      reasons,
       scores: { toxicity: 0.5 },
     });
+    expect(outbox.find((o) => o.comment_id === h1!.id)?.payload).toEqual({
+      articleId,
+      actor: 'system',
+      reasonCode: 'toxicity',
+      reasons: [
+        { rule: 'x', category: 'spam', code: 'y', score: 0.25, message: 'a "quoted" {reason} \u00e9\u2028' },
+        {
+          rule: 'classifier',
+          category: 'toxicity',
+          code: 'toxicity_classifier',
+          score: 0.7734911163421287,
+          message: 'The model gives this 77%.',
+        },
+      ],
+      policyVersion: 1,
+    });
+    expect(outbox.find((o) => o.comment_id === p1!.id)?.payload).toMatchObject({ reasonCode: null });
     const after = await t.rt.db
       .selectFrom('articles')
       .select(['thread_version', 'published_count'])

@@ -63,9 +63,13 @@ export interface SystemDecisionWrite {
    * it pending, so the status alone would let a decision on the old text stand for the new one.
    */
   revision?: number;
-  /** The outbox row announcing it. */
+  /**
+   * The outbox row announcing it. The statement builds its payload from the comment and the fields
+   * above, so the reasons are sent once: the comment's article, the decisive code, the policy
+   * version and the reasons that counted (shadow verdicts left out), each cut to rule, category,
+   * code, score and message.
+   */
   topic: string;
-  payload: Record<string, unknown>;
 }
 
 /**
@@ -80,6 +84,8 @@ export async function recordSystemDecisions(db: Db, writes: SystemDecisionWrite[
   if (!writes.length) return [];
   // The batch goes in as one JSON document: the JSON-valued fields need no array-literal escaping
   // (which cost more client CPU than the rest of the statement) and the text stays the same.
+  // Parsing that document is most of the statement's bind time, so the webhook payload is not in
+  // it: the statement builds it from the reasons it already has.
   const doc = JSON.stringify(
     writes.map((w, ord) => ({
       id: w.commentId,
@@ -93,7 +99,6 @@ export async function recordSystemDecisions(db: Db, writes: SystemDecisionWrite[
       policy_version: w.policyVersion,
       revision: w.revision ?? null,
       topic: w.topic,
-      payload: w.payload,
       ord,
     })),
   );
@@ -101,7 +106,7 @@ export async function recordSystemDecisions(db: Db, writes: SystemDecisionWrite[
     with v as (
       select * from jsonb_to_recordset(${doc}::jsonb) as v(
         id uuid, from_status text, to_status text, action text, reason_code text, reasons jsonb, scores jsonb,
-        policy_version int, revision int, topic text, payload jsonb, ord int)
+        policy_version int, revision int, topic text, ord int)
     ),
     upd as (
       update comments c set status = v.to_status, decided_at = now(), updated_at = now()
@@ -131,7 +136,18 @@ export async function recordSystemDecisions(db: Db, writes: SystemDecisionWrite[
       where a.id = d.article_id
     )
     insert into outbox (topic, site_id, comment_id, payload, request_id)
-    select v.topic, upd.site_id, upd.id, v.payload, upd.request_id
+    select v.topic, upd.site_id, upd.id,
+           jsonb_build_object(
+             'articleId', upd.article_id, 'actor', 'system', 'reasonCode', v.reason_code,
+             'policyVersion', v.policy_version,
+             'reasons', coalesce((
+               select jsonb_agg(jsonb_build_object(
+                        'rule', r.value -> 'rule', 'category', r.value -> 'category', 'code', r.value -> 'code',
+                        'score', r.value -> 'score', 'message', r.value -> 'message')
+                      order by r.ord)
+               from jsonb_array_elements(v.reasons) with ordinality as r(value, ord)
+               where (r.value -> 'shadow') is distinct from 'true'::jsonb), '[]'::jsonb)),
+           upd.request_id
     from upd join v on v.id = upd.id
     order by v.ord
     returning *`.execute(db);

@@ -163,7 +163,6 @@ describe('withdrawing a comment', () => {
         scores: {},
         policyVersion: 1,
         topic: 'comment.published',
-        payload: { actor: 'system' },
       },
     ]);
     expect(late).toEqual([]);
