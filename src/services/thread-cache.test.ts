@@ -1,3 +1,4 @@
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { type KyselyPlugin, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../../test/helpers/context';
@@ -154,6 +155,25 @@ describe('thread page cache', () => {
     await off.get(query(siteId, 'uncached'));
     const id = await publish(siteId, artId, 'visible at once');
     expect((await off.get(query(siteId, 'uncached'))).body).toContain(id);
+  });
+});
+
+describe('thread page compression', () => {
+  it('compresses a page of a kilobyte or more once, with its body, and counts it in the memory bound', async () => {
+    const siteId = await t.site();
+    await publish(siteId, await article(siteId, 'big'), 'A long comment. '.repeat(100));
+    await publish(siteId, await article(siteId, 'small'), 'Short.');
+    const cache = createThreadCache(t.rt.db, { freshMs: 10_000, maxAgeMs: 60_000 });
+    const big = await cache.get(query(siteId, 'big'));
+    expect(gunzipSync(big.compressed!.gzip).toString('utf8')).toBe(big.body);
+    expect(brotliDecompressSync(big.compressed!.br).toString('utf8')).toBe(big.body);
+    expect(cache.size().chars).toBe(
+      big.body.length + big.compressed!.gzip.length + big.compressed!.br.length,
+    );
+    // Served from memory: the same forms, not made again.
+    expect((await cache.get(query(siteId, 'big'))).compressed).toBe(big.compressed);
+    const small = await cache.get(query(siteId, 'small'));
+    expect(small.compressed).toBeUndefined();
   });
 });
 

@@ -12,6 +12,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema';
+import { type CompressedForms, compressText } from '../lib/content-coding';
 import { findArticleByExternalId } from '../repositories/articles';
 import { readThread } from '../repositories/comments';
 
@@ -28,6 +29,13 @@ export interface RenderedThread {
   /** Serialized response body. */
   body: string;
   etag: string;
+  /** Brotli and gzip forms of the body, made with it; none for a small body. */
+  compressed?: CompressedForms;
+}
+
+/** What a page holds in memory, in about bytes. */
+function pageSize(page: RenderedThread): number {
+  return page.body.length + (page.compressed ? page.compressed.br.length + page.compressed.gzip.length : 0);
 }
 
 interface Entry {
@@ -42,7 +50,10 @@ export interface ThreadCacheOptions {
   freshMs: number;
   maxAgeMs: number;
   maxEntries?: number;
-  /** Memory bound on the rendered bodies kept (UTF-16 code units, about bytes); oldest go first. */
+  /**
+   * Memory bound on the rendered pages kept (body in UTF-16 code units plus its compressed forms in
+   * bytes: about bytes); oldest go first.
+   */
   maxChars?: number;
   now?: () => number;
 }
@@ -63,7 +74,7 @@ export function createThreadCache(db: Kysely<Database>, opts: ThreadCacheOptions
   const remove = (key: string) => {
     const old = entries.get(key);
     if (!old) return;
-    chars -= old.page.body.length;
+    chars -= pageSize(old.page);
     entries.delete(key);
   };
 
@@ -95,28 +106,28 @@ export function createThreadCache(db: Kysely<Database>, opts: ThreadCacheOptions
       limit: q.limit,
       cursor: q.decodedCursor,
     });
-    const rendered: RenderedThread = {
-      body: JSON.stringify({
-        article: {
-          id: article.external_id,
-          title: article.title,
-          url: article.url,
-          closed: article.closed,
-          commentCount: article.published_count,
-        },
-        ...page,
-      }),
-      etag,
-    };
-    if (opts.freshMs > 0 && rendered.body.length <= maxChars) {
+    const body = JSON.stringify({
+      article: {
+        id: article.external_id,
+        title: article.title,
+        url: article.url,
+        closed: article.closed,
+        commentCount: article.published_count,
+      },
+      ...page,
+    });
+    // Compressed once here, for every reader of this version of the page.
+    const rendered: RenderedThread = { body, etag, compressed: await compressText(body) };
+    const size = pageSize(rendered);
+    if (opts.freshMs > 0 && size <= maxChars) {
       remove(key);
       // Oldest first (a Map iterates in insertion order; a rebuilt page moves to the back).
       for (const oldest of entries.keys()) {
-        if (entries.size < maxEntries && chars + rendered.body.length <= maxChars) break;
+        if (entries.size < maxEntries && chars + size <= maxChars) break;
         remove(oldest);
       }
       entries.set(key, { page: rendered, version, freshUntil: t + opts.freshMs, builtAt: t });
-      chars += rendered.body.length;
+      chars += size;
     }
     return rendered;
   }

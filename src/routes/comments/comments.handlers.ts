@@ -1,6 +1,7 @@
 /** Handlers for the public comment API. */
 import type { RouteHandler } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../../deps';
+import { pickForm } from '../../lib/content-coding';
 import { checkAuthorToken, hashIp, issueFormToken } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { UUID_RE } from '../../lib/ids';
@@ -50,14 +51,18 @@ export function commentHandlers(deps: AppDeps) {
       decodedCursor: cursor,
     });
     c.header('Cache-Control', 'public, max-age=1');
+    // After siteCors's `Origin`: the same Vary as the fast path's (THREAD_VARY).
+    c.header('Vary', 'Accept-Encoding', { append: true });
     if (page.etag) {
       c.header('ETag', page.etag);
       const inm = c.req.header('if-none-match');
       if (inm?.split(',').some((t) => t.trim() === page.etag)) return c.body(null, 304);
     }
-    // Already serialized once for every reader of this version of the page.
+    // Already serialized, and compressed, once for every reader of this version of the page.
     c.header('Content-Type', 'application/json');
-    return c.body(page.body, 200) as never;
+    const form = pickForm(page.body, page.compressed, c.req.header('accept-encoding'));
+    if (form.coding) c.header('Content-Encoding', form.coding);
+    return c.body(typeof form.body === 'string' ? form.body : new Uint8Array(form.body), 200) as never;
   };
 
   const status: RouteHandler<Routes['status'], AppEnv> = async (c) => {

@@ -73,6 +73,11 @@ export function commentRoutes(maxChars: number) {
             schema: { type: 'string' },
           },
           'Cache-Control': { description: '`public, max-age=1`', schema: { type: 'string' } },
+          'Content-Encoding': {
+            description:
+              '`br` or `gzip` when the page is 1 KB or more and Accept-Encoding allows it (Vary: Origin, Accept-Encoding)',
+            schema: { type: 'string' },
+          },
         },
       },
       304: { description: 'Not modified (If-None-Match matched the ETag)' },

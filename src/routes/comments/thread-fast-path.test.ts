@@ -1,8 +1,10 @@
 import { get as httpGet, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../../../test/helpers/context';
 import { serveApp } from '../../entry';
+import { bumpThreads } from '../../repositories/articles';
 import { threadCacheFor } from '../../services/thread-cache';
 import { plainThreadQuery } from './thread-fast-path';
 
@@ -198,6 +200,102 @@ describe('thread fast path through the app', () => {
       }
       expect((await get({ 'if-none-match': etag })).status).toBe(304);
       expect(hits).toBe(before + 12);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+  it('sends the compressed form a client accepts, the same on every front', async () => {
+    const server = serveApp(c.app, 0, '127.0.0.1');
+    await new Promise<void>((r) => server.once('listening', () => r()));
+    try {
+      const siteId = await c.site(undefined, ['https://news.example']);
+      const path = `/api/v1/sites/${siteId}/articles/zipped/comments`;
+      // A page well over COMPRESS_MIN_BYTES, published as the worker would.
+      const text = 'Long and considered — with a little UTF-8: Grüße, 第一. '.repeat(40);
+      const posted = await c.submit(siteId, 'zipped', { authorName: 'Ann', body: text });
+      const { id } = (await posted.json()) as { id: string };
+      const row = await c.rt.db
+        .updateTable('comments')
+        .set({ status: 'published', decided_at: new Date() })
+        .where('id', '=', id)
+        .returning('article_id')
+        .executeTakeFirstOrThrow();
+      await bumpThreads(c.rt.db, new Map([[row.article_id, 1]]));
+
+      const port = (server.address() as AddressInfo).port;
+      const get = (headers: Record<string, string> = {}) =>
+        new Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+          httpGet({ host: '127.0.0.1', port, path, headers }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (d: Buffer) => chunks.push(d));
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+            );
+          }).on('error', reject);
+        });
+      const comparable = (res: { headers: IncomingHttpHeaders }) => {
+        const { date, 'x-request-id': _id, ...rest } = res.headers;
+        return rest;
+      };
+      const decoded = (res: { headers: IncomingHttpHeaders; body: Buffer }) => {
+        const coding = res.headers['content-encoding'];
+        const raw =
+          coding === 'br'
+            ? brotliDecompressSync(res.body)
+            : coding === 'gzip'
+              ? gunzipSync(res.body)
+              : res.body;
+        return raw.toString('utf8');
+      };
+
+      // The full route renders and caches the page; the fast paths answer from the cache after it.
+      const plain = await get();
+      expect(plain.status).toBe(200);
+      expect(plain.headers['content-encoding']).toBeUndefined();
+      expect(plain.headers.vary).toBe('Origin, Accept-Encoding');
+      expect(plain.body.toString('utf8')).toContain('Grüße, 第一');
+      const identity = plain.body.toString('utf8');
+
+      const want: [Record<string, string>, string | undefined][] = [
+        [{ 'accept-encoding': 'gzip, deflate, br' }, 'br'],
+        [{ 'accept-encoding': 'gzip, deflate' }, 'gzip'],
+        [{ 'accept-encoding': 'br;q=0.5, gzip' }, 'gzip'],
+        [{ 'accept-encoding': 'gzip;q=0, br;q=0' }, undefined],
+        [{ 'accept-encoding': 'identity' }, undefined],
+        [{ 'accept-encoding': 'gzip, br', origin: 'https://news.example' }, 'br'],
+      ];
+      const before = hits;
+      for (const [headers, coding] of want) {
+        const onNode = await get(headers);
+        // A Host the adapter must parse goes past node:http to the fetch fast path.
+        const onFetch = await get({ ...headers, host: 'LOCALHOST' });
+        for (const res of [onNode, onFetch]) {
+          expect(res.status, JSON.stringify(headers)).toBe(200);
+          expect(res.headers['content-encoding'], JSON.stringify(headers)).toBe(coding);
+          expect(res.headers['content-length']).toBe(String(res.body.length));
+          expect(decoded(res)).toBe(identity);
+        }
+        expect(comparable(onFetch)).toEqual(comparable(onNode));
+        expect(onFetch.body.equals(onNode.body)).toBe(true);
+        if (coding) expect(onNode.body.length).toBeLessThan(Buffer.byteLength(identity) / 2);
+      }
+      expect(hits).toBe(before + want.length * 2);
+
+      // The full route picks the same form: a query value that needs decoding is left to it.
+      const slow = await c.request('GET', `${path}?order=%6Fldest`, undefined, {
+        'accept-encoding': 'gzip, deflate, br',
+      });
+      expect(slow.status).toBe(200);
+      expect(slow.headers.get('content-encoding')).toBe('br');
+      expect(slow.headers.get('vary')).toBe('Origin, Accept-Encoding');
+      expect(brotliDecompressSync(Buffer.from(await slow.arrayBuffer())).toString('utf8')).toBe(identity);
+
+      // A 304 names the same Vary, whatever the coding asked for.
+      const etag = plain.headers.etag!;
+      const notModified = await get({ 'if-none-match': etag, 'accept-encoding': 'br' });
+      expect(notModified.status).toBe(304);
+      expect(notModified.headers.vary).toBe('Origin, Accept-Encoding');
+      expect(notModified.headers['content-encoding']).toBeUndefined();
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
     }

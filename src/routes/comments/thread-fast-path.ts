@@ -7,6 +7,7 @@
  * answers a GET whose page is held and fresh in this process's thread cache, for a site it holds,
  * synchronously (a promise would cost the adapter its fast way of writing the response), with exactly the headers the full route sends: CORS
  * (Vary: Origin, the allowed origin or `*` for reads), ETag and 304 for a matching If-None-Match,
+ * the compressed form the client accepts (Content-Encoding, Vary: Accept-Encoding),
  * Cache-Control, X-Request-Id, and the request metrics. Anything else (no fresh page, an unknown
  * site, ids or a query string that need decoding, HEAD) goes down the normal path unchanged,
  * which also fills the cache. Freshness is the cache's: a page is served only within
@@ -15,12 +16,18 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppDeps } from '../../deps';
+import { pickForm } from '../../lib/content-coding';
 import { CORS_EXPOSE_HEADERS } from '../../lib/http';
 import { metrics } from '../../lib/metrics';
 import { threadCacheFor } from '../../services/thread-cache';
 
 /** The thread route's pattern, as the OpenAPI route registers it (and as metrics label it). */
 export const THREAD_PATH = '/api/v1/sites/:siteId/articles/:articleId/comments';
+/**
+ * A thread page differs by origin (CORS) and by Accept-Encoding (compressed forms), on every
+ * answer, 304s and uncompressed ones included, so shared caches keep the variants apart.
+ */
+export const THREAD_VARY = 'Origin, Accept-Encoding';
 
 /** Query values taken as they are; anything needing decoding goes down the normal path. */
 const PLAIN = /^[A-Za-z0-9_.~-]{1,200}$/;
@@ -71,7 +78,7 @@ export const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
 export interface FastAnswer {
   status: 200 | 304;
   headers: Record<string, string>;
-  body: string | null;
+  body: string | Buffer | null;
 }
 
 export interface ThreadFastPath {
@@ -137,7 +144,7 @@ export function threadFastPath(deps: AppDeps): ThreadFastPath {
     const given = header('x-request-id');
     const headers: Record<string, string> = {
       'X-Request-Id': given && REQUEST_ID.test(given) ? given : randomUUID(),
-      Vary: 'Origin',
+      Vary: THREAD_VARY,
       'Cache-Control': 'public, max-age=1',
       ETag: page.etag,
     };
@@ -154,7 +161,9 @@ export function threadFastPath(deps: AppDeps): ThreadFastPath {
     mt.time.observe((performance.now() - started) / 1000);
     if (notModified) return { status: 304, headers, body: null };
     headers['Content-Type'] = 'application/json';
-    return { status: 200, headers, body: page.body };
+    const form = pickForm(page.body, page.compressed, header('accept-encoding'));
+    if (form.coding) headers['Content-Encoding'] = form.coding;
+    return { status: 200, headers, body: form.body };
   }
 
   return {
@@ -163,7 +172,9 @@ export function threadFastPath(deps: AppDeps): ThreadFastPath {
       if (req.method !== 'GET') return undefined;
       const url = req.url;
       const a = plan('GET', url.slice(url.indexOf('/', url.indexOf('//') + 2)), (n) => req.headers.get(n));
-      return a && new Response(a.body, { status: a.status, headers: a.headers });
+      if (!a) return undefined;
+      const body = typeof a.body === 'string' || a.body === null ? a.body : new Uint8Array(a.body);
+      return new Response(body, { status: a.status, headers: a.headers });
     },
     node(req, res) {
       const target = req.url;

@@ -11,6 +11,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { buildEmbed, type EmbedAsset } from '../../../scripts/build-embed';
 import type { AppDeps, AppEnv } from '../../deps';
+import { chooseCoding } from '../../lib/content-coding';
 import { AppError } from '../../lib/errors';
 
 const builds = new Map<number, Promise<Map<string, EmbedAsset>>>();
@@ -28,14 +29,6 @@ export function embedAssets(maxChars: number): Promise<Map<string, EmbedAsset>> 
 }
 
 const FILE = /^(embed|count)(?:\.([0-9a-f]{16}))?\.js$/;
-
-function pickEncoding(accept: string | undefined): 'br' | 'gzip' | null {
-  const a = (accept ?? '').toLowerCase();
-  const allows = (enc: string) => new RegExp(`(^|[\\s,])${enc}(?!;\\s*q=0(\\.0*)?(,|$))`).test(a);
-  if (allows('br')) return 'br';
-  if (allows('gzip')) return 'gzip';
-  return null;
-}
 
 export function mountEmbed(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   const assets = () => embedAssets(deps.config.COMMENT_MAX_CHARS);
@@ -71,7 +64,7 @@ export function mountEmbed(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
     if (inm?.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) return c.body(null, 304);
 
     c.header('Content-Type', 'text/javascript; charset=utf-8');
-    const enc = pickEncoding(c.req.header('accept-encoding'));
+    const enc = chooseCoding(c.req.header('accept-encoding'));
     if (enc) c.header('Content-Encoding', enc);
     const body = enc === 'br' ? asset.brotli : enc === 'gzip' ? asset.gzip : asset.code;
     return c.body(new Uint8Array(body), 200);
