@@ -2,7 +2,8 @@
  * One path of the API alone: `npx tsx bench/compare.ts reads|ingest [seconds] [rounds]` starts one
  * API process (no workers) and drives it with autocannon at 64 connections, printing per round the
  * answers per second, p99 and the API's CPU ms per answer:
- * - reads: a warm 20-comment thread page (of 40 seeded);
+ * - reads: a warm 20-comment thread page (of 40 seeded), with Chromium's Accept-Encoding
+ *   (`BENCH_ACCEPT_ENCODING` to change it; empty for none);
  * - ingest: comment submissions, each a new comment (the jobs stay queued; nothing decides them).
  *
  * `BENCH_COMPARE_ROOT=/path/to/other/checkout` starts a second API from that tree (sharing this
@@ -94,7 +95,15 @@ type Load = (port: number, duration: number) => autocannon.Options;
 async function readLoad(db: ReturnType<typeof createDb>, siteId: string): Promise<Load> {
   await seedThread(db, siteId, 'bench-read', 40);
   const threadPath = `/api/v1/sites/${siteId}/articles/bench-read/comments?order=newest`;
-  return (port, duration) => ({ url: `http://127.0.0.1:${port}${threadPath}`, connections: 64, duration });
+  // Chromium's Accept-Encoding unless BENCH_ACCEPT_ENCODING says otherwise ('' sends none).
+  const accept = process.env.BENCH_ACCEPT_ENCODING ?? 'gzip, deflate, br, zstd';
+  const headers: Record<string, string> = accept ? { 'accept-encoding': accept } : {};
+  return (port, duration) => ({
+    url: `http://127.0.0.1:${port}${threadPath}`,
+    connections: 64,
+    duration,
+    headers,
+  });
 }
 
 /** New comments over 50 articles, all with one form token (issued long enough ago to be accepted). */
