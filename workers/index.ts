@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema';
 import { type Config, loadConfig } from '../src/config';
-import { startLoop } from '../src/lib/loop';
+import { FORCED_CLOSE_MS, settlesWithin, startLoop } from '../src/lib/loop';
 import { recordDecision } from '../src/lib/metrics';
 import { defaultRules } from '../src/moderation/rules';
 import type { Rule } from '../src/moderation/types';
@@ -244,20 +244,23 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
     webhooks,
     learn,
     async close(graceMs = 10_000) {
-      // worker.close() waits for active jobs without a limit of its own; bound it here.
+      // worker.close() waits for active jobs without a limit of its own; bound it here, and bound
+      // the forced close and the loops too: each can wait on a connection that never answers.
       const closing = Promise.all([moderate.close(), learn.close(), webhooks?.close(graceMs)]);
-      const timedOut = await Promise.race([
-        closing.then(() => false),
-        new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref()),
-      ]);
-      if (timedOut) {
+      if (!(await settlesWithin(closing, graceMs))) {
         deps.logger.warn(
           { graceMs },
           'active jobs did not finish in time; forcing close (they will be retried)',
         );
-        await Promise.all([moderate.close(true), learn.close(true), webhooks?.close(0)]);
+        const forced = Promise.all([moderate.close(true), learn.close(true), webhooks?.close(0)]);
+        if (!(await settlesWithin(forced, FORCED_CLOSE_MS))) {
+          deps.logger.warn('workers did not close; leaving them to the process exit');
+        }
       }
-      await Promise.all([relay.stop(), sweep.stop(), retention.stop()]);
+      const loops = Promise.all([relay.stop(), sweep.stop(), retention.stop()]);
+      if (!(await settlesWithin(loops, Math.max(graceMs, FORCED_CLOSE_MS)))) {
+        deps.logger.warn('a relay, sweep or retention pass did not finish; left to the process exit');
+      }
       ownCounterRedis?.disconnect();
     },
   };

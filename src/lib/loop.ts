@@ -49,3 +49,32 @@ export function startLoop(
     },
   };
 }
+
+/** How long a forced close (after the grace) may take before a shutdown stops waiting for it. */
+export const FORCED_CLOSE_MS = 3_000;
+
+/**
+ * True once `work` settles (resolved or rejected), false if `ms` pass first. For closes, which
+ * must end: a pass or a forced worker close stuck on a connection that never answers (seen after a
+ * Redis Cluster failover under load) would otherwise hold the close until the entrypoint's deadline
+ * kills the process with an error, and an embedding test's teardown for ever. What is left running
+ * is leased or idempotent work, taken up again after the restart.
+ */
+export async function settlesWithin(work: Promise<unknown> | undefined, ms: number): Promise<boolean> {
+  if (!work) return true;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(false), Math.max(0, ms));
+        timer.unref();
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
