@@ -540,39 +540,30 @@ async function main() {
   await wireRes.arrayBuffer();
   const wireBytes = Number(wireRes.headers.get('content-length'));
   const wireCoding = wireRes.headers.get('content-encoding') ?? 'identity';
-  await autocannon({
-    url: `http://127.0.0.1:${e2eApi.port}${threadPath}`,
-    connections: CONNECTIONS,
-    duration: 2,
-    headers: BROWSER_READ_HEADERS,
-  });
+  const apiPid = e2eApi.child.proc.pid ?? 0;
+  /** One autocannon round on the page, with the API's CPU per answer. */
+  const readRound = async (duration: number, headers?: Record<string, string>) => {
+    const cpu0 = cpuSnapshot([apiPid]);
+    const run = cannonSummary(
+      await autocannon({
+        url: `http://127.0.0.1:${e2eApi.port}${threadPath}`,
+        connections: CONNECTIONS,
+        duration,
+        headers,
+      }),
+      200,
+    );
+    return { ...run, cpu: cpuPer(cpu0, cpuSnapshot([apiPid]), run.ok) };
+  };
+  await readRound(2, BROWSER_READ_HEADERS);
   const probe = (async () => {
     await sleep((READ_S * 1000) / 2);
     return freshnessProbe(e2eDb, e2eApi.port, e2eSite, readArticle, threadPath);
   })();
-  const readCpu0 = cpuSnapshot([e2eApi.child.proc.pid ?? 0]);
-  const readRun = cannonSummary(
-    await autocannon({
-      url: `http://127.0.0.1:${e2eApi.port}${threadPath}`,
-      connections: CONNECTIONS,
-      duration: READ_S,
-      headers: BROWSER_READ_HEADERS,
-    }),
-    200,
-  );
-  readRun.cpu = cpuPer(readCpu0, cpuSnapshot([e2eApi.child.proc.pid ?? 0]), readRun.ok);
+  const readRun = await readRound(READ_S, BROWSER_READ_HEADERS);
   const { staleForMs: freshnessMs, firstSeenMs } = await probe;
   log(`reads: ${READ_PLAIN_S}s without Accept-Encoding`);
-  const plainCpu0 = cpuSnapshot([e2eApi.child.proc.pid ?? 0]);
-  const plainRun = cannonSummary(
-    await autocannon({
-      url: `http://127.0.0.1:${e2eApi.port}${threadPath}`,
-      connections: CONNECTIONS,
-      duration: READ_PLAIN_S,
-    }),
-    200,
-  );
-  plainRun.cpu = cpuPer(plainCpu0, cpuSnapshot([e2eApi.child.proc.pid ?? 0]), plainRun.ok);
+  const plainRun = await readRound(READ_PLAIN_S);
   const reads = {
     requestsPerSecond: readRun.rps,
     p50Ms: readRun.p50,
