@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { settlesWithin, startLoop } from './loop';
+import { keyedKicks, settlesWithin, startLoop } from './loop';
 
 describe('settlesWithin', () => {
   it('is true for work that resolves or rejects in time, and for no work', async () => {
@@ -31,5 +31,71 @@ describe('settlesWithin', () => {
     );
     await inPass;
     expect(await settlesWithin(loop.stop(), 50)).toBe(false);
+  });
+});
+
+describe('keyedKicks', () => {
+  const gate = () => {
+    let open!: () => void;
+    const opened = new Promise<void>((r) => {
+      open = r;
+    });
+    return { open, opened };
+  };
+
+  it('runs one key at a time, folds the kicks made during a run into one more run, and keeps keys apart', async () => {
+    const started: string[] = [];
+    const gates: ReturnType<typeof gate>[] = [];
+    const kicks = keyedKicks(
+      async (key) => {
+        started.push(key);
+        const g = gate();
+        gates.push(g);
+        await g.opened;
+      },
+      () => {},
+    );
+    const first = kicks.kick('a');
+    const second = kicks.kick('a');
+    const third = kicks.kick('a');
+    const other = kicks.kick('b');
+    expect(started).toEqual(['a', 'b']);
+    gates[0]!.open();
+    await new Promise((r) => setTimeout(r, 5));
+    // The two kicks made during the first run became one rerun, not two.
+    expect(started).toEqual(['a', 'b', 'a']);
+    let secondDone = false;
+    void second.then(() => {
+      secondDone = true;
+    });
+    await new Promise((r) => setTimeout(r, 5));
+    expect(secondDone).toBe(false);
+    gates[2]!.open();
+    await Promise.all([first, second, third]);
+    expect(started).toEqual(['a', 'b', 'a']);
+    gates[1]!.open();
+    await other;
+    await kicks.idle();
+    kicks.kick('a');
+    expect(started).toEqual(['a', 'b', 'a', 'a']);
+    gates[3]!.open();
+    await kicks.idle();
+  });
+
+  it('reports a failed run to onError, resolves its kick, and runs the key again when kicked', async () => {
+    const errors: unknown[] = [];
+    let calls = 0;
+    const kicks = keyedKicks(
+      async () => {
+        calls++;
+        if (calls === 1) throw new Error('lease failed');
+      },
+      (err) => errors.push(err),
+    );
+    await kicks.kick('a');
+    expect(errors).toHaveLength(1);
+    await kicks.kick('a');
+    expect(calls).toBe(2);
+    expect(errors).toHaveLength(1);
   });
 });

@@ -78,3 +78,46 @@ export async function settlesWithin(work: Promise<unknown> | undefined, ms: numb
     clearTimeout(timer);
   }
 }
+
+/** Runs of a task per key: never two at once for one key, and a kick during a run asks for one more. */
+export interface KeyedKicks {
+  /**
+   * Runs the task for `key` now, or once more after the run in progress. Resolves when a run that
+   * started after this call has ended (its errors go to onError, never to the caller).
+   */
+  kick(key: string): Promise<void>;
+  /** Settles when every run started so far, and the reruns they were asked for, has ended. */
+  idle(): Promise<void>;
+}
+
+export function keyedKicks(
+  task: (key: string) => Promise<unknown>,
+  onError: (err: unknown) => void,
+): KeyedKicks {
+  const runs = new Map<string, { again: boolean; done: Promise<void> }>();
+  return {
+    kick(key) {
+      const current = runs.get(key);
+      if (current) {
+        current.again = true;
+        return current.done;
+      }
+      const state = { again: false, done: Promise.resolve() };
+      state.done = (async () => {
+        do {
+          state.again = false;
+          await task(key).then(
+            () => {},
+            (err) => onError(err),
+          );
+        } while (state.again);
+        runs.delete(key);
+      })();
+      runs.set(key, state);
+      return state.done;
+    },
+    async idle() {
+      await Promise.all([...runs.values()].map((r) => r.done));
+    },
+  };
+}
