@@ -9,7 +9,7 @@ import { type Job, Worker } from 'bullmq';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database, OutboxRow } from '../db/schema';
-import { FORCED_CLOSE_MS, type Loop, settlesWithin, startLoop } from '../src/lib/loop';
+import { FORCED_CLOSE_MS, keyedKicks, type Loop, settlesWithin, startLoop } from '../src/lib/loop';
 import { QUEUE, type Queues, type RedisClient } from '../src/queue';
 import { insertOutbox } from '../src/repositories/outbox';
 import {
@@ -19,6 +19,7 @@ import {
   findUnfannedOutbox,
   finishMessage,
   insertAttempt,
+  type Leased,
   leaseDue,
   lockLeased,
   markEndpointFailing,
@@ -27,7 +28,7 @@ import {
   releaseLease,
 } from '../src/repositories/webhooks';
 import { publishNow } from '../src/services/outbox-publisher';
-import { sendDelivery } from '../src/webhooks/client';
+import { createAgentPool, sendDelivery } from '../src/webhooks/client';
 import { EVENT_TYPES } from '../src/webhooks/events';
 import { recordDelivery, recordDisabled } from '../src/webhooks/metrics';
 import {
@@ -114,17 +115,19 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
         endpointId,
       }),
     );
-    if (leased.length) {
-      // The lease token is in the job id: a job from an expired lease never blocks the new one.
-      await queues.webhooks.addBulk(
-        leased.map((l) => ({
-          name: 'deliver',
-          data: { messageId: l.id, leaseToken: l.lease_token },
-          opts: { jobId: `dlv-${l.id}-${l.lease_token}` },
-        })),
-      );
-    }
+    if (leased.length) await enqueueDeliveries(leased);
     return leased.length;
+  }
+
+  async function enqueueDeliveries(leased: Leased[]): Promise<void> {
+    // The lease token is in the job id: a job from an expired lease never blocks the new one.
+    await queues.webhooks.addBulk(
+      leased.map((l) => ({
+        name: 'deliver',
+        data: { messageId: l.id, leaseToken: l.lease_token },
+        opts: { jobId: `dlv-${l.id}-${l.lease_token}` },
+      })),
+    );
   }
 
   /** The outbox relay marks a row published once its fan-out job is in Redis; if Redis loses it, this finds it. */
@@ -166,6 +169,18 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
 
   let dispatcher: Loop | undefined;
   const kick = () => dispatcher?.kick();
+  const agents = createAgentPool({ maxSockets: opts.perEndpoint });
+  /**
+   * A finished delivery hands its slot straight to the endpoint's next due message, without
+   * waiting for a dispatcher pass. Deliveries to one endpoint that finish together share one lease
+   * pass: each pass locks the endpoint's row, so one pass per delivery queued them one behind the
+   * other, and that queue, not the receiver, set the endpoint's rate (docs/webhooks.md). A failed
+   * pass is harmless: the dispatcher finds the message.
+   */
+  const handOn = keyedKicks(
+    (endpointId) => dispatchOnce(endpointId),
+    (err) => logger.warn({ err }, 'chained lease failed'),
+  );
 
   async function deliver(job: Pick<Job<DeliveryJob>, 'data'>): Promise<string> {
     const { messageId, leaseToken } = job.data;
@@ -179,22 +194,34 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
     // The signed timestamp is wall-clock time: receivers compare it with their own clock.
     const headers = signedHeaders(secrets, m.id, Math.floor(Date.now() / 1000), m.body);
     const result = await sendDelivery(
-      { url: m.url, headers: { ...headers }, body: m.body },
-      { policy: opts.policy, timeoutMs: opts.timeoutMs, resolver: opts.resolver },
+      { url: m.url, headers: { ...headers }, body: m.body, poolKey: m.endpoint_id },
+      { policy: opts.policy, timeoutMs: opts.timeoutMs, resolver: opts.resolver, agents },
     );
     recordDelivery(result.outcome, result.durationMs);
     const after = opts.now();
     if (result.outcome === 'success') {
-      const mine = await recordSuccess(db, {
+      const { recorded, next } = await recordSuccess(db, {
         messageId,
         leaseToken,
         statusCode: result.statusCode,
         durationMs: result.durationMs,
         responseBody: result.responseBody,
         at: after,
+        handOver: {
+          now: after,
+          leaseUntil: new Date(after.getTime() + leaseMs(opts.timeoutMs)),
+          shard: queues.prefix,
+        },
       });
-      if (mine && m.failing_since) await markEndpointHealthy(db, m.endpoint_id);
-      await dispatchOnce(m.endpoint_id).catch((err) => logger.warn({ err }, 'chained lease failed'));
+      if (next) {
+        // A job lost here costs only time: the lease expires and the message is leased again.
+        await enqueueDeliveries([next]).catch((err) =>
+          logger.warn({ err }, 'handed-over delivery not enqueued'),
+        );
+        return result.outcome;
+      }
+      if (recorded && m.failing_since) await markEndpointHealthy(db, m.endpoint_id);
+      await handOn.kick(m.endpoint_id);
       return result.outcome;
     }
     const outbox: OutboxRow[] = await db.transaction().execute(async (trx) => {
@@ -253,9 +280,7 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
       ]);
     });
     if (outbox.length) await publishNow(db, queues, outbox);
-    // The slot just freed goes straight to this endpoint's next due message, without waiting for
-    // a dispatcher pass; a failure here is harmless (the dispatcher finds it).
-    await dispatchOnce(m.endpoint_id).catch((err) => logger.warn({ err }, 'chained lease failed'));
+    await handOn.kick(m.endpoint_id);
     return result.outcome;
   }
 
@@ -314,6 +339,8 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
       if (!(await settlesWithin(closing, deadline - Date.now()))) {
         await settlesWithin(Promise.all([fanout.close(true), delivery.close(true)]), FORCED_CLOSE_MS);
       }
+      await settlesWithin(handOn.idle(), Math.max(0, deadline - Date.now()));
+      agents.destroy();
     },
   };
 }

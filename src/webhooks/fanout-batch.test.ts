@@ -108,4 +108,83 @@ describe('fanOutBatch', () => {
     expect(after?.body).not.toContain('Words to forget');
     expect(after?.body).not.toContain('Zed');
   });
+
+  it('fans out a batch in the same few statements whatever its size, earlier rows and an erasure included', async () => {
+    const siteId = await t.site();
+    await createEndpointWithSecret(t.rt.db, t.config.PARLEY_SECRET, {
+      siteId,
+      url: 'http://127.0.0.1:9/hook',
+      description: 'batch size',
+      eventTypes: [],
+      enabled: true,
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    let statements = 0;
+    const counting = t.rt.db.withPlugin({
+      transformQuery: (a) => {
+        statements++;
+        return a.node;
+      },
+      transformResult: async (a) => a.result,
+    });
+    const statementsFor = async (n: number) => {
+      const ids: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const posted = await t.submit(siteId, `size-${n}`, {
+          authorName: `Author ${n}-${i}`,
+          body: `Text ${n}-${i}`,
+        });
+        ids.push(((await posted.json()) as { id: string }).id);
+      }
+      // Each comment's held event waits unfanned (its job has not run); the batch has the later ones.
+      await insertOutbox(
+        t.rt.db,
+        ids.map((commentId) => ({ topic: 'comment.held', siteId, commentId, payload: {} })),
+      );
+      const rows = await insertOutbox(
+        t.rt.db,
+        ids.map((commentId) => ({
+          topic: 'comment.approved',
+          siteId,
+          commentId,
+          payload: { actor: 'moderator' },
+        })),
+      );
+      statements = 0;
+      const created = await fanOutBatch(
+        counting,
+        rows.map((r) => String(r.id)),
+        new Date(),
+        t.rt.queues.prefix,
+      );
+      // Each comment's submitted and held events were pulled in ahead of its approval.
+      expect(created).toHaveLength(3 * n);
+      return statements;
+    };
+    const few = await statementsFor(2);
+    const many = await statementsFor(30);
+    expect(many).toBe(few);
+    expect(few).toBeLessThanOrEqual(5);
+
+    // An erasure in the same batch as the comment's published event: the message that would carry
+    // the text is blanked before anything can lease it.
+    const posted = await t.submit(siteId, 'erased-in-batch', { authorName: 'Quill', body: 'Gone soon' });
+    const commentId = ((await posted.json()) as { id: string }).id;
+    const pair = await insertOutbox(t.rt.db, [
+      { topic: 'comment.published', siteId, commentId, payload: {} },
+      { topic: 'comment.deleted', siteId, commentId, payload: { erasure: true } },
+    ]);
+    await fanOutBatch(
+      t.rt.db,
+      pair.map((r) => String(r.id)),
+      new Date(),
+      t.rt.queues.prefix,
+    );
+    const msgs = await messagesFor(pair.map((r) => String(r.id)));
+    expect(msgs).toHaveLength(2);
+    for (const m of msgs) {
+      expect(m.body).not.toContain('Gone soon');
+      expect(m.body).not.toContain('Quill');
+    }
+  });
 });

@@ -11,9 +11,10 @@ import {
   insertEndpoint,
   insertMessages,
   insertSecret,
-  loadCommentSnapshot,
+  loadCommentSnapshots,
   lockEndpointUrl,
   messageIdFor,
+  type NewMessage,
   newEndpointId,
   outboxRowsToFanOut,
   scrubCommentMessages,
@@ -109,23 +110,17 @@ export async function fanOut(
   now: Date,
   shard: string,
 ): Promise<string[]> {
-  // Per-comment order: an earlier event of this comment whose own fan-out job has not run yet
-  // (jobs run concurrently) gets its messages first, so the dispatcher's ordering gate sees it.
-  const earlier = row.comment_id ? await earlierUnfanned(db, row, EVENT_TYPES) : [];
-  const ids: string[] = [];
-  for (const e of earlier) ids.push(...(await fanOutOne(db, e, now, shard)));
-  ids.push(...(await fanOutOne(db, row, now, shard)));
-  return ids;
+  return fanOutRows(db, [row], now, shard);
 }
 
 /**
  * Fans out a batch of outbox rows (one fan-out job): one query picks the rows some endpoint of
- * their site subscribes to (see outboxRowsToFanOut), and only those go through fanOut, in id
- * order. Rows on sites without endpoints cost nothing more than that query. The endpoint list is
- * read after the rows were committed, exactly as the per-row fan-out read it, so an endpoint
- * hears about every row created from its registration on; the one race that was always there (an
- * endpoint whose transaction commits after this read but started before the row) is what the
- * fan-out sweep catches.
+ * their site subscribes to (see outboxRowsToFanOut), and only those go through fanOutRows. Rows on
+ * sites without endpoints cost nothing more than that query. The endpoint list is read after the
+ * rows were committed, exactly as the per-row fan-out read it, so an endpoint hears about every
+ * row created from its registration on; the one race that was always there (an endpoint whose
+ * transaction commits after this read but started before the row) is what the fan-out sweep
+ * catches.
  */
 export async function fanOutBatch(
   db: Kysely<Database>,
@@ -133,46 +128,70 @@ export async function fanOutBatch(
   now: Date,
   shard: string,
 ): Promise<string[]> {
-  const ids: string[] = [];
-  for (const row of await outboxRowsToFanOut(db, outboxIds, EVENT_TYPES)) {
-    ids.push(...(await fanOut(db, row, now, shard)));
-  }
-  return ids;
+  return fanOutRows(db, await outboxRowsToFanOut(db, outboxIds, EVENT_TYPES), now, shard);
 }
 
-async function fanOutOne(db: Kysely<Database>, row: OutboxRow, now: Date, shard: string): Promise<string[]> {
-  if (
-    row.topic === 'comment.deleted' &&
-    row.comment_id &&
-    scrubsText(row.payload as Record<string, unknown>)
-  ) {
-    await scrubCommentMessages(db, row.site_id, row.comment_id);
+/**
+ * The messages of many rows in a fixed number of round trips, whatever their number: earlier rows
+ * of the same comments, endpoints and comment snapshots are each read by one query, and every
+ * message is written by one statement. Per row this was four round trips in a row, so a busy
+ * site's fan-out (every decision is an event) fell behind its comments at a few hundred a second.
+ *
+ * Per-comment order: an earlier event of a comment whose own fan-out job has not run yet (jobs run
+ * concurrently) is fanned out here too, so the dispatcher's ordering gate sees it. An erasure
+ * (comment.deleted that drops the text) blanks the comment's earlier messages in the same
+ * transaction as this batch's, so no message carrying the text is ever visible after it.
+ */
+async function fanOutRows(db: Kysely<Database>, given: OutboxRow[], now: Date, shard: string) {
+  if (!given.length) return [];
+  const earlier = await earlierUnfanned(db, given, EVENT_TYPES);
+  const rows = [...new Map([...earlier, ...given].map((r) => [String(r.id), r])).values()].sort((a, b) =>
+    Number(BigInt(a.id) - BigInt(b.id)),
+  );
+  const endpoints = await enabledEndpoints(db, [...new Set(rows.map((r) => r.site_id))]);
+  const commentIds = [...new Set(rows.flatMap((r) => (r.comment_id ? [r.comment_id] : [])))];
+  const comments = await loadCommentSnapshots(db, commentIds);
+  const messages: NewMessage[] = [];
+  const erasures: OutboxRow[] = [];
+  for (const row of rows) {
+    if (
+      row.topic === 'comment.deleted' &&
+      row.comment_id &&
+      scrubsText(row.payload as Record<string, unknown>)
+    ) {
+      erasures.push(row);
+    }
+    const to = endpoints.filter(
+      (e) =>
+        e.site_id === row.site_id &&
+        // An endpoint hears about what happened after it was registered.
+        new Date(e.created_at).getTime() <= new Date(row.created_at).getTime() &&
+        subscribes(e.event_types, row.topic) &&
+        // endpoint.disabled goes to the site's *other* endpoints.
+        !(row.topic === 'endpoint.disabled' && (row.payload as { endpointId?: string }).endpointId === e.id),
+    );
+    if (!to.length) continue;
+    const event = buildEventBody(row, row.comment_id ? comments.get(row.comment_id) : undefined);
+    if (!event) continue;
+    const body = JSON.stringify(event);
+    for (const e of to) {
+      messages.push({
+        id: messageIdFor(e.id, row.id),
+        shard,
+        siteId: row.site_id,
+        endpointId: e.id,
+        outboxId: row.id,
+        commentId: row.comment_id,
+        eventType: event.type,
+        body,
+        dueAt: now,
+      });
+    }
   }
-  const endpoints = (await enabledEndpoints(db, row.site_id)).filter(
-    (e) =>
-      // An endpoint hears about what happened after it was registered.
-      new Date(e.created_at).getTime() <= new Date(row.created_at).getTime() &&
-      subscribes(e.event_types, row.topic) &&
-      // endpoint.disabled goes to the site's *other* endpoints.
-      !(row.topic === 'endpoint.disabled' && (row.payload as { endpointId?: string }).endpointId === e.id),
-  );
-  if (!endpoints.length) return [];
-  const comment = row.comment_id ? await loadCommentSnapshot(db, row.comment_id) : undefined;
-  const event = buildEventBody(row, comment);
-  if (!event) return [];
-  const body = JSON.stringify(event);
-  return insertMessages(
-    db,
-    endpoints.map((e) => ({
-      id: messageIdFor(e.id, row.id),
-      shard,
-      siteId: row.site_id,
-      endpointId: e.id,
-      outboxId: row.id,
-      commentId: row.comment_id,
-      eventType: event.type,
-      body,
-      dueAt: now,
-    })),
-  );
+  if (!erasures.length) return insertMessages(db, messages);
+  return db.transaction().execute(async (trx) => {
+    const ids = await insertMessages(trx, messages);
+    for (const row of erasures) await scrubCommentMessages(trx, row.site_id, row.comment_id!);
+    return ids;
+  });
 }

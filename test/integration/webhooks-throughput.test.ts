@@ -1,6 +1,7 @@
 /**
  * A measurement, with a floor so a collapse fails the build: deliveries per second and the time
  * from an outbox row's commit to its arrival at a loopback receiver. Numbers go to docs/webhooks.md.
+ * It also holds each endpoint to its in-flight cap and its deliveries to kept-alive connections.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,6 +76,11 @@ describe('webhook delivery throughput', () => {
         `commit-to-receipt p50 ${pct(lat, 50)} ms, p99 ${pct(lat, 99)} ms`,
     );
     expect(new Set(rx.received.map((r) => r.headers['webhook-id'])).size).toBe(total);
+    // Slots handed from one delivery to the next never exceed an endpoint's cap, and its
+    // deliveries share kept-alive connections instead of one each.
+    const cap = t.config.WEBHOOKS_ENDPOINT_CONCURRENCY;
+    for (let i = 0; i < ENDPOINTS; i++) expect(rx.maxInFlight(`/tp${i}`)).toBeLessThanOrEqual(cap);
+    expect(rx.connections).toBeLessThanOrEqual(ENDPOINTS * cap);
     // A floor far under what even the loaded full suite does: only a collapse fails.
     expect(rate).toBeGreaterThan(5);
   });
