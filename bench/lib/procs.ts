@@ -134,11 +134,12 @@ export async function startApiAndWorkers(
   env: Record<string, string>,
   port: number,
   children: Child[],
+  workersNodeArgs: string[] = [],
 ): Promise<void> {
   const api = startChild('api', 'src/server.ts', env);
   children.push(api);
   await waitReady(api, `http://127.0.0.1:${port}/healthz`);
-  const workers = startChild('workers', 'workers/main.ts', env);
+  const workers = startChild('workers', 'workers/main.ts', env, workersNodeArgs);
   children.push(workers);
   const queue = new Queue('moderate', { connection: { url: env.REDIS_URL }, prefix: env.QUEUE_PREFIX });
   try {
