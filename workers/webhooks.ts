@@ -9,6 +9,7 @@ import { type Job, Worker } from 'bullmq';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database, OutboxRow } from '../db/schema';
+import { createBatcher } from '../src/lib/batcher';
 import { FORCED_CLOSE_MS, keyedKicks, type Loop, settlesWithin, startLoop } from '../src/lib/loop';
 import { QUEUE, type Queues, type RedisClient } from '../src/queue';
 import { insertOutbox } from '../src/repositories/outbox';
@@ -20,12 +21,14 @@ import {
   finishMessage,
   insertAttempt,
   type Leased,
+  type LeasedTarget,
   leaseDue,
   lockLeased,
   markEndpointFailing,
   markEndpointHealthy,
-  recordSuccess,
+  recordSuccesses,
   releaseLease,
+  type SuccessRecord,
 } from '../src/repositories/webhooks';
 import { publishNow } from '../src/services/outbox-publisher';
 import { createAgentPool, sendDelivery } from '../src/webhooks/client';
@@ -97,6 +100,9 @@ export interface RunningWebhookWorkers {
 function leaseMs(timeoutMs: number): number {
   return timeoutMs + Math.max(2000, timeoutMs / 2);
 }
+
+/** Deliveries one job makes along a chain of handed-over slots before queueing the next one. */
+const CHAIN_LIMIT = 100;
 
 export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOptions): RunningWebhookWorkers {
   registerWebhookOutboxRoute();
@@ -182,13 +188,77 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
     (err) => logger.warn({ err }, 'chained lease failed'),
   );
 
+  let shuttingDown = false;
+
+  /**
+   * Successes that finish together are recorded by one statement, which also hands each freed slot
+   * to its endpoint's next due message (see recordSuccesses). Closing: nothing is handed over, so
+   * this worker holds no lease it will not send.
+   */
+  const record = createBatcher<
+    SuccessRecord & { endpointId: string },
+    { recorded: boolean; next: LeasedTarget | null }
+  >(
+    async (items) => {
+      const now = opts.now();
+      const { recorded, next } = await recordSuccesses(
+        db,
+        items,
+        shuttingDown
+          ? undefined
+          : { now, leaseUntil: new Date(now.getTime() + leaseMs(opts.timeoutMs)), shard: queues.prefix },
+      );
+      const byEndpoint = new Map<string, LeasedTarget[]>();
+      for (const n of next) byEndpoint.set(n.endpoint_id, [...(byEndpoint.get(n.endpoint_id) ?? []), n]);
+      // An endpoint gets no more next messages than it had successes recorded here.
+      return items.map((it) =>
+        recorded.has(it.messageId)
+          ? { recorded: true, next: byEndpoint.get(it.endpointId)?.shift() ?? null }
+          : { recorded: false, next: null },
+      );
+    },
+    { maxBatch: 100, maxInFlight: 2 },
+  );
+
+  /**
+   * One delivery job: its lease, then, while each success hands the slot over to the endpoint's
+   * next due message, that message too, in this job. The hand-over's statement returns the next
+   * message ready to send, so a busy endpoint's slot costs one statement and one request per
+   * delivery, with no queue job and no load in between. Every lease is in Postgres: if this
+   * worker dies mid-chain, the lease it holds expires and the message is leased again. A chain
+   * gives its slot back to the queue after CHAIN_LIMIT deliveries, so endpoints beyond the
+   * worker's concurrency get their turn, and stops handing over once the worker is closing.
+   */
   async function deliver(job: Pick<Job<DeliveryJob>, 'data'>): Promise<string> {
-    const { messageId, leaseToken } = job.data;
-    const m = await findLeased(db, messageId, leaseToken, opts.now());
+    let m: LeasedTarget | undefined = await findLeased(
+      db,
+      job.data.messageId,
+      job.data.leaseToken,
+      opts.now(),
+    ).then((found) => (found ? { ...found, lease_token: job.data.leaseToken } : undefined));
     if (!m) return 'stale';
+    let outcome = '';
+    for (let n = 1; m; n++) {
+      const r = await deliverLeased(m);
+      outcome = r.outcome;
+      m = r.next ?? undefined;
+      if (m && (n >= CHAIN_LIMIT || shuttingDown)) {
+        // Handed over at the limit (or while closing): the next message goes back to the queue.
+        await enqueueDeliveries([m]).catch((err) =>
+          logger.warn({ err }, 'handed-over delivery not enqueued'),
+        );
+        break;
+      }
+    }
+    return outcome;
+  }
+
+  async function deliverLeased(m: LeasedTarget): Promise<{ outcome: string; next: LeasedTarget | null }> {
+    const messageId = m.id;
+    const leaseToken = m.lease_token;
     if (!m.enabled) {
       await releaseLease(db, messageId, leaseToken);
-      return 'disabled';
+      return { outcome: 'disabled', next: null };
     }
     const secrets = m.secrets.map((s) => decryptSecret(opts.serverSecret, s));
     // The signed timestamp is wall-clock time: receivers compare it with their own clock.
@@ -200,29 +270,19 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
     recordDelivery(result.outcome, result.durationMs);
     const after = opts.now();
     if (result.outcome === 'success') {
-      const { recorded, next } = await recordSuccess(db, {
+      const { recorded, next } = await record({
         messageId,
         leaseToken,
         statusCode: result.statusCode,
         durationMs: result.durationMs,
         responseBody: result.responseBody,
         at: after,
-        handOver: {
-          now: after,
-          leaseUntil: new Date(after.getTime() + leaseMs(opts.timeoutMs)),
-          shard: queues.prefix,
-        },
+        endpointId: m.endpoint_id,
       });
-      if (next) {
-        // A job lost here costs only time: the lease expires and the message is leased again.
-        await enqueueDeliveries([next]).catch((err) =>
-          logger.warn({ err }, 'handed-over delivery not enqueued'),
-        );
-        return result.outcome;
-      }
+      if (next) return { outcome: result.outcome, next };
       if (recorded && m.failing_since) await markEndpointHealthy(db, m.endpoint_id);
       await handOn.kick(m.endpoint_id);
-      return result.outcome;
+      return { outcome: result.outcome, next: null };
     }
     const outbox: OutboxRow[] = await db.transaction().execute(async (trx) => {
       const cur = await lockLeased(trx, messageId, leaseToken);
@@ -281,7 +341,7 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
     });
     if (outbox.length) await publishNow(db, queues, outbox);
     await handOn.kick(m.endpoint_id);
-    return result.outcome;
+    return { outcome: result.outcome, next: null };
   }
 
   const fanout = new Worker(
@@ -329,6 +389,7 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
     pruneNow: prune,
     async close(graceMs = 10_000) {
       const deadline = Date.now() + graceMs;
+      shuttingDown = true;
       // A pass stuck on a connection that never answers must not hold the close for ever; leases
       // of anything cut short expire and are leased again, so nothing is lost.
       const loops = Promise.all([dispatcher?.stop(), fanoutSweep.stop(), pruner.stop()]);

@@ -452,84 +452,127 @@ export async function releaseLease(db: Db, id: string, leaseToken: string): Prom
     .execute();
 }
 
+export interface SuccessRecord {
+  messageId: string;
+  leaseToken: string;
+  statusCode: number | null;
+  durationMs: number;
+  responseBody: string | null;
+  at: Date;
+}
+
 /**
- * The common case in one statement: a delivery succeeded; finish the message if it still holds
- * the lease and log the attempt. False if the lease was lost meanwhile (nothing written).
+ * Records successful attempts, one statement for any number: each message is finished if it still
+ * holds its lease (a compare-and-set: a lost lease writes nothing) and its attempt is logged.
+ * Deliveries that finish together share the statement, its planning and its commit.
+ *
+ * With `handOver`, the same statement leases to each endpoint as many of its next due messages as
+ * slots it just freed, and returns them ready to send (as findLeased would load them). A busy
+ * endpoint's deliveries then follow each other without a lease pass each, which locks the
+ * endpoint's row and so queued them one behind the other. The swap keeps the endpoint's count of
+ * leased messages as it was, so it needs no lock: a dispatcher pass counts these slots as taken
+ * before the statement and after it. Only a healthy, enabled endpoint's slots are handed over; a
+ * message still behind an earlier pending one of its comment is not taken (the ones finished here
+ * excepted), and rows another lease is taking are skipped.
  */
-/**
- * Records a successful attempt (the compare-and-set on the lease: false if the lease was lost).
- * With `handOver`, the same statement leases the endpoint's next due message to the slot this one
- * frees, so a busy endpoint's deliveries follow each other without a lease pass each (which locks
- * the endpoint's row, and so queued them one behind the other). The swap keeps the endpoint's count
- * of leased messages as it was, so it needs no lock: a dispatcher pass counts this slot as taken
- * before the statement and after it. Only a healthy, enabled endpoint's slot is handed over; a
- * message still behind an earlier pending one of its comment is not taken (this one excepted),
- * and rows another lease is taking are skipped.
- */
-export async function recordSuccess(
+export async function recordSuccesses(
   db: Db,
-  a: {
-    messageId: string;
-    leaseToken: string;
-    statusCode: number | null;
-    durationMs: number;
-    responseBody: string | null;
-    at: Date;
-    handOver?: { now: Date; leaseUntil: Date; shard: string };
-  },
-): Promise<{ recorded: boolean; next: Leased | null }> {
-  const h = a.handOver;
-  const r = await sql<{ recorded: number; next_id: string | null; next_token: string | null }>`
-    with m as (
-      update webhook_messages
-      set status = 'succeeded', tries = tries + 1, attempts = attempts + 1, next_attempt_at = null,
-          lease_token = null, lease_until = null, last_status_code = ${a.statusCode}, last_error = null,
-          delivered_at = ${a.at}, updated_at = now()
-      where id = ${a.messageId} and lease_token = ${a.leaseToken} and status = 'pending'
-      returning id, endpoint_id, tries, attempts
+  records: SuccessRecord[],
+  handOver?: { now: Date; leaseUntil: Date; shard: string },
+): Promise<{ recorded: Set<string>; next: LeasedTarget[] }> {
+  if (!records.length) return { recorded: new Set(), next: [] };
+  const h = handOver;
+  const r = await sql<{ recorded: string[]; next: NextJson[] }>`
+    with input as (
+      select * from unnest(${records.map((x) => x.messageId)}::text[], ${records.map((x) => x.leaseToken)}::text[],
+        ${records.map((x) => x.statusCode)}::int[], ${records.map((x) => Math.round(x.durationMs))}::int[],
+        ${records.map((x) => x.responseBody)}::text[], ${records.map((x) => x.at.toISOString())}::timestamptz[])
+        as i(id, token, status_code, duration_ms, response_body, at)
+    ), m as (
+      update webhook_messages w
+      set status = 'succeeded', tries = w.tries + 1, attempts = w.attempts + 1, next_attempt_at = null,
+          lease_token = null, lease_until = null, last_status_code = i.status_code, last_error = null,
+          delivered_at = i.at, updated_at = now()
+      from input i
+      where w.id = i.id and w.lease_token = i.token and w.status = 'pending'
+      returning w.id, w.endpoint_id, w.tries, w.attempts, i.status_code, i.duration_ms, i.response_body, i.at
     ), attempt as (
       insert into webhook_attempts
         (message_id, endpoint_id, attempt, trigger, outcome, status_code, duration_ms, response_body, error, created_at)
       select id, endpoint_id, attempts,
         case when tries = 1 and attempts > 1 then 'manual' else 'scheduled' end,
-        'success', ${a.statusCode}, ${a.durationMs}, ${a.responseBody}, null, ${a.at}
+        'success', status_code, duration_ms, response_body, null, at
       from m
       returning message_id
     )${
       h
-        ? sql`, pick as materialized (
-      -- The endpoint and the finished message as constants (InitPlans), not a join: the due index
-      -- then yields messages in order and the scan stops at the first free one. Joined, it was
-      -- planned as sort-everything-due-then-take-one (6 ms with 2,000 due).
-      select n.id from webhook_messages n
-      where n.endpoint_id = (select endpoint_id from m)
-        and (select e.enabled and e.failing_since is null from webhook_endpoints e
-             where e.id = (select endpoint_id from m))
-        and n.status = 'pending' and n.shard = ${h.shard} and n.next_attempt_at <= ${h.now}
-        and (n.lease_until is null or n.lease_until <= ${h.now}) and n.id <> (select id from m)
-        and not exists (
-          select 1 from webhook_messages p
-          where p.status = 'pending' and p.comment_id is not null and p.id <> (select id from m)
-            and p.endpoint_id = n.endpoint_id and p.comment_id = n.comment_id and p.outbox_id < n.outbox_id
-        )
-      order by n.next_attempt_at, n.seq
-      limit 1
-      for update of n skip locked
+        ? sql`, freed as materialized (
+      select endpoint_id, count(*)::int as slots, array_agg(id) as ids from m group by endpoint_id
+    ), pick as materialized (
+      select x.id from freed f
+      join webhook_endpoints e on e.id = f.endpoint_id and e.enabled and e.failing_since is null
+      -- Per endpoint, a lateral scan of the due index: messages come in order and it stops once
+      -- the freed slots are filled.
+      cross join lateral (
+        select n.id from webhook_messages n
+        where n.endpoint_id = f.endpoint_id and n.status = 'pending' and n.shard = ${h.shard}
+          and n.next_attempt_at <= ${h.now} and (n.lease_until is null or n.lease_until <= ${h.now})
+          and n.id <> all(f.ids)
+          and not exists (
+            select 1 from webhook_messages p
+            where p.status = 'pending' and p.comment_id is not null and p.id <> all(f.ids)
+              and p.endpoint_id = n.endpoint_id and p.comment_id = n.comment_id and p.outbox_id < n.outbox_id
+          )
+        order by n.next_attempt_at, n.seq
+        limit f.slots
+        for update of n skip locked
+      ) x
     ), next as (
       update webhook_messages w
       set lease_token = substr(md5(random()::text || w.id), 1, 20), lease_until = ${h.leaseUntil}, updated_at = now()
       from pick
       where w.id = pick.id
-      returning w.id, w.lease_token
+      returning w.*
     )
-    select (select count(*) from attempt)::int as recorded,
-      (select id from next) as next_id, (select lease_token from next) as next_token`
+    select (select coalesce(json_agg(message_id), '[]'::json) from attempt) as recorded,
+      (select coalesce(json_agg(json_build_object('message', to_jsonb(n), 'url', e.url, 'enabled', e.enabled,
+         'failing_since', e.failing_since,
+         'secrets', (select coalesce(json_agg(s.secret_enc order by s.id desc), '[]'::json) from webhook_secrets s
+                     where s.endpoint_id = n.endpoint_id and (s.expires_at is null or s.expires_at > ${h.now})))),
+         '[]'::json)
+       from next n join webhook_endpoints e on e.id = n.endpoint_id) as next`
         : sql`
-    select (select count(*) from attempt)::int as recorded, null as next_id, null as next_token`
+    select (select coalesce(json_agg(message_id), '[]'::json) from attempt) as recorded, '[]'::json as next`
     }`.execute(db);
   const row = r.rows[0];
-  const next = row?.next_id && row.next_token ? { id: row.next_id, lease_token: row.next_token } : null;
-  return { recorded: (row?.recorded ?? 0) > 0, next };
+  return { recorded: new Set(row?.recorded ?? []), next: (row?.next ?? []).map(leasedTarget) };
+}
+
+/** A message leased to the caller, with what sending it needs. */
+export type LeasedTarget = DeliveryTarget & { lease_token: string };
+
+interface NextJson {
+  message: Record<string, unknown>;
+  url: string;
+  enabled: boolean;
+  failing_since: string | null;
+  secrets: string[];
+}
+
+const MESSAGE_DATES = ['next_attempt_at', 'lease_until', 'created_at', 'delivered_at', 'updated_at'] as const;
+
+/** JSON gives timestamps as strings; the row type promises Dates. */
+function leasedTarget(j: NextJson): LeasedTarget {
+  const m: Record<string, unknown> = { ...j.message };
+  for (const k of MESSAGE_DATES) if (typeof m[k] === 'string') m[k] = new Date(m[k] as string);
+  return {
+    ...(m as unknown as WebhookMessage),
+    lease_token: String(m.lease_token),
+    url: j.url,
+    enabled: j.enabled,
+    failing_since: j.failing_since ? new Date(j.failing_since) : null,
+    secrets: j.secrets,
+  };
 }
 
 export async function insertAttempt(
