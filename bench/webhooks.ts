@@ -187,6 +187,27 @@ try {
     p99Ms: round1(percentile(latencies, 99)),
     maxMs: round1(Math.max(0, ...latencies)),
   };
+  // Where the time goes: send -> decided (moderation), decided -> message written (outbox relay
+  // and fan-out), written -> delivered (lease, queue, request), per message, p50 / p99 in ms.
+  const stageRows = await sql<{ id: string; decided: number; written: number; delivered: number | null }>`
+    select c.id, extract(epoch from c.decided_at) * 1000 as decided,
+      extract(epoch from m.created_at) * 1000 as written, extract(epoch from m.delivered_at) * 1000 as delivered
+    from comments c join webhook_messages m on m.comment_id = c.id
+    where c.id = any(${[...sentAt.keys()]}::uuid[]) and m.event_type = any(${DECISIONS}::text[])`.execute(db);
+  const stage = (
+    f: (r: { id: string; decided: number; written: number; delivered: number | null }) => number,
+  ) => {
+    const xs = stageRows.rows.map(f).filter((x) => Number.isFinite(x));
+    return [round1(percentile(xs, 50)), round1(percentile(xs, 99))];
+  };
+  const stages = {
+    sendToDecided: stage((r) => Number(r.decided) - (sentAt.get(r.id) ?? Number.NaN)),
+    decidedToWritten: stage((r) => Number(r.written) - Number(r.decided)),
+    writtenToDelivered: stage((r) =>
+      r.delivered === null ? Number.NaN : Number(r.delivered) - Number(r.written),
+    ),
+  };
+  Object.assign(live, { stagesP50P99: stages });
   log(`live: ${JSON.stringify(live)}`);
   const states = await sql<{ status: string; n: string }>`
     select status, count(*)::text as n from webhook_messages group by status order by status`.execute(db);
