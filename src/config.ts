@@ -148,10 +148,14 @@ export const configSchema = z.object({
   WEBHOOKS_ALLOW_LOOPBACK: bool.default(false),
   /** Whole-exchange timeout of one webhook delivery attempt. */
   WEBHOOKS_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(15_000),
-  /** Deliveries in flight per endpoint: a slow or dead endpoint holds only this many slots. */
-  WEBHOOKS_ENDPOINT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
-  /** Delivery jobs in flight per worker process. */
-  WEBHOOKS_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
+  /**
+   * Deliveries in flight per endpoint. An endpoint's rate is at most this over its round trip
+   * (16 at 50 ms: about 300 a second; bench/webhooks.ts), and a slow or dead endpoint holds only
+   * this many slots (one while it is failing).
+   */
+  WEBHOOKS_ENDPOINT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(16),
+  /** Delivery jobs in flight per worker process (a busy endpoint's slots each hold one). */
+  WEBHOOKS_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
   /** How often the dispatcher looks for due retries (new events wake it at once). */
   WEBHOOKS_DISPATCH_INTERVAL_MS: z.coerce.number().int().min(10).default(1000),
   /** Delivered and failed webhook messages (with their attempt log) are deleted after this many days. */
