@@ -1,5 +1,5 @@
 /**
- * Webhooks under breaking news: `npx tsx bench/webhooks.ts [rate] [seconds] [endpoints]` starts
+ * Webhooks under breaking news: `npm run bench:webhooks -- [rate] [seconds] [endpoints]` starts
  * Parley's API and workers processes (loopback receivers allowed), registers `endpoints` endpoints
  * (default 2) of one site on a receiver in this process that answers 204 at once, and measures:
  *
