@@ -67,6 +67,8 @@ export interface WebhookWorkerOptions {
   fanoutSweepIntervalMs?: number;
   /** Finished messages and their attempt log are deleted after this long (default 30 days). */
   retentionMs?: number;
+  /** Deliveries one job makes on handed-over slots before the next goes back to the queue (100). */
+  chainLimit?: number;
 }
 
 export interface WebhookDeps {
@@ -176,19 +178,18 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
   let dispatcher: Loop | undefined;
   const kick = () => dispatcher?.kick();
   const agents = createAgentPool({ maxSockets: opts.perEndpoint });
+  let shuttingDown = false;
   /**
    * A finished delivery hands its slot straight to the endpoint's next due message, without
    * waiting for a dispatcher pass. Deliveries to one endpoint that finish together share one lease
    * pass: each pass locks the endpoint's row, so one pass per delivery queued them one behind the
    * other, and that queue, not the receiver, set the endpoint's rate (docs/webhooks.md). A failed
-   * pass is harmless: the dispatcher finds the message.
+   * pass is harmless: the dispatcher finds the message. A closing worker leases nothing more.
    */
   const handOn = keyedKicks(
-    (endpointId) => dispatchOnce(endpointId),
+    (endpointId) => (shuttingDown ? Promise.resolve(0) : dispatchOnce(endpointId)),
     (err) => logger.warn({ err }, 'chained lease failed'),
   );
-
-  let shuttingDown = false;
 
   /**
    * Successes that finish together are recorded by one statement, which also hands each freed slot
@@ -242,7 +243,7 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
       const r = await deliverLeased(m);
       outcome = r.outcome;
       m = r.next ?? undefined;
-      if (m && (n >= CHAIN_LIMIT || shuttingDown)) {
+      if (m && (n >= (opts.chainLimit ?? CHAIN_LIMIT) || shuttingDown)) {
         // Handed over at the limit (or while closing): the next message goes back to the queue.
         await enqueueDeliveries([m]).catch((err) =>
           logger.warn({ err }, 'handed-over delivery not enqueued'),

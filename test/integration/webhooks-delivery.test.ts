@@ -28,7 +28,8 @@ beforeAll(async () => {
       WEBHOOKS_ENDPOINT_CONCURRENCY: '2',
     },
     // random 0.5 puts the jitter at exactly zero, so the schedule can be asserted to the millisecond.
-    workerOptions: { webhooks: { now: clock.now, random: () => 0.5 } },
+    // Chains of 3: every test here also runs across a chain's hand-back to the queue.
+    workerOptions: { webhooks: { now: clock.now, random: () => 0.5, chainLimit: 3 } },
   });
   // The API and the workers share the controllable clock (secret expiry, due times).
   t.rt.now = clock.now;
@@ -431,6 +432,43 @@ describe('webhook deliveries', () => {
     expect(took).toBeLessThan(3000);
     expect(rx.maxInFlight('/dead')).toBeLessThanOrEqual(2);
     expect(at('/dead').length).toBeLessThanOrEqual(4);
+  });
+
+  it('goes on from delivery to delivery on a busy endpoint, across chain limits, each message once and each comment in order', async () => {
+    const s = await site();
+    const ep = await endpoint(s, '/chain', ['comment.approved', 'comment.published', 'comment.deleted']);
+    const sequence = randomUUID();
+    const rows = await insertOutbox(t.rt.db, [
+      ...Array.from({ length: 20 }, () => ({
+        topic: 'comment.approved',
+        siteId: s.siteId,
+        commentId: randomUUID(),
+        payload: { actor: 'moderator' },
+      })),
+      { topic: 'comment.published', siteId: s.siteId, commentId: sequence, payload: { actor: 'system' } },
+      { topic: 'comment.approved', siteId: s.siteId, commentId: sequence, payload: { actor: 'moderator' } },
+      { topic: 'comment.deleted', siteId: s.siteId, commentId: sequence, payload: { actor: 'moderator' } },
+    ]);
+    await publishNow(t.rt.db, t.rt.queues, rows);
+    await waitFor(async () => at('/chain').length >= 23, 'all 23 delivered');
+    await new Promise((r) => setTimeout(r, 300));
+    const got = at('/chain');
+    expect(got).toHaveLength(23);
+    expect(new Set(got.map((r) => r.headers['webhook-id'])).size).toBe(23);
+    expect(rx.maxInFlight('/chain')).toBeLessThanOrEqual(2);
+    const ofSequence = got.map((r) => verify(r, ep.secret)).filter((e) => e.data.id === sequence);
+    expect(ofSequence.map((e) => e.type)).toEqual([
+      'comment.published',
+      'comment.approved',
+      'comment.deleted',
+    ]);
+    // Every message succeeded on its first try: no lease was lost or sent twice along the chains.
+    const msgs = await t.rt.db
+      .selectFrom('webhook_messages')
+      .select(['status', 'tries'])
+      .where('endpoint_id', '=', ep.id)
+      .execute();
+    expect(msgs.every((m) => m.status === 'succeeded' && m.tries === 1)).toBe(true);
   });
 
   it('does not deliver comment.deleted before an earlier comment.published for the same comment is done', async () => {
