@@ -106,6 +106,9 @@ function leaseMs(timeoutMs: number): number {
 /** Deliveries one job makes along a chain of handed-over slots before queueing the next one. */
 const CHAIN_LIMIT = 100;
 
+/** Waits before each new try of a failed success record (3.75 s in all). */
+const RECORD_RETRIES_MS = [250, 500, 1000, 2000];
+
 export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOptions): RunningWebhookWorkers {
   registerWebhookOutboxRoute();
   const { db, queues, logger } = deps;
@@ -222,6 +225,23 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
   );
 
   /**
+   * The receiver has the message: a record that fails now (Postgres restarting) would have the job
+   * fail and the message go out again. So it is tried again for a few seconds, well inside the
+   * lease; if the lease has lapsed meanwhile, the compare-and-set records nothing.
+   */
+  async function recordRetrying(item: SuccessRecord & { endpointId: string }) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await record(item);
+      } catch (err) {
+        if (attempt >= RECORD_RETRIES_MS.length || shuttingDown) throw err;
+        logger.warn({ err, messageId: item.messageId }, 'recording a delivery failed; trying again');
+        await new Promise((r) => setTimeout(r, RECORD_RETRIES_MS[attempt]));
+      }
+    }
+  }
+
+  /**
    * One delivery job: its lease, then, while each success hands the slot over to the endpoint's
    * next due message, that message too, in this job. The hand-over's statement returns the next
    * message ready to send, so a busy endpoint's slot costs one statement and one request per
@@ -271,7 +291,7 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
     recordDelivery(result.outcome, result.durationMs);
     const after = opts.now();
     if (result.outcome === 'success') {
-      const { recorded, next } = await record({
+      const { recorded, next } = await recordRetrying({
         messageId,
         leaseToken,
         statusCode: result.statusCode,
