@@ -189,23 +189,32 @@ try {
   };
   // Where the time goes: send -> decided (moderation), decided -> message written (outbox relay
   // and fan-out), written -> delivered (lease, queue, request), per message, p50 / p99 in ms.
-  const stageRows = await sql<{ id: string; decided: number; written: number; delivered: number | null }>`
+  type StageRow = {
+    id: string;
+    decided: number;
+    relayed: number | null;
+    written: number;
+    delivered: number | null;
+  };
+  const stageRows = await sql<StageRow>`
     select c.id, extract(epoch from c.decided_at) * 1000 as decided,
+      extract(epoch from o.published_at) * 1000 as relayed,
       extract(epoch from m.created_at) * 1000 as written, extract(epoch from m.delivered_at) * 1000 as delivered
-    from comments c join webhook_messages m on m.comment_id = c.id
+    from comments c join webhook_messages m on m.comment_id = c.id join outbox o on o.id = m.outbox_id
     where c.id = any(${[...sentAt.keys()]}::uuid[]) and m.event_type = any(${DECISIONS}::text[])`.execute(db);
-  const stage = (
-    f: (r: { id: string; decided: number; written: number; delivered: number | null }) => number,
-  ) => {
+  const stage = (f: (r: StageRow) => number) => {
     const xs = stageRows.rows.map(f).filter((x) => Number.isFinite(x));
     return [round1(percentile(xs, 50)), round1(percentile(xs, 99))];
   };
+  const after = (a: number | null, b: number | null) =>
+    a === null || b === null ? Number.NaN : Number(b) - Number(a);
   const stages = {
     sendToDecided: stage((r) => Number(r.decided) - (sentAt.get(r.id) ?? Number.NaN)),
-    decidedToWritten: stage((r) => Number(r.written) - Number(r.decided)),
-    writtenToDelivered: stage((r) =>
-      r.delivered === null ? Number.NaN : Number(r.delivered) - Number(r.written),
-    ),
+    decidedToWritten: stage((r) => after(r.decided, r.written)),
+    // Of which: the decision's outbox row on the queue and marked (relay), then the fan-out.
+    decidedToRelayed: stage((r) => after(r.decided, r.relayed)),
+    relayedToWritten: stage((r) => after(r.relayed, r.written)),
+    writtenToDelivered: stage((r) => after(r.written, r.delivered)),
   };
   Object.assign(live, { stagesP50P99: stages });
   log(`live: ${JSON.stringify(live)}`);
