@@ -144,13 +144,18 @@ export async function fanOutBatch(
  */
 async function fanOutRows(db: Kysely<Database>, given: OutboxRow[], now: Date, shard: string) {
   if (!given.length) return [];
-  const earlier = await earlierUnfanned(db, given, EVENT_TYPES);
+  // Earlier rows are of the same comments, so of the same sites: the three reads need only the
+  // rows given, and go at once on three connections (one round trip of waiting, not three).
+  const sites = [...new Set(given.map((r) => r.site_id))];
+  const commentIds = [...new Set(given.flatMap((r) => (r.comment_id ? [r.comment_id] : [])))];
+  const [earlier, endpoints, comments] = await Promise.all([
+    earlierUnfanned(db, given, EVENT_TYPES),
+    enabledEndpoints(db, sites),
+    loadCommentSnapshots(db, commentIds),
+  ]);
   const rows = [...new Map([...earlier, ...given].map((r) => [String(r.id), r])).values()].sort((a, b) =>
     Number(BigInt(a.id) - BigInt(b.id)),
   );
-  const endpoints = await enabledEndpoints(db, [...new Set(rows.map((r) => r.site_id))]);
-  const commentIds = [...new Set(rows.flatMap((r) => (r.comment_id ? [r.comment_id] : [])))];
-  const comments = await loadCommentSnapshots(db, commentIds);
   const messages: NewMessage[] = [];
   const erasures: OutboxRow[] = [];
   for (const row of rows) {
