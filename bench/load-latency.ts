@@ -18,7 +18,7 @@ import { createSite } from '../src/repositories/sites';
 import { openLoop, percentile } from './lib/open-loop';
 import { benchSetup, type Child, startApiAndWorkers } from './lib/procs';
 import { deleteKeysWithPrefix } from './lib/redis-keys';
-import { corpus } from './pipeline';
+import { commentBody, rawJsonPost } from './lib/submissions';
 
 const rate = Number(process.argv[2] ?? 400);
 const seconds = Number(process.argv[3] ?? 8);
@@ -44,7 +44,6 @@ try {
   const { token } = (await (
     await fetch(`http://127.0.0.1:${port}/api/v1/sites/${site.id}/form-token`)
   ).json()) as { token: string };
-  const texts = corpus(2000);
   const sentAt = new Map<string, number>();
   let record = false;
   let base = Math.floor(Math.random() * 1e6);
@@ -56,19 +55,13 @@ try {
       rate,
       durationMs: ms,
       maxConnections: 256,
-      request: (i) => {
-        const n = base + i;
-        const body = JSON.stringify({
-          authorName: `Reader ${n % 997}`,
-          authorEmail: `reader${n % 997}@bench.example`,
-          body: texts[n % texts.length],
-          formToken: token,
-        });
-        return Buffer.from(
-          `POST /api/v1/sites/${site.id}/articles/breaking-${n % articles}/comments HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
-            `Content-Type: application/json\r\nOrigin: ${ORIGIN}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-        );
-      },
+      request: (i) =>
+        rawJsonPost(
+          port,
+          `/api/v1/sites/${site.id}/articles/breaking-${(base + i) % articles}/comments`,
+          commentBody(base + i, token),
+          ORIGIN,
+        ),
       onResponse: (_i, status, body, scheduledAt) => {
         if (record && status === 202)
           sentAt.set((JSON.parse(body.toString()) as { id: string }).id, scheduledAt);

@@ -32,7 +32,8 @@ import { openLoop, percentile, wallNow } from './lib/open-loop';
 import { type Child, freePort, startChild, waitReady } from './lib/procs';
 import { deleteKeysWithPrefix } from './lib/redis-keys';
 import { makeSite as makeSiteFor, publishDirect, seedThread } from './lib/seed';
-import { benchPipeline, corpus } from './pipeline';
+import { commentBody, rawJsonPost } from './lib/submissions';
+import { benchPipeline } from './pipeline';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const PG = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -161,15 +162,6 @@ async function formToken(port: number, siteId: string): Promise<string> {
   return token;
 }
 
-const texts = corpus(2000);
-function commentBody(i: number, token: string): string {
-  return JSON.stringify({
-    authorName: `Reader ${i % 997}`,
-    authorEmail: `reader${i % 997}@bench.example`,
-    body: texts[i % texts.length],
-    formToken: token,
-  });
-}
 const commentPath = (siteId: string, i: number) =>
   `/api/v1/sites/${siteId}/articles/breaking-${i % ARTICLES}/comments`;
 
@@ -288,11 +280,7 @@ async function endToEnd(
     durationMs: seconds * 1000,
     maxConnections: 256,
     request: (i) => {
-      const body = commentBody(base + i, token);
-      return Buffer.from(
-        `POST ${commentPath(siteId, base + i)} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
-          `Content-Type: application/json\r\nOrigin: ${ORIGIN}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
+      return rawJsonPost(port, commentPath(siteId, base + i), commentBody(base + i, token), ORIGIN);
     },
     onResponse: (_i, status, body, scheduledAt) => {
       if (status !== 202) return;

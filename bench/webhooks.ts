@@ -28,7 +28,7 @@ import { openLoop, percentile, wallNow } from './lib/open-loop';
 import { benchSetup, type Child, startApiAndWorkers } from './lib/procs';
 import { deleteKeysWithPrefix } from './lib/redis-keys';
 import { makeSite } from './lib/seed';
-import { corpus } from './pipeline';
+import { commentBody, rawJsonPost } from './lib/submissions';
 
 const rate = Math.min(2000, Math.max(1, Number(process.argv[2] ?? 300)));
 const seconds = Math.min(60, Math.max(1, Number(process.argv[3] ?? 10)));
@@ -146,7 +146,6 @@ try {
   // 2. Live.
   log(`live: ${rate}/s for ${seconds}s`);
   const sentAt = new Map<string, number>();
-  const texts = corpus(2000);
   const base = Math.floor(Math.random() * 1e6);
   const res = await openLoop({
     host: '127.0.0.1',
@@ -154,18 +153,13 @@ try {
     rate,
     durationMs: seconds * 1000,
     maxConnections: 128,
-    request: (i) => {
-      const body = JSON.stringify({
-        authorName: `Reader ${(base + i) % 997}`,
-        authorEmail: `reader${(base + i) % 997}@bench.example`,
-        body: texts[(base + i) % texts.length],
-        formToken: token,
-      });
-      return Buffer.from(
-        `POST /api/v1/sites/${siteId}/articles/breaking-${i % 10}/comments HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
-          `Content-Type: application/json\r\nOrigin: ${ORIGIN}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
-    },
+    request: (i) =>
+      rawJsonPost(
+        port,
+        `/api/v1/sites/${siteId}/articles/breaking-${i % 10}/comments`,
+        commentBody(base + i, token),
+        ORIGIN,
+      ),
     onResponse: (_i, status, body, scheduledAt) => {
       if (status === 202) sentAt.set((JSON.parse(body.toString()) as { id: string }).id, scheduledAt);
     },
