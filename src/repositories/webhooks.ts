@@ -561,10 +561,11 @@ interface NextJson {
 
 const MESSAGE_DATES = ['next_attempt_at', 'lease_until', 'created_at', 'delivered_at', 'updated_at'] as const;
 
-/** JSON gives timestamps as strings; the row type promises Dates. */
+/** JSON gives timestamps as strings and bigints as numbers; the row type promises Dates and strings. */
 function leasedTarget(j: NextJson): LeasedTarget {
   const m: Record<string, unknown> = { ...j.message };
   for (const k of MESSAGE_DATES) if (typeof m[k] === 'string') m[k] = new Date(m[k] as string);
+  for (const k of ['seq', 'outbox_id']) if (typeof m[k] === 'number') m[k] = String(m[k]);
   return {
     ...(m as unknown as WebhookMessage),
     lease_token: String(m.lease_token),
