@@ -77,10 +77,11 @@ describe('webhook delivery throughput', () => {
     );
     expect(new Set(rx.received.map((r) => r.headers['webhook-id'])).size).toBe(total);
     // Slots handed from one delivery to the next never exceed an endpoint's cap, and its
-    // deliveries share kept-alive connections instead of one each.
+    // deliveries share kept-alive connections instead of one each (about cap × endpoints here; an
+    // idle connection closes after 4 s, so a slow run may open a few more, never one per delivery).
     const cap = t.config.WEBHOOKS_ENDPOINT_CONCURRENCY;
     for (let i = 0; i < ENDPOINTS; i++) expect(rx.maxInFlight(`/tp${i}`)).toBeLessThanOrEqual(cap);
-    expect(rx.connections).toBeLessThanOrEqual(ENDPOINTS * cap);
+    expect(rx.connections).toBeLessThanOrEqual(total / 10);
     // A floor far under what even the loaded full suite does: only a collapse fails.
     expect(rate).toBeGreaterThan(5);
   });
