@@ -15,10 +15,10 @@ import { sql } from 'kysely';
 import { createDb, dropDatabase, ensureDatabase } from '../db/database';
 import { moderateJobComments } from '../src/queue';
 import { createSite } from '../src/repositories/sites';
-import { openLoop, percentile } from './lib/open-loop';
+import { percentile } from './lib/open-loop';
 import { benchSetup, type Child, startApiAndWorkers } from './lib/procs';
 import { deleteKeysWithPrefix } from './lib/redis-keys';
-import { commentBody, rawJsonPost } from './lib/submissions';
+import { submitAtRate } from './lib/submissions';
 
 const rate = Number(process.argv[2] ?? 400);
 const seconds = Number(process.argv[3] ?? 8);
@@ -49,22 +49,18 @@ try {
   let base = Math.floor(Math.random() * 1e6);
   // Warm-up (JIT, pools, connections) at the same rate, not measured.
   const load = (ms: number) =>
-    openLoop({
-      host: '127.0.0.1',
+    submitAtRate({
       port,
+      siteId: site.id,
+      formToken: token,
+      origin: ORIGIN,
       rate,
       durationMs: ms,
       maxConnections: 256,
-      request: (i) =>
-        rawJsonPost(
-          port,
-          `/api/v1/sites/${site.id}/articles/breaking-${(base + i) % articles}/comments`,
-          commentBody(base + i, token),
-          ORIGIN,
-        ),
-      onResponse: (_i, status, body, scheduledAt) => {
-        if (record && status === 202)
-          sentAt.set((JSON.parse(body.toString()) as { id: string }).id, scheduledAt);
+      articles,
+      first: base,
+      onAccepted: (id, scheduledAt) => {
+        if (record) sentAt.set(id, scheduledAt);
       },
     });
   await load(3000);

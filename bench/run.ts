@@ -28,11 +28,11 @@ import { Queue } from 'bullmq';
 import { sql } from 'kysely';
 import { createDb, dropDatabase, ensureDatabase } from '../db/database';
 import { cpuPer, cpuSnapshot } from './lib/cpu';
-import { openLoop, percentile, wallNow } from './lib/open-loop';
+import { percentile, wallNow } from './lib/open-loop';
 import { type Child, freePort, startChild, waitReady } from './lib/procs';
 import { deleteKeysWithPrefix } from './lib/redis-keys';
 import { makeSite as makeSiteFor, publishDirect, seedThread } from './lib/seed';
-import { commentBody, rawJsonPost } from './lib/submissions';
+import { commentBody, submitAtRate } from './lib/submissions';
 import { benchPipeline } from './pipeline';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -273,18 +273,17 @@ async function endToEnd(
   const ids: string[] = [];
   const sentAt = new Map<string, number>();
   const base = Math.floor(Math.random() * 1e6);
-  const res = await openLoop({
-    host: '127.0.0.1',
+  const res = await submitAtRate({
     port,
+    siteId,
+    formToken: token,
+    origin: ORIGIN,
     rate,
     durationMs: seconds * 1000,
     maxConnections: 256,
-    request: (i) => {
-      return rawJsonPost(port, commentPath(siteId, base + i), commentBody(base + i, token), ORIGIN);
-    },
-    onResponse: (_i, status, body, scheduledAt) => {
-      if (status !== 202) return;
-      const { id } = JSON.parse(body.toString()) as { id: string };
+    articles: ARTICLES,
+    first: base,
+    onAccepted: (id, scheduledAt) => {
       ids.push(id);
       sentAt.set(id, scheduledAt);
     },

@@ -24,11 +24,11 @@ import { publishNow } from '../src/services/outbox-publisher';
 import { registerWebhookOutboxRoute } from '../src/webhooks/outbox-route';
 import { createEndpointWithSecret } from '../src/webhooks/service';
 import { cpuPer, cpuSnapshot } from './lib/cpu';
-import { openLoop, percentile, wallNow } from './lib/open-loop';
+import { percentile, wallNow } from './lib/open-loop';
 import { benchSetup, type Child, startApiAndWorkers } from './lib/procs';
 import { deleteKeysWithPrefix } from './lib/redis-keys';
 import { makeSite } from './lib/seed';
-import { commentBody, rawJsonPost } from './lib/submissions';
+import { submitAtRate } from './lib/submissions';
 
 const rate = Math.min(2000, Math.max(1, Number(process.argv[2] ?? 300)));
 const seconds = Math.min(60, Math.max(1, Number(process.argv[3] ?? 10)));
@@ -147,22 +147,17 @@ try {
   log(`live: ${rate}/s for ${seconds}s`);
   const sentAt = new Map<string, number>();
   const base = Math.floor(Math.random() * 1e6);
-  const res = await openLoop({
-    host: '127.0.0.1',
+  const res = await submitAtRate({
     port,
+    siteId,
+    formToken: token,
+    origin: ORIGIN,
     rate,
     durationMs: seconds * 1000,
     maxConnections: 128,
-    request: (i) =>
-      rawJsonPost(
-        port,
-        `/api/v1/sites/${siteId}/articles/breaking-${i % 10}/comments`,
-        commentBody(base + i, token),
-        ORIGIN,
-      ),
-    onResponse: (_i, status, body, scheduledAt) => {
-      if (status === 202) sentAt.set((JSON.parse(body.toString()) as { id: string }).id, scheduledAt);
-    },
+    articles: 10,
+    first: base,
+    onAccepted: (id, scheduledAt) => sentAt.set(id, scheduledAt),
   });
   await waitFor(sentAt.size * endpointCount, 30_000);
   const latencies: number[] = [];
