@@ -2,12 +2,14 @@
  * Latency of one comment at a time on an idle system: `npx tsx bench/latency.ts` starts one API
  * and one workers process (fresh database and queue prefix, loopback only), posts 40 comments
  * 100 ms apart and prints the medians of: request to 202, request to the comment's created_at,
- * created_at to the outbox row published, and created_at to decided_at; then the first ten
+ * created_at to its moderate job's creation (after commit), and created_at to decided_at; then the first ten
  * comments' figures. Everything is removed at the end. It separates the pipeline's own latency
  * from what load adds (compare the end-to-end p50 of `npm run bench`).
  */
+import { Queue } from 'bullmq';
 import { sql } from 'kysely';
 import { createDb, dropDatabase, ensureDatabase } from '../db/database';
+import { moderateJobComments } from '../src/queue';
 import { createSite } from '../src/repositories/sites';
 import { benchSetup, type Child, startApiAndWorkers } from './lib/procs';
 import { deleteKeysWithPrefix } from './lib/redis-keys';
@@ -43,18 +45,20 @@ try {
     id: string;
     c: Date;
     d: Date | null;
-    o: Date | null;
-    p: Date | null;
-  }>`select c.id, c.created_at c, c.decided_at d, o.created_at o, o.published_at p from comments c left join outbox o on o.comment_id = c.id and o.topic = 'comment.submitted'`.execute(
-    db,
-  );
+  }>`select c.id, c.created_at c, c.decided_at d from comments c`.execute(db);
   const by = new Map(rows.rows.map((r) => [r.id, r]));
+  const queue = new Queue('moderate', { connection: { url: env.REDIS_URL }, prefix: env.QUEUE_PREFIX });
+  const jobs = await queue.getJobs(['completed', 'waiting', 'active'], 0, -1);
+  await queue.close();
+  const addedAt = new Map(
+    jobs.flatMap((j) => moderateJobComments(j.data).map((c) => [c.commentId, j.timestamp] as const)),
+  );
   const lines = sent.map((s) => {
     const r = by.get(s.id)!;
     return {
       http202: s.t202 - s.t0,
       sendToCreated: r.c.getTime() - s.t0,
-      createdToPublished: r.p ? r.p.getTime() - r.c.getTime() : -1,
+      createdToJobAdded: addedAt.has(s.id) ? addedAt.get(s.id)! - r.c.getTime() : -1,
       createdToDecided: r.d ? r.d.getTime() - r.c.getTime() : -1,
     };
   });
@@ -64,7 +68,7 @@ try {
     JSON.stringify({
       http202: med('http202'),
       sendToCreated: med('sendToCreated'),
-      createdToPublished: med('createdToPublished'),
+      createdToJobAdded: med('createdToJobAdded'),
       createdToDecided: med('createdToDecided'),
     }),
   );

@@ -3,8 +3,8 @@
  * one API and one workers process (fresh database and queue prefix, loopback only), sends comments
  * open-loop at `rate`/s (default 400) for `seconds` (default 8), then splits each comment's
  * submission-to-decision time into stages from timestamps that already exist:
- *   send → created_at (ingest transaction start), created_at → comment.submitted published_at
- *   (commit + coalesced addBulk + markPublished), published → job.processedOn (BullMQ fetch),
+ *   send → created_at (ingest transaction start), created_at → job.timestamp (commit and the
+ *   coalesced addBulk; the job's own creation time), job added → job.processedOn (BullMQ fetch),
  *   processedOn → decided_at (load, context, pipeline, write batch queue; decided_at is the write
  *   transaction's start), decided_at → job.finishedOn (write commit and job completion).
  * A 3 s unmeasured warm-up at the same rate comes first. Prints p50/p99 of each stage as one JSON line. Settings such as INGEST_MAX_IN_FLIGHT,
@@ -76,10 +76,9 @@ try {
     await sleep(200);
   }
   await sleep(500);
-  const rows = await sql<{ id: string; c: string; p: string | null; d: string | null }>`
-    select c.id, extract(epoch from c.created_at) * 1000 c, extract(epoch from o.published_at) * 1000 p,
-      extract(epoch from c.decided_at) * 1000 d
-    from comments c left join outbox o on o.comment_id = c.id and o.topic = 'comment.submitted'`.execute(db);
+  const rows = await sql<{ id: string; c: string; d: string | null }>`
+    select c.id, extract(epoch from c.created_at) * 1000 c, extract(epoch from c.decided_at) * 1000 d
+    from comments c`.execute(db);
   const jobs = await queue.getJobs(['completed'], 0, -1);
   // A job decides every comment of one ingest batch (ModerateJob.more).
   const jobBy = new Map(
@@ -89,8 +88,7 @@ try {
   const perSecond: number[][] = [];
   const st = {
     sendToCreated: [] as number[],
-    createdToPublished: [] as number[],
-    publishedToJobAdded: [] as number[],
+    createdToJobAdded: [] as number[],
     jobAddedToProcessed: [] as number[],
     processedToDecided: [] as number[],
     decidedToFinished: [] as number[],
@@ -99,11 +97,10 @@ try {
   for (const r of rows.rows) {
     const t0 = sentAt.get(r.id);
     const j = jobBy.get(r.id);
-    if (t0 === undefined || !r.p || !r.d || !j?.processedOn || !j.finishedOn) continue;
-    const [c, p, d] = [Number(r.c), Number(r.p), Number(r.d)];
+    if (t0 === undefined || !r.d || !j?.processedOn || !j.finishedOn) continue;
+    const [c, d] = [Number(r.c), Number(r.d)];
     st.sendToCreated.push(c - t0);
-    st.createdToPublished.push(p - c);
-    st.publishedToJobAdded.push(j.timestamp - p);
+    st.createdToJobAdded.push(j.timestamp - c);
     st.jobAddedToProcessed.push(j.processedOn - j.timestamp);
     st.processedToDecided.push(d - j.processedOn);
     st.decidedToFinished.push(j.finishedOn - d);

@@ -21,7 +21,7 @@ import { createDb, dropDatabase, ensureDatabase } from '../db/database';
 import { createQueues, createRedis } from '../src/queue';
 import { insertOutbox } from '../src/repositories/outbox';
 import { publishNow } from '../src/services/outbox-publisher';
-import { registerWebhookOutboxRoute } from '../src/webhooks/outbox-route';
+import { type FanoutJob, registerWebhookOutboxRoute } from '../src/webhooks/outbox-route';
 import { createEndpointWithSecret } from '../src/webhooks/service';
 import { cpuPer, cpuSnapshot } from './lib/cpu';
 import { percentile, wallNow } from './lib/open-loop';
@@ -181,16 +181,26 @@ try {
   type StageRow = {
     id: string;
     decided: number;
-    relayed: number | null;
+    outbox_id: string;
     written: number;
     delivered: number | null;
   };
   const stageRows = await sql<StageRow>`
     select c.id, extract(epoch from c.decided_at) * 1000 as decided,
-      extract(epoch from o.published_at) * 1000 as relayed,
+      m.outbox_id::text as outbox_id,
       extract(epoch from m.created_at) * 1000 as written, extract(epoch from m.delivered_at) * 1000 as delivered
-    from comments c join webhook_messages m on m.comment_id = c.id join outbox o on o.id = m.outbox_id
+    from comments c join webhook_messages m on m.comment_id = c.id
     where c.id = any(${[...sentAt.keys()]}::uuid[]) and m.event_type = any(${DECISIONS}::text[])`.execute(db);
+  // When each decision's row reached the events queue: its fan-out job's creation time.
+  const fanouts = await queues.events.getJobs(['completed', 'waiting', 'active', 'delayed'], 0, -1);
+  const relayedAt = new Map<string, number>();
+  for (const j of fanouts) {
+    const data = j.data as FanoutJob;
+    for (const id of data.outboxIds ?? (data.outboxId ? [data.outboxId] : [])) {
+      relayedAt.set(id, Math.min(relayedAt.get(id) ?? Number.POSITIVE_INFINITY, j.timestamp));
+    }
+  }
+  const relayed = (r: StageRow) => relayedAt.get(r.outbox_id) ?? null;
   const stage = (f: (r: StageRow) => number) => {
     const xs = stageRows.rows.map(f).filter((x) => Number.isFinite(x));
     return [round1(percentile(xs, 50)), round1(percentile(xs, 99))];
@@ -201,8 +211,8 @@ try {
     sendToDecided: stage((r) => Number(r.decided) - (sentAt.get(r.id) ?? Number.NaN)),
     decidedToWritten: stage((r) => after(r.decided, r.written)),
     // Of which: the decision's outbox row on the queue and marked (relay), then the fan-out.
-    decidedToRelayed: stage((r) => after(r.decided, r.relayed)),
-    relayedToWritten: stage((r) => after(r.relayed, r.written)),
+    decidedToRelayed: stage((r) => after(r.decided, relayed(r))),
+    relayedToWritten: stage((r) => after(relayed(r), r.written)),
     writtenToDelivered: stage((r) => after(r.written, r.delivered)),
   };
   Object.assign(live, { stagesP50P99: stages });

@@ -3,6 +3,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { CoreTables } from './schema/core';
 import type { EditsTables } from './schema/edits';
 import type { ModerationTables } from './schema/moderation';
+import type { OutboxBatchesTables } from './schema/outbox-batches';
 import type { WebhooksTables } from './schema/webhooks';
 import type { WorkspaceTables } from './schema/workspace';
 
@@ -11,7 +12,8 @@ export interface Database
     ModerationTables,
     WorkspaceTables,
     WebhooksTables,
-    EditsTables {}
+    EditsTables,
+    OutboxBatchesTables {}
 
 /** Repositories accept either the pool or a transaction. */
 export type Db = Kysely<Database> | Transaction<Database>;

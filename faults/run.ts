@@ -298,8 +298,13 @@ async function check(
 
   const drained = await until(
     async () =>
-      Number((await q<{ n: string }>('select count(*) n from outbox where published_at is null'))[0]!.n) ===
-      0,
+      Number(
+        (
+          await q<{ n: string }>(
+            'select (select count(*) from outbox where published_at is null and not batched) + (select count(*) from outbox_batches) n',
+          )
+        )[0]!.n,
+      ) === 0,
     20_000,
     200,
   );

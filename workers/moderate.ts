@@ -78,19 +78,22 @@ export function createModerateProcessor(deps: ModerateDeps) {
       const firstOf = new Map<string, PendingWrite>();
       for (const w of all) if (!firstOf.has(w.row.id)) firstOf.set(w.row.id, w);
       const items = [...firstOf.values()];
-      const outbox = await recordSystemDecisions(
-        deps.db,
-        items.map((w) => ({
-          commentId: w.row.id,
-          to: STATUS_FOR[w.decision.outcome],
-          action: w.decision.outcome,
-          reasonCode: w.decision.decisive?.code ?? null,
-          reasons: publicReasons(w.decision),
-          scores: w.decision.scores,
-          policyVersion: w.decision.policyVersion,
-          revision: w.row.revision,
-          topic: TOPIC_FOR[w.decision.outcome],
-        })),
+      const outbox = await publish.carryingMarks((deleting) =>
+        recordSystemDecisions(
+          deps.db,
+          items.map((w) => ({
+            commentId: w.row.id,
+            to: STATUS_FOR[w.decision.outcome],
+            action: w.decision.outcome,
+            reasonCode: w.decision.decisive?.code ?? null,
+            reasons: publicReasons(w.decision),
+            scores: w.decision.scores,
+            policyVersion: w.decision.policyVersion,
+            revision: w.row.revision,
+            topic: TOPIC_FOR[w.decision.outcome],
+          })),
+          deleting,
+        ),
       );
       const decided = new Set(outbox.map((o) => o.comment_id));
       const applied = new Set(items.filter((w) => decided.has(w.row.id)));

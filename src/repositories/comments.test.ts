@@ -135,6 +135,16 @@ describe('insertComments (one unnest statement per batch)', () => {
   });
 });
 
+const countBatches = async () =>
+  Number(
+    (
+      await t.rt.db
+        .selectFrom('outbox_batches')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
+
 describe('insertCommentsAnnounced (comments and their outbox rows in one statement)', () => {
   it('writes one outbox row per inserted comment and none for a repeated Idempotency-Key', async () => {
     const first = row('announced first', { idempotency_key: 'announce-key-1', request_id: 'req-a' });
@@ -162,9 +172,36 @@ describe('insertCommentsAnnounced (comments and their outbox rows in one stateme
     expect(rows.map((r) => r.comment_id).sort()).toEqual([first.id, fresh.id].sort());
   });
 
+  it('records the rows of each statement as one publication batch, and none when it inserts nothing', async () => {
+    const batches = () => t.rt.db.selectFrom('outbox_batches').selectAll().orderBy('id').execute();
+    const before = (await batches()).length;
+    const two = [row('batch one'), row('batch two')];
+    const { outbox } = await insertCommentsAnnounced(t.rt.db, two, 'comment.submitted');
+    const announced = outbox as Array<(typeof outbox)[number] & { batch_id: string | null }>;
+    expect(announced.map((o) => o.comment_id)).toEqual(two.map((r) => r.id));
+    expect(announced.every((o) => o.batched && o.batch_id === announced[0]!.batch_id)).toBe(true);
+    const after = await batches();
+    expect(after).toHaveLength(before + 1);
+    expect(after.at(-1)).toMatchObject({
+      id: announced[0]!.batch_id,
+      outbox_ids: announced.map((o) => o.id),
+    });
+    // Only replays of a stored Idempotency-Key: no comment, no outbox row, no batch row.
+    await insertCommentsAnnounced(
+      t.rt.db,
+      [row('keyed', { idempotency_key: 'batch-key' })],
+      'comment.submitted',
+    );
+    const replay = row('batch replay', { idempotency_key: 'batch-key' });
+    const none = await insertCommentsAnnounced(t.rt.db, [replay], 'comment.submitted');
+    expect(none.outbox).toEqual([]);
+    expect(await batches()).toHaveLength(before + 2);
+  });
+
   it('writes nothing at all when the statement fails', async () => {
     const good = row('would be fine');
     const bad = row('points at no article', { article_id: uuidv7() });
+    const batchesBefore = await countBatches();
     await expect(insertCommentsAnnounced(t.rt.db, [good, bad], 'comment.submitted')).rejects.toThrow();
     const left = await t.rt.db.selectFrom('comments').select('id').where('id', '=', good.id).execute();
     const outbox = await t.rt.db
@@ -174,6 +211,7 @@ describe('insertCommentsAnnounced (comments and their outbox rows in one stateme
       .execute();
     expect(left).toEqual([]);
     expect(outbox).toEqual([]);
+    expect(await countBatches()).toBe(batchesBefore);
   });
 });
 

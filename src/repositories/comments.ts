@@ -2,7 +2,13 @@
 import { sql } from 'kysely';
 import type { CommentStatus, Db, NewComment, OutboxRow } from '../../db/schema';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../lib/keyset-cursor';
-import { insertOutbox } from './outbox';
+import {
+  type AnnouncedRow,
+  asPublicationBatch,
+  deleteBatches,
+  deletingBatches,
+  insertOutbox,
+} from './outbox';
 
 export interface ParentInfo {
   id: string;
@@ -79,8 +85,13 @@ export async function insertCommentsAnnounced(
   db: Db,
   rows: NewComment[],
   topic: string,
-): Promise<{ inserted: Set<string>; outbox: OutboxRow[] }> {
-  if (!rows.length) return { inserted: new Set(), outbox: [] };
+  /** Publication batches to delete in passing (see CoalescingPublisher.carryingMarks). */
+  deleting: readonly string[] = [],
+): Promise<{ inserted: Set<string>; outbox: OutboxRow[] | AnnouncedRow[] }> {
+  if (!rows.length) {
+    await deleteBatches(db, deleting);
+    return { inserted: new Set(), outbox: [] };
+  }
   const insert = unnestInsert(rows, { repliesToPublished: true });
   if (!insert) {
     // Rare general path: the same pair in an explicit transaction (or the caller's).
@@ -105,17 +116,22 @@ export async function insertCommentsAnnounced(
             payload: { articleId: r.article_id, parentId: r.parent_id ?? null },
           })),
       );
+      await deleteBatches(trx, deleting);
       return { inserted, outbox };
     };
     return db.isTransaction ? run(db) : db.transaction().execute(run);
   }
-  const res = await sql<OutboxRow>`
-    with ins as (${insert} returning id, site_id, article_id, parent_id, request_id)
-    insert into outbox (topic, site_id, comment_id, payload, request_id)
-    select ${topic}, site_id, id,
-           jsonb_build_object('articleId', article_id, 'parentId', parent_id), request_id
-    from ins
-    returning *`.execute(db);
+  const res = await sql<AnnouncedRow>`
+    with ins as (${insert} returning id, site_id, article_id, parent_id, request_id),
+    ${deletingBatches(deleting)}
+    ob as (
+      insert into outbox (topic, site_id, comment_id, payload, request_id, batched)
+      select ${topic}, site_id, id,
+             jsonb_build_object('articleId', article_id, 'parentId', parent_id), request_id, true
+      from ins
+      returning *
+    ),
+    ${asPublicationBatch}`.execute(db);
   return { inserted: new Set(res.rows.map((r) => r.comment_id as string)), outbox: res.rows };
 }
 

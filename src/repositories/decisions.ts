@@ -1,6 +1,7 @@
 /** The append-only audit of every decision on a comment. */
 import { sql } from 'kysely';
-import type { ActorType, Db, OutboxRow } from '../../db/schema';
+import type { ActorType, Db } from '../../db/schema';
+import { type AnnouncedRow, asPublicationBatch, deleteBatches, deletingBatches } from './outbox';
 
 export interface NewDecision {
   commentId: string;
@@ -80,8 +81,16 @@ export interface SystemDecisionWrite {
  * published comment. Returns the outbox rows written; their comment ids are the comments decided.
  * Ids must be unique within the batch.
  */
-export async function recordSystemDecisions(db: Db, writes: SystemDecisionWrite[]): Promise<OutboxRow[]> {
-  if (!writes.length) return [];
+export async function recordSystemDecisions(
+  db: Db,
+  writes: SystemDecisionWrite[],
+  /** Publication batches to delete in passing (see CoalescingPublisher.carryingMarks). */
+  deleting: readonly string[] = [],
+): Promise<AnnouncedRow[]> {
+  if (!writes.length) {
+    await deleteBatches(db, deleting);
+    return [];
+  }
   // The batch goes in as one JSON document: the JSON-valued fields need no array-literal escaping
   // (which cost more client CPU than the rest of the statement) and the text stays the same.
   // Parsing that document is most of the statement's bind time, so the webhook payload is not in
@@ -102,7 +111,7 @@ export async function recordSystemDecisions(db: Db, writes: SystemDecisionWrite[
       ord,
     })),
   );
-  const res = await sql<OutboxRow>`
+  const res = await sql<AnnouncedRow>`
     with v as (
       select * from jsonb_to_recordset(${doc}::jsonb) as v(
         id uuid, from_status text, to_status text, action text, reason_code text, reasons jsonb, scores jsonb,
@@ -134,8 +143,10 @@ export async function recordSystemDecisions(db: Db, writes: SystemDecisionWrite[
       update articles a set published_count = a.published_count + d.n, thread_version = a.thread_version + 1
       from (select article_id, count(*)::int as n from upd where status = 'published' group by article_id) d
       where a.id = d.article_id
-    )
-    insert into outbox (topic, site_id, comment_id, payload, request_id)
+    ),
+    ${deletingBatches(deleting)}
+    ob as (
+    insert into outbox (topic, site_id, comment_id, payload, request_id, batched)
     select v.topic, upd.site_id, upd.id,
            jsonb_build_object(
              'articleId', upd.article_id, 'actor', 'system', 'reasonCode', v.reason_code,
@@ -147,9 +158,11 @@ export async function recordSystemDecisions(db: Db, writes: SystemDecisionWrite[
                       order by r.ord)
                from jsonb_array_elements(v.reasons) with ordinality as r(value, ord)
                where (r.value -> 'shadow') is distinct from 'true'::jsonb), '[]'::jsonb)),
-           upd.request_id
+           upd.request_id, true
     from upd join v on v.id = upd.id
     order by v.ord
-    returning *`.execute(db);
+    returning *
+    ),
+    ${asPublicationBatch}`.execute(db);
   return res.rows;
 }

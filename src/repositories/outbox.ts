@@ -27,15 +27,42 @@ export async function insertOutbox(db: Db, events: NewOutboxEvent[]): Promise<Ou
     .execute();
 }
 
+/** An outbox row as the batched writers return it: with the publication batch that tracks it. */
+export type AnnouncedRow = OutboxRow & { batch_id: string | null };
+
+/**
+ * The end of a statement whose CTE `ob` inserted outbox rows with `batched = true` (returning *):
+ * one outbox_batches row lists them, in the same statement and so the same transaction, and they
+ * come back in id order with that batch's id. Deleting the batch row, once their jobs are on the
+ * queues, takes the place of an UPDATE per row.
+ */
+export const asPublicationBatch = sql`
+  batch as (
+    insert into outbox_batches (outbox_ids)
+    select array_agg(id order by id) from ob having count(*) > 0
+    returning id
+  )
+  select ob.*, (select id from batch) as batch_id from ob order by ob.id`;
+
+/**
+ * A CTE, with its trailing comma, deleting publication batches whose rows are on the queues, for a
+ * writer's statement to carry in passing (see CoalescingPublisher.carryingMarks); empty for none.
+ */
+export function deletingBatches(ids: readonly string[]) {
+  return ids.length ? sql`gone as (delete from outbox_batches where id = any(${ids}::bigint[])),` : sql``;
+}
+
 /**
  * Locks a batch of unpublished rows older than `olderThan`; SKIP LOCKED lets several relays (one per
  * worker replica) share the work without waiting on each other. Call inside a transaction.
  */
 export async function lockUnpublished(db: Db, olderThan: Date, limit: number): Promise<OutboxRow[]> {
+  // `not batched` as written, so the planner can use the partial index (a bound `false` would not).
   return db
     .selectFrom('outbox')
     .selectAll()
     .where('published_at', 'is', null)
+    .where(sql<boolean>`not batched`)
     .where('created_at', '<', olderThan)
     .orderBy('id')
     .limit(limit)
@@ -56,13 +83,47 @@ export async function markPublished(db: Db, ids: string[]): Promise<void> {
 }
 
 export async function outboxLag(db: Db): Promise<{ unpublished: number; oldestSeconds: number }> {
-  const r = await db
+  const r = await sql<{ n: string; age: string | null }>`
+    select sum(n)::text as n, extract(epoch from now() - min(oldest))::text as age from (
+      select count(*) as n, min(created_at) as oldest from outbox where published_at is null and not batched
+      union all
+      select coalesce(sum(cardinality(outbox_ids)), 0), min(created_at) from outbox_batches
+    ) parts`.execute(db);
+  const row = r.rows[0];
+  return { unpublished: Number(row?.n ?? 0), oldestSeconds: Number(row?.age ?? 0) };
+}
+
+/**
+ * Locks publication batches written before `olderThan` (younger ones are being published by
+ * whoever wrote them) and reads their rows in id order. Call inside a transaction; SKIP LOCKED lets
+ * several relays share the work.
+ */
+export async function lockDueBatches(
+  db: Db,
+  olderThan: Date,
+  limit: number,
+): Promise<{ batchIds: string[]; rows: OutboxRow[] }> {
+  const batches = await db
+    .selectFrom('outbox_batches')
+    .select(['id', 'outbox_ids'])
+    .where('created_at', '<', olderThan)
+    .orderBy('id')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+  if (!batches.length) return { batchIds: [], rows: [] };
+  const rows = await db
     .selectFrom('outbox')
-    .select([
-      (eb) => eb.fn.countAll<string>().as('n'),
-      sql<string | null>`extract(epoch from now() - min(created_at))`.as('age'),
-    ])
-    .where('published_at', 'is', null)
-    .executeTakeFirstOrThrow();
-  return { unpublished: Number(r.n), oldestSeconds: Number(r.age ?? 0) };
+    .selectAll()
+    .where('id', '=', sql<string>`any(${batches.flatMap((b) => b.outbox_ids)}::bigint[])`)
+    .orderBy('id')
+    .execute();
+  return { batchIds: batches.map((b) => b.id), rows };
+}
+
+/** Their rows' jobs are on the queues. */
+export async function deleteBatches(db: Db, ids: readonly string[]): Promise<void> {
+  if (!ids.length) return;
+  await db.deleteFrom('outbox_batches').where('id', '=', sql<string>`any(${ids}::bigint[])`).execute();
 }

@@ -177,7 +177,9 @@ export function createIngestor(deps: IngestDeps) {
       rowIndex.push(i);
     });
 
-    const { inserted, outbox } = await insertCommentsAnnounced(deps.db, rows, 'comment.submitted');
+    const { inserted, outbox } = await publish.carryingMarks((deleting) =>
+      insertCommentsAnnounced(deps.db, rows, 'comment.submitted', deleting),
+    );
 
     // Rows skipped by ON CONFLICT were submitted before with the same Idempotency-Key.
     const replayKeys = new Map<string, string[]>();

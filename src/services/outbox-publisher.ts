@@ -2,7 +2,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, OutboxRow } from '../../db/schema';
 import type { Queues } from '../queue';
-import { lockUnpublished, markPublished } from '../repositories/outbox';
+import { deleteBatches, lockDueBatches, lockUnpublished, markPublished } from '../repositories/outbox';
 import { type JobSpec, jobsForRows } from './outbox-routes';
 
 /** Adds the rows' jobs (grouped per queue, one round trip each). Throws if Redis refuses. */
@@ -42,7 +42,9 @@ export async function publishNow(db: Kysely<Database>, queues: Queues, rows: Out
 
 /**
  * One relay pass: locks unpublished rows older than `graceMs` (younger ones are being published
- * eagerly by whoever wrote them), enqueues them and marks them published in the same transaction.
+ * eagerly by whoever wrote them), enqueues them and marks them published in the same transaction;
+ * then the same for publication batches (at most `limit / 10` of them). Returns how many rows it
+ * enqueued, or at least `limit` if either page was full.
  */
 export async function relayOnce(
   db: Kysely<Database>,
@@ -50,8 +52,9 @@ export async function relayOnce(
   opts: { graceMs: number; limit: number; now?: Date },
 ): Promise<number> {
   const now = opts.now ?? new Date();
-  return db.transaction().execute(async (trx) => {
-    const rows = await lockUnpublished(trx, new Date(now.getTime() - opts.graceMs), opts.limit);
+  const olderThan = new Date(now.getTime() - opts.graceMs);
+  const single = await db.transaction().execute(async (trx) => {
+    const rows = await lockUnpublished(trx, olderThan, opts.limit);
     if (!rows.length) return 0;
     await enqueueRows(queues, rows);
     await markPublished(
@@ -60,4 +63,13 @@ export async function relayOnce(
     );
     return rows.length;
   });
+  const batched = await db.transaction().execute(async (trx) => {
+    const { batchIds, rows } = await lockDueBatches(trx, olderThan, Math.max(1, Math.floor(opts.limit / 10)));
+    if (!batchIds.length) return 0;
+    if (rows.length) await enqueueRows(queues, rows);
+    await deleteBatches(trx, batchIds);
+    // A full page of batches counts as a full page of rows, so the caller keeps draining.
+    return batchIds.length * 10 >= opts.limit ? Math.max(rows.length, opts.limit) : rows.length;
+  });
+  return single + batched;
 }

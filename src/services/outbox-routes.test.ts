@@ -19,6 +19,7 @@ const row = (id: number, topic = 'comment.submitted'): OutboxRow => ({
   request_id: `req-${id}`,
   created_at: new Date(),
   published_at: null,
+  batched: false,
 });
 
 const moderateJobs = (rows: OutboxRow[]) => jobsForRows(rows).filter((j) => j.queue === QUEUE.moderate);

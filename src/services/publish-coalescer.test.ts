@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestContext, type TestContext } from '../../test/helpers/context';
 import { uuidv7 } from '../lib/ids';
 import { moderateJobComments } from '../queue';
-import { insertOutbox } from '../repositories/outbox';
+import { ensureArticles } from '../repositories/articles';
+import { insertCommentsAnnounced } from '../repositories/comments';
+import { insertOutbox, outboxLag } from '../repositories/outbox';
+import { relayOnce } from './outbox-publisher';
 import { createCoalescingPublisher } from './publish-coalescer';
 
 let t: TestContext;
@@ -88,5 +91,68 @@ describe('coalescing publisher', () => {
     expect(await publish(rows)).toBe(false);
     expect(await publishedAt(rows.map((r) => r.id))).toEqual([null, null]);
     addBulk.mockRestore();
+  });
+
+  describe('rows of a batched writer (one outbox_batches row per statement)', () => {
+    /** What ingest writes: n comments and their outbox rows in one statement, with one batch row. */
+    async function ingested(n: number) {
+      const arts = await ensureArticles(t.rt.db, [{ siteId, externalId: 'coalescer-batches' }]);
+      const articleId = [...arts.values()][0]!.id;
+      const now = new Date();
+      const { outbox } = await insertCommentsAnnounced(
+        t.rt.db,
+        Array.from({ length: n }, (_, i) => ({
+          id: uuidv7(),
+          site_id: siteId,
+          article_id: articleId,
+          author_name: 'Ada',
+          body: `batched comment ${i}`,
+          status: 'pending' as const,
+          signals: '{}',
+          created_at: now,
+          updated_at: now,
+        })),
+        'comment.submitted',
+      );
+      return outbox as Array<(typeof outbox)[number] & { batch_id: string | null }>;
+    }
+    const batchRow = (id: string) =>
+      t.rt.db.selectFrom('outbox_batches').selectAll().where('id', '=', id).executeTakeFirst();
+    const queuedComments = async () =>
+      (await t.rt.queues.moderate.getJobs(['waiting', 'prioritized', 'delayed'], 0, -1)).flatMap((j) =>
+        moderateJobComments(j.data).map((c) => c.commentId),
+      );
+
+    it('marks them published by deleting their batch row, with no UPDATE of the rows', async () => {
+      const rows = await ingested(3);
+      const batchId = rows[0]!.batch_id!;
+      expect(rows.every((r) => r.batched && r.batch_id === batchId)).toBe(true);
+      expect((await batchRow(batchId))?.outbox_ids).toEqual(rows.map((r) => r.id));
+      const publish = createCoalescingPublisher(t.rt.db, t.rt.queues);
+      expect(await publish(rows)).toBe(true);
+      expect(await batchRow(batchId)).toBeUndefined();
+      // The rows are untouched: published_at stays null, and the unpublished index never held them.
+      expect(await publishedAt(rows.map((r) => r.id))).toEqual([null, null, null]);
+      expect(await queuedComments()).toEqual(expect.arrayContaining(rows.map((r) => r.comment_id)));
+    });
+
+    it('keeps the batch row when Redis refuses; the metric counts its rows and the relay sends them', async () => {
+      const before = (await outboxLag(t.rt.db)).unpublished;
+      const addBulk = vi.spyOn(t.rt.queues.moderate, 'addBulk').mockRejectedValue(new Error('Redis is away'));
+      const rows = await ingested(4);
+      const batchId = rows[0]!.batch_id!;
+      expect(await createCoalescingPublisher(t.rt.db, t.rt.queues)(rows)).toBe(false);
+      addBulk.mockRestore();
+      expect(await batchRow(batchId)).toBeDefined();
+      expect((await outboxLag(t.rt.db)).unpublished).toBe(before + 4);
+      // Within the grace period the relay leaves the batch to its writer.
+      await relayOnce(t.rt.db, t.rt.queues, { graceMs: 60_000, limit: 500 });
+      expect(await batchRow(batchId)).toBeDefined();
+      expect(await relayOnce(t.rt.db, t.rt.queues, { graceMs: 0, limit: 500 })).toBeGreaterThanOrEqual(4);
+      expect(await batchRow(batchId)).toBeUndefined();
+      // With no grace, the relay took everything left (the earlier test's rows too).
+      expect((await outboxLag(t.rt.db)).unpublished).toBe(0);
+      expect(await queuedComments()).toEqual(expect.arrayContaining(rows.map((r) => r.comment_id)));
+    });
   });
 });
