@@ -64,7 +64,9 @@ async function main() {
       for (const b of r % 2 ? [...builds].reverse() : builds) {
         const pid = b.child.proc.pid ?? 0;
         const before = cpuSnapshot([pid]);
+        const generatorBefore = process.cpuUsage();
         const res = await autocannon(load(b.port, seconds));
+        const generator = process.cpuUsage(generatorBefore);
         const ok = res['2xx'];
         const cpu = cpuPer(before, cpuSnapshot([pid]), ok);
         console.log(
@@ -76,6 +78,10 @@ async function main() {
             apiCpuMs: cpu.process,
             postgresCpuMs: cpu.postgres,
             redisCpuMs: cpu.redis,
+            // autocannon runs in this process: its share of the machine is not the server's.
+            generatorCpuMs: ok
+              ? Math.round(((generator.user + generator.system) / 1000 / ok) * 1000) / 1000
+              : null,
             non2xx: res.non2xx,
             errors: res.errors,
           }),
