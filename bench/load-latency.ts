@@ -7,7 +7,9 @@
  *   coalesced addBulk; the job's own creation time), job added → job.processedOn (BullMQ fetch),
  *   processedOn → decided_at (load, context, pipeline, write batch queue; decided_at is the write
  *   transaction's start), decided_at → job.finishedOn (write commit and job completion).
- * A 3 s unmeasured warm-up at the same rate comes first. Prints p50/p99 of each stage as one JSON line. Settings such as INGEST_MAX_IN_FLIGHT,
+ * A 3 s unmeasured warm-up at the same rate comes first. Prints p50/p99 of each stage as one JSON
+ * line, with the CPU ms per comment of the API, the workers, Postgres, Redis and this process
+ * (the generator) over the measured load and its drain. Settings such as INGEST_MAX_IN_FLIGHT,
  * WORKER_CONCURRENCY or BENCH_ARTICLES (default 10) pass through from the environment.
  */
 import { Queue } from 'bullmq';
@@ -15,6 +17,7 @@ import { sql } from 'kysely';
 import { createDb, dropDatabase, ensureDatabase } from '../db/database';
 import { moderateJobComments } from '../src/queue';
 import { createSite } from '../src/repositories/sites';
+import { cpuPer, cpuSnapshot } from './lib/cpu';
 import { percentile } from './lib/open-loop';
 import { benchSetup, type Child, startApiAndWorkers } from './lib/procs';
 import { deleteKeysWithPrefix } from './lib/redis-keys';
@@ -67,6 +70,9 @@ try {
   await sleep(1000);
   base += 1_000_000;
   record = true;
+  const pids = children.map((c) => c.proc.pid ?? 0);
+  const cpuBefore = pids.map((pid) => cpuSnapshot([pid]));
+  const generatorBefore = process.cpuUsage();
   const res = await load(seconds * 1000);
   for (let i = 0; i < 150; i++) {
     const r = await sql<{ n: number }>`select count(*)::int n from comments where status = 'pending'`.execute(
@@ -75,6 +81,17 @@ try {
     if (r.rows[0]?.n === 0) break;
     await sleep(200);
   }
+  // CPU ms per accepted comment over the measured load and its drain, per process.
+  const generator = process.cpuUsage(generatorBefore);
+  const [api, workers] = pids.map((pid, i) => cpuPer(cpuBefore[i]!, cpuSnapshot([pid]), sentAt.size));
+  const cpuMsPerComment = {
+    api: api!.process,
+    workers: workers!.process,
+    postgres: api!.postgres,
+    redis: api!.redis,
+    generator:
+      Math.round(((generator.user + generator.system) / 1000 / Math.max(1, sentAt.size)) * 1000) / 1000,
+  };
   await sleep(500);
   const rows = await sql<{ id: string; c: string; d: string | null }>`
     select c.id, extract(epoch from c.created_at) * 1000 c, extract(epoch from c.decided_at) * 1000 d
@@ -116,6 +133,7 @@ try {
     measured: st.total.length,
     httpP50: Math.round(percentile(res.latencies, 50)),
     httpP99: Math.round(percentile(res.latencies, 99)),
+    cpuMsPerComment,
   };
   for (const [k, v] of Object.entries(st))
     out[k] = [Math.round(percentile(v, 50)), Math.round(percentile(v, 99))];
