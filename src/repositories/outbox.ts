@@ -27,14 +27,18 @@ export async function insertOutbox(db: Db, events: NewOutboxEvent[]): Promise<Ou
     .execute();
 }
 
-/** An outbox row as the batched writers return it: with the publication batch that tracks it. */
-export type AnnouncedRow = OutboxRow & { batch_id: string | null };
+/**
+ * An outbox row as the batched writers return it: with the publication batch that tracks it, and
+ * whether its site had any webhook endpoint when the statement ran (`fanout`; see fanoutJobsFor).
+ */
+export type AnnouncedRow = OutboxRow & { batch_id: string | null; fanout: boolean };
 
 /**
  * The end of a statement whose CTE `ob` inserted outbox rows with `batched = true` (returning *):
  * one outbox_batches row lists them, in the same statement and so the same transaction, and they
  * come back in id order with that batch's id. Deleting the batch row, once their jobs are on the
- * queues, takes the place of an UPDATE per row.
+ * queues, takes the place of an UPDATE per row. Each row also says whether its site has any
+ * webhook endpoint, read in the statement's own snapshot, so sites without one need no fan-out job.
  */
 export const asPublicationBatch = sql`
   batch as (
@@ -42,7 +46,9 @@ export const asPublicationBatch = sql`
     select array_agg(id order by id) from ob having count(*) > 0
     returning id
   )
-  select ob.*, (select id from batch) as batch_id from ob order by ob.id`;
+  select ob.*, (select id from batch) as batch_id,
+         exists (select 1 from webhook_endpoints e where e.site_id = ob.site_id) as fanout
+  from ob order by ob.id`;
 
 /**
  * A CTE, with its trailing comma, deleting publication batches whose rows are on the queues, for a

@@ -5,6 +5,7 @@ import { moderateJobComments } from '../queue';
 import { ensureArticles } from '../repositories/articles';
 import { insertCommentsAnnounced } from '../repositories/comments';
 import { insertOutbox, outboxLag } from '../repositories/outbox';
+import { createEndpointWithSecret } from '../webhooks/service';
 import { relayOnce } from './outbox-publisher';
 import { createCoalescingPublisher } from './publish-coalescer';
 
@@ -95,15 +96,15 @@ describe('coalescing publisher', () => {
 
   describe('rows of a batched writer (one outbox_batches row per statement)', () => {
     /** What ingest writes: n comments and their outbox rows in one statement, with one batch row. */
-    async function ingested(n: number) {
-      const arts = await ensureArticles(t.rt.db, [{ siteId, externalId: 'coalescer-batches' }]);
+    async function ingested(n: number, site = siteId) {
+      const arts = await ensureArticles(t.rt.db, [{ siteId: site, externalId: 'coalescer-batches' }]);
       const articleId = [...arts.values()][0]!.id;
       const now = new Date();
       const { outbox } = await insertCommentsAnnounced(
         t.rt.db,
         Array.from({ length: n }, (_, i) => ({
           id: uuidv7(),
-          site_id: siteId,
+          site_id: site,
           article_id: articleId,
           author_name: 'Ada',
           body: `batched comment ${i}`,
@@ -114,7 +115,7 @@ describe('coalescing publisher', () => {
         })),
         'comment.submitted',
       );
-      return outbox as Array<(typeof outbox)[number] & { batch_id: string | null }>;
+      return outbox as Array<(typeof outbox)[number] & { batch_id: string | null; fanout?: boolean }>;
     }
     const batchRow = (id: string) =>
       t.rt.db.selectFrom('outbox_batches').selectAll().where('id', '=', id).executeTakeFirst();
@@ -134,6 +135,36 @@ describe('coalescing publisher', () => {
       // The rows are untouched: published_at stays null, and the unpublished index never held them.
       expect(await publishedAt(rows.map((r) => r.id))).toEqual([null, null, null]);
       expect(await queuedComments()).toEqual(expect.arrayContaining(rows.map((r) => r.comment_id)));
+    });
+
+    it('adds a webhook fan-out job only for sites that had an endpoint when the rows were written', async () => {
+      const fanoutIds = async () =>
+        (await t.rt.queues.events.getJobs(['waiting', 'prioritized', 'delayed'], 0, -1)).flatMap(
+          (j) => (j.data as { outboxIds?: string[] }).outboxIds ?? [],
+        );
+      const quiet = await ingested(2);
+      expect(quiet.map((r) => r.fanout)).toEqual([false, false]);
+      const hooked = await t.site();
+      await createEndpointWithSecret(t.rt.db, t.config.PARLEY_SECRET, {
+        siteId: hooked,
+        url: 'http://127.0.0.1:9/hook',
+        description: 'coalescer',
+        eventTypes: [],
+        enabled: false,
+      });
+      // Any endpoint counts, enabled or not: the fan-out job itself applies the exact test.
+      const heard = await ingested(2, hooked);
+      expect(heard.map((r) => r.fanout)).toEqual([true, true]);
+      const publish = createCoalescingPublisher(t.rt.db, t.rt.queues);
+      expect(await Promise.all([publish(quiet), publish(heard)])).toEqual([true, true]);
+      const ids = await fanoutIds();
+      expect(ids).toEqual(expect.arrayContaining(heard.map((r) => String(r.id))));
+      expect(ids).not.toEqual(expect.arrayContaining([String(quiet[0]!.id)]));
+      expect(ids).not.toEqual(expect.arrayContaining([String(quiet[1]!.id)]));
+      // The moderate jobs do not depend on it.
+      expect(await queuedComments()).toEqual(
+        expect.arrayContaining([...quiet, ...heard].map((r) => r.comment_id)),
+      );
     });
 
     it('keeps the batch row when Redis refuses; the metric counts its rows and the relay sends them', async () => {

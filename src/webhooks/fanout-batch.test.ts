@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../../test/helpers/context';
+import { uuidv7 } from '../lib/ids';
+import { ensureArticles } from '../repositories/articles';
+import { insertCommentsAnnounced } from '../repositories/comments';
 import { insertOutbox } from '../repositories/outbox';
-import { updateEndpoint } from '../repositories/webhooks';
+import { findUnfannedOutbox, updateEndpoint } from '../repositories/webhooks';
+import { EVENT_TYPES } from './events';
 import { FANOUT_BATCH, FANOUT_JOB, fanoutJobId, fanoutJobsFor } from './outbox-route';
 import { createEndpointWithSecret, fanOutBatch } from './service';
 
@@ -25,6 +29,21 @@ describe('fanoutJobsFor', () => {
 
     const many = fanoutJobsFor(Array.from({ length: FANOUT_BATCH * 2 + 1 }, (_, i) => row(i + 1)));
     expect(many.map((j) => (j.data.outboxIds as string[]).length)).toEqual([FANOUT_BATCH, FANOUT_BATCH, 1]);
+  });
+
+  it('leaves out rows written when their site had no endpoint, but never an erasure', () => {
+    const flagged = (id: number, fanout: boolean | undefined, topic = 'comment.published') => ({
+      ...row(id, topic),
+      fanout,
+    });
+    expect(fanoutJobsFor([flagged(1, false), flagged(2, false, 'comment.held')])).toEqual([]);
+    const jobs = fanoutJobsFor([
+      flagged(3, false),
+      flagged(4, true),
+      flagged(5, undefined),
+      flagged(6, false, 'comment.deleted'),
+    ]);
+    expect(jobs.map((j) => j.data.outboxIds)).toEqual([['4', '5', '6']]);
   });
 });
 
@@ -77,6 +96,57 @@ describe('fanOutBatch', () => {
     // A job run again (or the same rows in another batch) creates nothing new.
     expect(await fanOutBatch(t.rt.db, ids, new Date(), t.rt.queues.prefix)).toEqual([]);
     expect(await messagesFor(ids)).toHaveLength(2);
+  });
+
+  it('lets the sweep find a row written while an endpoint of its site was being registered', async () => {
+    // The writing statement could not see the endpoint (its transaction had begun, not committed),
+    // so the row came back with fanout false and got no job; the endpoint's created_at is earlier
+    // than the row's, so it is owed the event, and the sweep is what delivers it.
+    const siteId = await t.site();
+    const arts = await ensureArticles(t.rt.db, [{ siteId, externalId: 'registered-meanwhile' }]);
+    const now = new Date();
+    const { outbox } = await insertCommentsAnnounced(
+      t.rt.db,
+      [
+        {
+          id: uuidv7(),
+          site_id: siteId,
+          article_id: [...arts.values()][0]!.id,
+          author_name: 'Ada',
+          body: 'posted while the endpoint was being registered',
+          status: 'pending',
+          signals: '{}',
+          created_at: now,
+          updated_at: now,
+        },
+      ],
+      'comment.submitted',
+    );
+    const [written] = outbox as Array<(typeof outbox)[number] & { fanout?: boolean }>;
+    expect(written?.fanout).toBe(false);
+    expect(fanoutJobsFor([written!])).toEqual([]);
+    const { endpoint } = await createEndpointWithSecret(t.rt.db, t.config.PARLEY_SECRET, {
+      siteId,
+      url: 'http://127.0.0.1:9/hook',
+      description: 'registered meanwhile',
+      eventTypes: [],
+      enabled: true,
+    });
+    // Aged past the sweep's 30 s, the endpoint's transaction having begun a moment before the row's.
+    const rowAt = new Date(Date.now() - 60_000);
+    await t.rt.db.updateTable('outbox').set({ created_at: rowAt }).where('id', '=', written!.id).execute();
+    await t.rt.db
+      .updateTable('webhook_endpoints')
+      .set({ created_at: new Date(rowAt.getTime() - 5) })
+      .where('id', '=', endpoint.id)
+      .execute();
+    const found = await findUnfannedOutbox(t.rt.db, {
+      topics: EVENT_TYPES,
+      olderThan: new Date(Date.now() - 30_000),
+      window: 20_000,
+      limit: 500,
+    });
+    expect(found).toContain(String(written!.id));
   });
 
   it('still scrubs earlier messages on an erasure when the site has no enabled endpoint left', async () => {

@@ -33,8 +33,19 @@ export function fanoutBatchJobId(outboxIds: string[]): string {
   return `whk-${outboxIds[0]}-${outboxIds.at(-1)}-${digest}`;
 }
 
-export function fanoutJobsFor(rows: Array<{ id: string; topic: string }>): JobSpec[] {
-  const ids = rows.filter((r) => isEventType(r.topic)).map((r) => String(r.id));
+/**
+ * Rows that the writing statement saw had no endpoint on their site (`fanout: false`, see
+ * asPublicationBatch) get no job: most sites have none, and these jobs were two of every
+ * comment's three job life cycles, each with a query that found nothing. An endpoint registered
+ * while that statement ran is not lost to them: it was registered no later than the row, so the
+ * fan-out sweep (findUnfannedOutbox) finds the row without its message and fans it out. Rows
+ * without the flag (the relay's, single rows) and every comment.deleted (an erasure scrubs earlier
+ * messages) keep their job.
+ */
+export function fanoutJobsFor(rows: Array<{ id: string; topic: string; fanout?: boolean }>): JobSpec[] {
+  const ids = rows
+    .filter((r) => isEventType(r.topic) && (r.fanout !== false || r.topic === 'comment.deleted'))
+    .map((r) => String(r.id));
   const jobs: JobSpec[] = [];
   for (let i = 0; i < ids.length; i += FANOUT_BATCH) {
     const chunk = ids.slice(i, i + FANOUT_BATCH);
