@@ -259,6 +259,14 @@ interface E2E {
   serverP50: number;
   serverP99: number;
   acceptP99: number;
+  /** Answers other than 202 by status, and sends that got no answer ("error"): what was not accepted. */
+  notAccepted: Record<string, number>;
+}
+
+/** "10 × 503, 2 × error" for the table; empty when everything was accepted. */
+function describeNotAccepted(n: Record<string, number>): string {
+  const parts = Object.entries(n).map(([k, v]) => `${v} × ${k}`);
+  return parts.length ? ` (not accepted: ${parts.join(', ')})` : '';
 }
 
 /** Open-loop submissions at `rate`, then submission-to-decision latency of every accepted comment. */
@@ -317,6 +325,10 @@ async function endToEnd(
     serverP50: round1(percentile(serverSide, 50)),
     serverP99: round1(percentile(serverSide, 99)),
     acceptP99: round1(percentile(res.latencies, 99)),
+    notAccepted: {
+      ...Object.fromEntries(Object.entries(res.statuses).filter(([status]) => status !== '202')),
+      ...(res.errors ? { error: res.errors } : {}),
+    },
   };
 }
 
@@ -624,6 +636,7 @@ async function main() {
       serverP99Ms: e2e.serverP99,
       accepted: e2e.accepted,
       offered: e2e.offered,
+      notAccepted: e2e.notAccepted,
       undecided: e2e.undecided,
     },
     sustainableRate: sustainable,
@@ -632,6 +645,7 @@ async function main() {
       achieved: s.achievedRate,
       accepted: s.accepted,
       offered: s.offered,
+      notAccepted: s.notAccepted,
       p50Ms: s.p50,
       p99Ms: s.p99,
       undecided: s.undecided,
@@ -653,6 +667,7 @@ async function main() {
         serverP99Ms: e2eScaled.serverP99,
         accepted: e2eScaled.accepted,
         offered: e2eScaled.offered,
+        notAccepted: e2eScaled.notAccepted,
         undecided: e2eScaled.undecided,
       },
       targets: scaledTargets,
@@ -691,7 +706,7 @@ async function main() {
     ],
     [
       `end to end ${e2e.rate}/s x ${e2e.seconds}s`,
-      `p50 ${e2e.p50} ms  p99 ${e2e.p99} ms  (server-side p99 ${e2e.serverP99} ms)  ${e2e.accepted}/${e2e.offered} accepted`,
+      `p50 ${e2e.p50} ms  p99 ${e2e.p99} ms  (server-side p99 ${e2e.serverP99} ms)  ${e2e.accepted}/${e2e.offered} accepted${describeNotAccepted(e2e.notAccepted)}`,
       mark(targets.e2eP99.met),
     ],
     ...steps.map((s): [string, string, string] => [
@@ -724,7 +739,7 @@ async function main() {
       ? ([
           [
             `  scaled: end to end ${scaledRate}/s x ${e2eScaled.seconds}s`,
-            `p50 ${e2eScaled.p50} ms  p99 ${e2eScaled.p99} ms  (server-side p99 ${e2eScaled.serverP99} ms)  ${e2eScaled.accepted}/${e2eScaled.offered} accepted`,
+            `p50 ${e2eScaled.p50} ms  p99 ${e2eScaled.p99} ms  (server-side p99 ${e2eScaled.serverP99} ms)  ${e2eScaled.accepted}/${e2eScaled.offered} accepted${describeNotAccepted(e2eScaled.notAccepted)}`,
             mark(scaledTargets.e2eP99.met),
           ],
           [
