@@ -42,7 +42,15 @@ interface Conn {
   busy: boolean;
   current: number;
   buf: Buffer;
+  idleSince: number;
 }
+
+/**
+ * Node's server closes a keep-alive socket after 5 s idle; a request written as it does so is lost
+ * to a reset, which a run would count against the server. HTTP clients avoid that race by giving up
+ * idle sockets first (undici after 4 s), and so does this.
+ */
+const IDLE_REUSE_MS = 4000;
 
 /** Wall-clock milliseconds with sub-ms precision, comparable with Postgres timestamps. */
 export const wallNow = () => performance.timeOrigin + performance.now();
@@ -113,13 +121,16 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
     c.busy = false;
     const next = backlog.shift();
     if (next !== undefined) send(c, next);
-    else idle.push(c);
+    else {
+      c.idleSince = wallNow();
+      idle.push(c);
+    }
   };
 
   const open = (): Conn => {
     const socket = net.connect({ host: opts.host, port: opts.port });
     socket.setNoDelay(true);
-    const c: Conn = { socket, busy: false, current: -1, buf: Buffer.alloc(0) };
+    const c: Conn = { socket, busy: false, current: -1, buf: Buffer.alloc(0), idleSince: 0 };
     socket.on('data', (chunk) => {
       c.buf = c.buf.length ? Buffer.concat([c.buf, chunk]) : chunk;
       for (;;) {
@@ -155,7 +166,16 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
 
   let opened = 0;
   const dispatch = (i: number) => {
-    const c = idle.pop();
+    let c = idle.pop();
+    if (c && wallNow() - c.idleSince > IDLE_REUSE_MS) {
+      // Idle too long to trust: closed here, and the ones under it (idle longer still) with it.
+      for (const stale of [c, ...idle.splice(0)]) {
+        const k = conns.indexOf(stale);
+        if (k >= 0) conns.splice(k, 1);
+        stale.socket.destroy();
+      }
+      c = undefined;
+    }
     if (c) return send(c, i);
     if (conns.length < maxConnections) {
       opened++;
