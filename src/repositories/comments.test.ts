@@ -262,6 +262,8 @@ describe('recordSystemDecisions (the worker write as one statement)', () => {
       [h1!.id, 'comment.held'],
       [p2!.id, 'comment.published'],
     ]);
+    // This site has no webhook endpoint, so its decisions need no fan-out job (fanoutJobsFor).
+    expect(outbox.map((o) => o.fanout)).toEqual([false, false, false]);
     const statuses = await t.rt.db
       .selectFrom('comments')
       .select(['id', 'status', 'decided_at'])

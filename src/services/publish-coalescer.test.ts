@@ -159,8 +159,7 @@ describe('coalescing publisher', () => {
       expect(await Promise.all([publish(quiet), publish(heard)])).toEqual([true, true]);
       const ids = await fanoutIds();
       expect(ids).toEqual(expect.arrayContaining(heard.map((r) => String(r.id))));
-      expect(ids).not.toEqual(expect.arrayContaining([String(quiet[0]!.id)]));
-      expect(ids).not.toEqual(expect.arrayContaining([String(quiet[1]!.id)]));
+      for (const r of quiet) expect(ids).not.toContain(String(r.id));
       // The moderate jobs do not depend on it.
       expect(await queuedComments()).toEqual(
         expect.arrayContaining([...quiet, ...heard].map((r) => r.comment_id)),
