@@ -36,11 +36,12 @@ export function fanoutBatchJobId(outboxIds: string[]): string {
 /**
  * Rows that the writing statement saw had no endpoint on their site (`fanout: false`, see
  * asPublicationBatch) get no job: most sites have none, and these jobs were two of every
- * comment's three job life cycles, each with a query that found nothing. An endpoint registered
- * while that statement ran is not lost to them: it was registered no later than the row, so the
- * fan-out sweep (findUnfannedOutbox) finds the row without its message and fans it out. Rows
- * without the flag (the relay's, single rows) and every comment.deleted (an erasure scrubs earlier
- * messages) keep their job.
+ * comment's three job life cycles, each with a query that found nothing. An endpoint hears every
+ * event written after its registration commits; one whose registration was committing while the
+ * statement ran was registered no later than the row, so the fan-out sweep (findUnfannedOutbox)
+ * finds the row without its message and fans it out, within the sweep's window. Rows without the
+ * flag (the relay's, single rows) and every comment.deleted (an erasure scrubs earlier messages)
+ * keep their job.
  */
 export function fanoutJobsFor(rows: Array<{ id: string; topic: string; fanout?: boolean }>): JobSpec[] {
   const ids = rows
