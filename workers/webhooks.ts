@@ -26,6 +26,7 @@ import {
   lockLeased,
   markEndpointFailing,
   markEndpointHealthy,
+  newestOutboxId,
   recordSuccesses,
   releaseLease,
   type SuccessRecord,
@@ -44,6 +45,7 @@ import { DISABLE_AFTER_MS, nextDelayMs, parseRetryAfter } from '../src/webhooks/
 import { fanOutBatch } from '../src/webhooks/service';
 import { decryptSecret, signedHeaders } from '../src/webhooks/signing';
 import type { GuardPolicy, Resolver } from '../src/webhooks/ssrf';
+import { createSweepCursor, type SweepCursor } from '../src/webhooks/sweep-cursor';
 
 export interface WebhookWorkerOptions {
   policy: GuardPolicy;
@@ -109,6 +111,12 @@ const CHAIN_LIMIT = 100;
 /** Waits before each new try of a failed success record (3.75 s in all). */
 const RECORD_RETRIES_MS = [250, 500, 1000, 2000];
 
+/** The fan-out sweep takes rows this old (their own job should have run), at most SWEEP_LIMIT a pass. */
+const SWEEP_AGE_MS = 30_000;
+const SWEEP_LIMIT = 500;
+/** The newest ids a pass looks at whatever the cursor says (all of them on a process's first passes). */
+const SWEEP_WINDOW = 20_000;
+
 export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOptions): RunningWebhookWorkers {
   registerWebhookOutboxRoute();
   const { db, queues, logger } = deps;
@@ -141,14 +149,26 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
     );
   }
 
-  /** The outbox relay marks a row published once its fan-out job is in Redis; if Redis loses it, this finds it. */
+  let sweepCursor: SweepCursor | null = null;
+
+  /**
+   * The outbox relay marks a row published once its fan-out job is in Redis; if Redis loses it, this
+   * finds it. Each pass picks up where the last complete one left off (the cursor), so no write
+   * rate outruns it.
+   */
   async function sweepFanout(): Promise<number> {
+    // Real time: this compares with outbox.created_at, which Postgres stamps.
+    const at = Date.now();
+    const top = await newestOutboxId(db);
+    // Before this process's first pass the window alone applies: it is the cursor's starting point.
+    const windowStart = BigInt(top) - BigInt(SWEEP_WINDOW);
+    sweepCursor ??= createSweepCursor(SWEEP_AGE_MS, String(windowStart > 0n ? windowStart : 0n));
     const ids = await findUnfannedOutbox(db, {
       topics: EVENT_TYPES,
-      // Real time: this compares with outbox.created_at, which Postgres stamps.
-      olderThan: new Date(Date.now() - 30_000),
-      window: 20_000,
-      limit: 500,
+      olderThan: new Date(at - SWEEP_AGE_MS),
+      window: SWEEP_WINDOW,
+      limit: SWEEP_LIMIT,
+      fromId: sweepCursor.from,
     });
     if (ids.length) {
       await queues.events.addBulk(
@@ -162,6 +182,8 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
       );
       logger.info({ count: ids.length }, 'webhook fan-out jobs re-enqueued');
     }
+    // Only once the jobs are in Redis: a pass that failed must be looked at again.
+    sweepCursor.passed({ at, top, full: ids.length >= SWEEP_LIMIT });
     return ids.length;
   }
 

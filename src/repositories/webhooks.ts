@@ -213,20 +213,31 @@ export async function loadCommentSnapshots(db: Db, commentIds: readonly string[]
   return out;
 }
 
+/** The newest outbox id (as a decimal string), '0' for an empty outbox. */
+export async function newestOutboxId(db: Db): Promise<string> {
+  const r = await sql<{ id: string }>`select coalesce(max(id), 0)::text as id from outbox`.execute(db);
+  return r.rows[0]?.id ?? '0';
+}
+
 /**
- * Outbox rows among the newest `window` that some subscribed, enabled endpoint (registered before
- * the row) has no message for, and that are older than `olderThan`: their fan-out job was lost
- * (Redis flushed or restarted without persistence). Walks the primary key backwards, so it stays
- * cheap however large the outbox grows.
+ * Outbox rows that some subscribed, enabled endpoint (registered before the row) has no message
+ * for, and that are older than `olderThan`: their fan-out job was lost (Redis flushed or restarted
+ * without persistence), or the row was written while the endpoint's registration was committing.
+ * It looks at ids after `fromId` (see createSweepCursor), and at least at the newest `window`, but
+ * never further back than `window * 50`: walking the primary key keeps it cheap however large
+ * the outbox grows.
  */
 export async function findUnfannedOutbox(
   db: Db,
-  opts: { topics: readonly string[]; olderThan: Date; window: number; limit: number },
+  opts: { topics: readonly string[]; olderThan: Date; window: number; limit: number; fromId?: string | null },
 ): Promise<string[]> {
   const r = await sql<{ id: string }>`
-    with recent as (
+    with top as (select coalesce(max(id), 0) as id from outbox),
+    recent as (
       select id, site_id, topic, created_at from outbox
-      where id > (select coalesce(max(id), 0) from outbox) - ${opts.window}
+      where id > greatest(
+        (select id from top) - ${opts.window * 50},
+        least((select id from top) - ${opts.window}, ${opts.fromId ?? null}::bigint))
     )
     select distinct o.id from recent o
     join webhook_endpoints e on e.site_id = o.site_id and e.enabled and e.created_at <= o.created_at

@@ -149,6 +149,49 @@ describe('fanOutBatch', () => {
     expect(found).toContain(String(written!.id));
   });
 
+  it('finds old unfanned rows below the newest window when told where the last complete pass ended', async () => {
+    const siteId = await t.site();
+    const { endpoint } = await createEndpointWithSecret(t.rt.db, t.config.PARLEY_SECRET, {
+      siteId,
+      url: 'http://127.0.0.1:9/hook',
+      description: 'cursor',
+      eventTypes: [],
+      enabled: true,
+    });
+    await t.rt.db
+      .updateTable('webhook_endpoints')
+      .set({ created_at: new Date(Date.now() - 120_000) })
+      .where('id', '=', endpoint.id)
+      .execute();
+    const event = () => ({ topic: 'comment.reported', siteId, commentId: uuidv7(), payload: {} });
+    // Three rows whose fan-out jobs were lost a minute ago, then a burst of newer rows on top.
+    const lost = await insertOutbox(t.rt.db, [event(), event(), event()]);
+    await t.rt.db
+      .updateTable('outbox')
+      .set({ created_at: new Date(Date.now() - 60_000) })
+      .where(
+        'id',
+        'in',
+        lost.map((r) => r.id),
+      )
+      .execute();
+    await insertOutbox(t.rt.db, [event(), event(), event(), event(), event()]);
+    const sweep = (fromId: string | null) =>
+      findUnfannedOutbox(t.rt.db, {
+        topics: EVENT_TYPES,
+        olderThan: new Date(Date.now() - 30_000),
+        window: 2,
+        limit: 500,
+        fromId,
+      });
+    // The newest two ids are all a fixed window sees, and they are too young to take.
+    expect(await sweep(null)).toEqual([]);
+    const from = String(BigInt(lost[0]!.id) - 1n);
+    expect(await sweep(from)).toEqual(lost.map((r) => String(r.id)));
+    // Past them, nothing: the cursor only ever moves up.
+    expect(await sweep(String(lost[2]!.id))).toEqual([]);
+  });
+
   it('still scrubs earlier messages on an erasure when the site has no enabled endpoint left', async () => {
     const siteId = await t.site();
     const posted = await t.submit(siteId, 'erase-me', { authorName: 'Zed', body: 'Words to forget' });
