@@ -26,7 +26,6 @@ import {
   lockLeased,
   markEndpointFailing,
   markEndpointHealthy,
-  newestOutboxId,
   recordSuccesses,
   releaseLease,
   type SuccessRecord,
@@ -159,16 +158,12 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
   async function sweepFanout(): Promise<number> {
     // Real time: this compares with outbox.created_at, which Postgres stamps.
     const at = Date.now();
-    const top = await newestOutboxId(db);
-    // Before this process's first pass the window alone applies: it is the cursor's starting point.
-    const windowStart = BigInt(top) - BigInt(SWEEP_WINDOW);
-    sweepCursor ??= createSweepCursor(SWEEP_AGE_MS, String(windowStart > 0n ? windowStart : 0n));
-    const ids = await findUnfannedOutbox(db, {
+    const { ids, top } = await findUnfannedOutbox(db, {
       topics: EVENT_TYPES,
       olderThan: new Date(at - SWEEP_AGE_MS),
       window: SWEEP_WINDOW,
       limit: SWEEP_LIMIT,
-      fromId: sweepCursor.from,
+      fromId: sweepCursor?.from ?? null,
     });
     if (ids.length) {
       await queues.events.addBulk(
@@ -182,6 +177,9 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
       );
       logger.info({ count: ids.length }, 'webhook fan-out jobs re-enqueued');
     }
+    // A process's first pass looked at the newest window alone: that is where its cursor starts.
+    const windowStart = BigInt(top) - BigInt(SWEEP_WINDOW);
+    sweepCursor ??= createSweepCursor(SWEEP_AGE_MS, String(windowStart > 0n ? windowStart : 0n));
     // Only once the jobs are in Redis: a pass that failed must be looked at again.
     sweepCursor.passed({ at, top, full: ids.length >= SWEEP_LIMIT });
     return ids.length;

@@ -213,25 +213,20 @@ export async function loadCommentSnapshots(db: Db, commentIds: readonly string[]
   return out;
 }
 
-/** The newest outbox id (as a decimal string), '0' for an empty outbox. */
-export async function newestOutboxId(db: Db): Promise<string> {
-  const r = await sql<{ id: string }>`select coalesce(max(id), 0)::text as id from outbox`.execute(db);
-  return r.rows[0]?.id ?? '0';
-}
-
 /**
  * Outbox rows that some subscribed, enabled endpoint (registered before the row) has no message
  * for, and that are older than `olderThan`: their fan-out job was lost (Redis flushed or restarted
  * without persistence), or the row was written while the endpoint's registration was committing.
  * It looks at ids after `fromId` (see createSweepCursor), and at least at the newest `window`, but
  * never further back than `window * 50`: walking the primary key keeps it cheap however large
- * the outbox grows.
+ * the outbox grows. Also returns the newest id it saw (`top`, '0' for an empty outbox), from the
+ * same snapshot, for the cursor.
  */
 export async function findUnfannedOutbox(
   db: Db,
   opts: { topics: readonly string[]; olderThan: Date; window: number; limit: number; fromId?: string | null },
-): Promise<string[]> {
-  const r = await sql<{ id: string }>`
+): Promise<{ ids: string[]; top: string }> {
+  const r = await sql<{ top: string; ids: string[] }>`
     with top as (select coalesce(max(id), 0) as id from outbox),
     recent as (
       select id, site_id, topic, created_at from outbox
@@ -239,15 +234,17 @@ export async function findUnfannedOutbox(
         (select id from top) - ${opts.window * 50},
         least((select id from top) - ${opts.window}, ${opts.fromId ?? null}::bigint))
     )
-    select distinct o.id from recent o
-    join webhook_endpoints e on e.site_id = o.site_id and e.enabled and e.created_at <= o.created_at
-      and (cardinality(e.event_types) = 0 or o.topic = any(e.event_types))
-    where o.topic in (${sql.join(opts.topics.map((t) => sql`${t}`))})
-      and o.created_at < ${opts.olderThan}
-      and not exists (select 1 from webhook_messages m where m.endpoint_id = e.id and m.outbox_id = o.id)
-    order by o.id
-    limit ${opts.limit}`.execute(db);
-  return r.rows.map((x) => String(x.id));
+    select (select id from top)::text as top, array(
+      select distinct o.id from recent o
+      join webhook_endpoints e on e.site_id = o.site_id and e.enabled and e.created_at <= o.created_at
+        and (cardinality(e.event_types) = 0 or o.topic = any(e.event_types))
+      where o.topic in (${sql.join(opts.topics.map((t) => sql`${t}`))})
+        and o.created_at < ${opts.olderThan}
+        and not exists (select 1 from webhook_messages m where m.endpoint_id = e.id and m.outbox_id = o.id)
+      order by o.id
+      limit ${opts.limit})::text[] as ids`.execute(db);
+  const row = r.rows[0];
+  return { ids: row?.ids ?? [], top: row?.top ?? '0' };
 }
 
 /** Earlier event rows of the same comment that have no message yet (their fan-out has not run). */

@@ -140,7 +140,7 @@ describe('fanOutBatch', () => {
       .set({ created_at: new Date(rowAt.getTime() - 5) })
       .where('id', '=', endpoint.id)
       .execute();
-    const found = await findUnfannedOutbox(t.rt.db, {
+    const { ids: found } = await findUnfannedOutbox(t.rt.db, {
       topics: EVENT_TYPES,
       olderThan: new Date(Date.now() - 30_000),
       window: 20_000,
@@ -176,14 +176,16 @@ describe('fanOutBatch', () => {
       )
       .execute();
     await insertOutbox(t.rt.db, [event(), event(), event(), event(), event()]);
-    const sweep = (fromId: string | null) =>
-      findUnfannedOutbox(t.rt.db, {
-        topics: EVENT_TYPES,
-        olderThan: new Date(Date.now() - 30_000),
-        window: 2,
-        limit: 500,
-        fromId,
-      });
+    const sweep = async (fromId: string | null) =>
+      (
+        await findUnfannedOutbox(t.rt.db, {
+          topics: EVENT_TYPES,
+          olderThan: new Date(Date.now() - 30_000),
+          window: 2,
+          limit: 500,
+          fromId,
+        })
+      ).ids;
     // The newest two ids are all a fixed window sees, and they are too young to take.
     expect(await sweep(null)).toEqual([]);
     const from = String(BigInt(lost[0]!.id) - 1n);
