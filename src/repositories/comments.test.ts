@@ -213,6 +213,74 @@ describe('insertCommentsAnnounced (comments and their outbox rows in one stateme
     expect(outbox).toEqual([]);
     expect(await countBatches()).toBe(batchesBefore);
   });
+
+  it("refuses a comment whose site is not its article's site", async () => {
+    const other = await t.site();
+    const stray = row('wrong site for this article', { site_id: other });
+    await expect(insertCommentsAnnounced(t.rt.db, [stray], 'comment.submitted')).rejects.toMatchObject({
+      code: '23503',
+    });
+    const left = await t.rt.db.selectFrom('comments').select('id').where('id', '=', stray.id).execute();
+    expect(left).toEqual([]);
+  });
+
+  it('rejects the banned authors of one multi-row insert, each once, and leaves the others pending', async () => {
+    const ban = (kind: 'email' | 'ip', value: string) => ({
+      id: uuidv7(),
+      site_id: siteId,
+      kind,
+      value_hash: value,
+      created_by: 'test',
+    });
+    await t.rt.db
+      .insertInto('bans')
+      .values([
+        ban('email', 'banned-email-hash'),
+        ban('ip', 'banned-ip-hash'),
+        // Revoked and expired bans hold nobody.
+        { ...ban('email', 'revoked-email-hash'), revoked_at: new Date() },
+        { ...ban('ip', 'expired-ip-hash'), expires_at: new Date(Date.now() - 60_000) },
+      ])
+      .execute();
+    const byEmail = row('banned by email', { email_hash: 'banned-email-hash', request_id: 'req-ban-1' });
+    // Both of this author's hashes are banned: still one decision and one outbox row.
+    const byBoth = row('banned twice over', { email_hash: 'banned-email-hash', ip_hash: 'banned-ip-hash' });
+    const clean = row('not banned', { email_hash: 'clean-hash', ip_hash: 'clean-ip' });
+    const revoked = row('ban revoked', { email_hash: 'revoked-email-hash', ip_hash: 'expired-ip-hash' });
+    const rows = [byEmail, clean, byBoth, revoked];
+    const { inserted } = await insertCommentsAnnounced(t.rt.db, rows, 'comment.submitted');
+    expect(inserted.size).toBe(4);
+    const ids = rows.map((r) => r.id);
+    const stored = await t.rt.db
+      .selectFrom('comments')
+      .select(['id', 'status'])
+      .where('id', 'in', ids)
+      .execute();
+    expect(Object.fromEntries(stored.map((s) => [s.id, s.status]))).toEqual({
+      [byEmail.id]: 'rejected',
+      [byBoth.id]: 'rejected',
+      [clean.id]: 'pending',
+      [revoked.id]: 'pending',
+    });
+    const decisions = await t.rt.db
+      .selectFrom('moderation_decisions')
+      .select(['comment_id', 'actor_type', 'reason_code', 'to_status'])
+      .where('comment_id', 'in', ids)
+      .execute();
+    expect(decisions.map((d) => d.comment_id).sort()).toEqual([byEmail.id, byBoth.id].sort());
+    expect(decisions.every((d) => d.actor_type === 'system' && d.reason_code === 'banned')).toBe(true);
+    const rejected = await t.rt.db
+      .selectFrom('outbox')
+      .select(['comment_id', 'request_id', 'payload'])
+      .where('topic', '=', 'comment.rejected')
+      .where('comment_id', 'in', ids)
+      .execute();
+    expect(rejected.map((o) => o.comment_id).sort()).toEqual([byEmail.id, byBoth.id].sort());
+    expect(rejected.find((o) => o.comment_id === byEmail.id)).toMatchObject({
+      request_id: 'req-ban-1',
+      payload: { articleId, reasonCode: 'banned', actor: 'system' },
+    });
+  });
 });
 
 describe('recordSystemDecisions (the worker write as one statement)', () => {
