@@ -136,10 +136,13 @@ export async function startApiAndWorkers(
   children: Child[],
   workersNodeArgs: string[] = [],
 ): Promise<void> {
-  const api = startChild('api', 'src/server.ts', env);
+  // BENCH_CPU_PROF_ALL=dir writes a V8 CPU profile of each of the two processes there.
+  const prof = process.env.BENCH_CPU_PROF_ALL;
+  const profArgs = prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [];
+  const api = startChild('api', 'src/server.ts', env, profArgs);
   children.push(api);
   await waitReady(api, `http://127.0.0.1:${port}/healthz`);
-  const workers = startChild('workers', 'workers/main.ts', env, workersNodeArgs);
+  const workers = startChild('workers', 'workers/main.ts', env, [...profArgs, ...workersNodeArgs]);
   children.push(workers);
   const queue = new Queue('moderate', { connection: { url: env.REDIS_URL }, prefix: env.QUEUE_PREFIX });
   try {
