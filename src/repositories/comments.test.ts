@@ -1,5 +1,7 @@
 import fc from 'fast-check';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb } from '../../db/database';
 import type { NewComment } from '../../db/schema';
 import { createTestContext, type TestContext } from '../../test/helpers/context';
 import { uuidv7 } from '../lib/ids';
@@ -280,6 +282,53 @@ describe('insertCommentsAnnounced (comments and their outbox rows in one stateme
       request_id: 'req-ban-1',
       payload: { articleId, reasonCode: 'banned', actor: 'system' },
     });
+  });
+});
+
+describe('the ban check on a large bans table', () => {
+  it('probes the index per row, even on a connection whose first insert was large', async () => {
+    // A plan PL/pgSQL keeps for the connection is made by its first statement. A join planned for
+    // a large first batch read every ban (a hash join) in each later insert, however small.
+    const crowd = await t.site();
+    await sql`insert into bans (id, site_id, kind, value_hash, created_by)
+      select gen_random_uuid(), ${crowd}, case when g % 2 = 0 then 'email' else 'ip' end,
+             md5('crowd' || g), 'test'
+      from generate_series(1, 20000) g`.execute(t.rt.db);
+    await t.rt.db
+      .insertInto('bans')
+      .values({
+        id: uuidv7(),
+        site_id: siteId,
+        kind: 'email',
+        value_hash: 'probe-banned',
+        created_by: 'test',
+      })
+      .execute();
+    await sql`analyze bans`.execute(t.rt.db);
+    // A connection of its own, so the check's plan is made here, by the large insert.
+    const fresh = createDb({ url: t.rt.config.DATABASE_URL, poolMax: 1 });
+    try {
+      const banned = row('banned on a busy connection', { email_hash: 'probe-banned' });
+      const scans = await fresh.transaction().execute(async (trx) => {
+        const big = Array.from({ length: 2000 }, (_, i) => row(`crowd ${i}`, { email_hash: `h${i}` }));
+        await insertCommentsAnnounced(trx, big, 'comment.submitted');
+        await insertCommentsAnnounced(trx, [row('small one'), banned, row('small two')], 'comment.submitted');
+        // This transaction's own counts, before commit.
+        return (
+          await sql<{ seq_scan: string }>`select seq_scan::text from pg_stat_xact_user_tables
+            where relname = 'bans'`.execute(trx)
+        ).rows[0];
+      });
+      expect(Number(scans?.seq_scan ?? 0)).toBe(0);
+      const stored = await t.rt.db
+        .selectFrom('comments')
+        .select('status')
+        .where('id', '=', banned.id)
+        .executeTakeFirst();
+      expect(stored?.status).toBe('rejected');
+    } finally {
+      await fresh.destroy();
+    }
   });
 });
 
