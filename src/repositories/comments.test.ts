@@ -48,6 +48,11 @@ function row(body: string, extra: Partial<NewComment> = {}): NewComment {
   };
 }
 
+/** A ban on this file's site. */
+function ban(kind: 'email' | 'ip', value: string) {
+  return { id: uuidv7(), site_id: siteId, kind, value_hash: value, created_by: 'test' };
+}
+
 describe('insertComments (one unnest statement per batch)', () => {
   it('stores every column exactly, including text that array literals must escape', async () => {
     const awkward = [
@@ -227,13 +232,6 @@ describe('insertCommentsAnnounced (comments and their outbox rows in one stateme
   });
 
   it('rejects the banned authors of one multi-row insert, each once, and leaves the others pending', async () => {
-    const ban = (kind: 'email' | 'ip', value: string) => ({
-      id: uuidv7(),
-      site_id: siteId,
-      kind,
-      value_hash: value,
-      created_by: 'test',
-    });
     await t.rt.db
       .insertInto('bans')
       .values([
@@ -294,16 +292,7 @@ describe('the ban check on a large bans table', () => {
       select gen_random_uuid(), ${crowd}, case when g % 2 = 0 then 'email' else 'ip' end,
              md5('crowd' || g), 'test'
       from generate_series(1, 20000) g`.execute(t.rt.db);
-    await t.rt.db
-      .insertInto('bans')
-      .values({
-        id: uuidv7(),
-        site_id: siteId,
-        kind: 'email',
-        value_hash: 'probe-banned',
-        created_by: 'test',
-      })
-      .execute();
+    await t.rt.db.insertInto('bans').values(ban('email', 'probe-banned')).execute();
     await sql`analyze bans`.execute(t.rt.db);
     // A connection of its own, so the check's plan is made here, by the large insert.
     const fresh = createDb({ url: t.rt.config.DATABASE_URL, poolMax: 1 });
