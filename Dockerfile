@@ -12,4 +12,4 @@ COPY workers ./workers
 COPY tsconfig.json ./
 USER node
 EXPOSE 3000
-CMD ["node", "--import", "tsx", "src/server.ts"]
+CMD ["node", "--max-semi-space-size=32", "--import", "tsx", "src/server.ts"]

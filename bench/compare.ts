@@ -10,13 +10,16 @@
  * database) and alternates rounds between the two, so a change is measured against the old code
  * in the same minutes. The other tree needs node_modules (a symlink to this checkout's will do).
  * `BENCH_CPU_PROF_API=dir` writes a V8 CPU profile of this checkout's API process.
+ * `BENCH_NODE_ARGS` and `BENCH_COMPARE_NODE_ARGS` (space-separated; default API_NODE_ARGS, the
+ * flags Parley's API is deployed with; empty for none) are passed to node for this checkout's API
+ * and the other's: with `BENCH_COMPARE_ROOT=.` they compare runtime flags alone.
  * Loopback only; each round is bounded by its duration.
  */
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { createDb, dropDatabase, ensureDatabase } from '../db/database';
 import { cpuPer, cpuSnapshot } from './lib/cpu';
-import { benchSetup, type Child, freePort, ROOT, startChild, waitReady } from './lib/procs';
+import { API_NODE_ARGS, benchSetup, type Child, freePort, ROOT, startChild, waitReady } from './lib/procs';
 import { deleteKeysWithPrefix } from './lib/redis-keys';
 import { makeSite, seedThread } from './lib/seed';
 import { corpus } from './pipeline';
@@ -54,8 +57,22 @@ async function main() {
     // The first start migrates the database; start the builds one after the other.
     // BENCH_CPU_PROF_API=dir writes a V8 CPU profile of this build's API process there.
     const prof = process.env.BENCH_CPU_PROF_API;
-    await start('this', ROOT, setup.port, prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []);
-    if (compareRoot) await start(path.basename(compareRoot), compareRoot, await freePort());
+    const nodeArgs = (name: string) => {
+      const given = process.env[name];
+      return given === undefined ? API_NODE_ARGS : given.split(' ').filter(Boolean);
+    };
+    await start('this', ROOT, setup.port, [
+      ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []),
+      ...nodeArgs('BENCH_NODE_ARGS'),
+    ]);
+    if (compareRoot) {
+      await start(
+        path.basename(compareRoot),
+        compareRoot,
+        await freePort(),
+        nodeArgs('BENCH_COMPARE_NODE_ARGS'),
+      );
+    }
 
     const siteId = await makeSite(db, ORIGIN);
     const load = kind === 'reads' ? await readLoad(db, siteId) : await ingestLoad(builds[0]!.port, siteId);

@@ -29,7 +29,7 @@ import { sql } from 'kysely';
 import { createDb, dropDatabase, ensureDatabase } from '../db/database';
 import { cpuPer, cpuSnapshot } from './lib/cpu';
 import { percentile, wallNow } from './lib/open-loop';
-import { type Child, freePort, startChild, waitReady } from './lib/procs';
+import { API_NODE_ARGS, type Child, freePort, startChild, waitReady } from './lib/procs';
 import { deleteKeysWithPrefix } from './lib/redis-keys';
 import { makeSite as makeSiteFor, publishDirect, seedThread } from './lib/seed';
 import { commentBody, submitAtRate } from './lib/submissions';
@@ -110,7 +110,12 @@ async function startApi(phase: string, extra: Record<string, string> = {}) {
   // Retried: the start-up Redis check can race the connection on a loaded machine and exit(1).
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const child = startChild(`api:${phase}:${port}`, 'src/server.ts', parleyEnv(phase, port, extra));
+    const child = startChild(
+      `api:${phase}:${port}`,
+      'src/server.ts',
+      parleyEnv(phase, port, extra),
+      API_NODE_ARGS,
+    );
     children.push(child);
     try {
       await waitReady(child, `http://127.0.0.1:${port}/healthz`);

@@ -9,7 +9,7 @@ import { sql } from 'kysely';
 import { createDb, dropDatabase, ensureDatabase } from '../db/database';
 import { createSite } from '../src/repositories/sites';
 import { cpuPer, cpuSnapshot } from './lib/cpu';
-import { benchSetup, type Child, startChild, waitReady } from './lib/procs';
+import { API_NODE_ARGS, benchSetup, type Child, startChild, waitReady } from './lib/procs';
 import { deleteKeysWithPrefix } from './lib/redis-keys';
 import { corpus } from './pipeline';
 
@@ -24,12 +24,10 @@ let failed = false;
 try {
   // BENCH_CPU_PROF_API=dir profiles the API process while it takes the submissions.
   const apiProf = process.env.BENCH_CPU_PROF_API;
-  const api = startChild(
-    'api',
-    'src/server.ts',
-    env,
-    apiProf ? ['--cpu-prof', '--cpu-prof-dir', apiProf] : [],
-  );
+  const api = startChild('api', 'src/server.ts', env, [
+    ...API_NODE_ARGS,
+    ...(apiProf ? ['--cpu-prof', '--cpu-prof-dir', apiProf] : []),
+  ]);
   children.push(api);
   await waitReady(api, `http://127.0.0.1:${port}/healthz`);
   const site = await db

@@ -97,6 +97,14 @@ export async function freePort(): Promise<number> {
 }
 
 /**
+ * Node flags the API runs with wherever Parley is started (package.json, Dockerfile, compose),
+ * so the bench measures the API as deployed. A 32 MB young generation (V8's default here is
+ * 16 MB): the API allocates per request, and with the default the scavenger ran often enough to
+ * be about a tenth of its busy time at saturation (docs/performance.md, round 16).
+ */
+export const API_NODE_ARGS = ['--max-semi-space-size=32'];
+
+/**
  * A fresh, private Parley for one benchmark script: its own database name, queue prefix and
  * loopback port, and the environment its child processes run with. Flood limits are raised out of
  * reach (one load generator is one address) rather than turned off, so their cost is still paid.
@@ -139,7 +147,7 @@ export async function startApiAndWorkers(
   // BENCH_CPU_PROF_ALL=dir writes a V8 CPU profile of each of the two processes there.
   const prof = process.env.BENCH_CPU_PROF_ALL;
   const profArgs = prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [];
-  const api = startChild('api', 'src/server.ts', env, profArgs);
+  const api = startChild('api', 'src/server.ts', env, [...API_NODE_ARGS, ...profArgs]);
   children.push(api);
   await waitReady(api, `http://127.0.0.1:${port}/healthz`);
   const workers = startChild('workers', 'workers/main.ts', env, [...profArgs, ...workersNodeArgs]);
