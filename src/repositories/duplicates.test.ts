@@ -39,6 +39,33 @@ interface Stored {
   h: bigint | null;
 }
 
+/** The id of a fresh article on the site. */
+async function articleOn(siteId: string, externalId: string): Promise<string> {
+  const arts = await ensureArticles(t.rt.db, [{ siteId, externalId }]);
+  return [...arts.values()][0]!.id;
+}
+
+/** A published comment with the given fingerprint (none when `h` is null), as ingest stores it. */
+function storedRow(s: Stored, articleId: string): NewComment {
+  const bands = s.h === null ? [null, null, null, null] : simhashBands(s.h);
+  return {
+    id: s.id,
+    site_id: s.siteId,
+    article_id: articleId,
+    author_name: 'Ada',
+    body: 'a body',
+    status: 'published',
+    signals: '{}',
+    created_at: s.at,
+    updated_at: s.at,
+    simhash: s.h === null ? null : fingerprintToSigned(s.h).toString(),
+    simhash_b0: bands[0],
+    simhash_b1: bands[1],
+    simhash_b2: bands[2],
+    simhash_b3: bands[3],
+  };
+}
+
 describe('findNearDuplicates', () => {
   it('finds exactly the earlier comments of the same site within the window and 3 bits', async () => {
     const rnd = random(20261204);
@@ -51,10 +78,7 @@ describe('findNearDuplicates', () => {
     };
     const sites = [await t.site(), await t.site()];
     const articles = new Map<string, string>();
-    for (const siteId of sites) {
-      const arts = await ensureArticles(t.rt.db, [{ siteId, externalId: 'dups' }]);
-      articles.set(siteId, [...arts.values()][0]!.id);
-    }
+    for (const siteId of sites) articles.set(siteId, await articleOn(siteId, 'dups'));
     // Families of near-copies (0 to 5 bits apart from their first), spread over 20 minutes, with
     // some timestamps shared (the tie-break on id), copies on the other site, unrelated texts
     // and texts too short to fingerprint.
@@ -72,25 +96,7 @@ describe('findNearDuplicates', () => {
       const at = new Date(base + Math.floor(rnd() * 40) * 30_000);
       stored.push({ id: uuidv7(at.getTime()), siteId: sites[0]!, at, h: rnd() < 0.8 ? fresh() : null });
     }
-    const rows: NewComment[] = stored.map((s) => {
-      const bands = s.h === null ? [null, null, null, null] : simhashBands(s.h);
-      return {
-        id: s.id,
-        site_id: s.siteId,
-        article_id: articles.get(s.siteId)!,
-        author_name: 'Ada',
-        body: 'a body',
-        status: 'published',
-        signals: '{}',
-        created_at: s.at,
-        updated_at: s.at,
-        simhash: s.h === null ? null : fingerprintToSigned(s.h).toString(),
-        simhash_b0: bands[0],
-        simhash_b1: bands[1],
-        simhash_b2: bands[2],
-        simhash_b3: bands[3],
-      };
-    });
+    const rows = stored.map((s) => storedRow(s, articles.get(s.siteId)!));
     expect((await insertComments(t.rt.db, rows)).size).toBe(rows.length);
 
     const windowMs = 10 * 60_000;
@@ -129,27 +135,12 @@ describe('findNearDuplicates', () => {
 
   it('returns the newest copies first, at most `limit` of them', async () => {
     const siteId = await t.site();
-    const arts = await ensureArticles(t.rt.db, [{ siteId, externalId: 'dups-limit' }]);
-    const articleId = [...arts.values()][0]!.id;
+    const articleId = await articleOn(siteId, 'dups-limit');
     const h = 0x0123456789abcdefn;
-    const [b0, b1, b2, b3] = simhashBands(h);
     const base = Date.parse('2026-12-04T12:00:00Z');
-    const rows: NewComment[] = Array.from({ length: 8 }, (_, i) => ({
-      id: uuidv7(base + i * 1000),
-      site_id: siteId,
-      article_id: articleId,
-      author_name: 'Ada',
-      body: 'a body',
-      status: 'published',
-      signals: '{}',
-      created_at: new Date(base + i * 1000),
-      updated_at: new Date(base + i * 1000),
-      simhash: fingerprintToSigned(h).toString(),
-      simhash_b0: b0,
-      simhash_b1: b1,
-      simhash_b2: b2,
-      simhash_b3: b3,
-    }));
+    const rows = Array.from({ length: 8 }, (_, i) =>
+      storedRow({ id: uuidv7(base + i * 1000), siteId, at: new Date(base + i * 1000), h }, articleId),
+    );
     await insertComments(t.rt.db, rows);
     const probe = { id: uuidv7(base + 60_000), siteId, body: '', createdAt: new Date(base + 60_000) };
     const found = await findNearDuplicates(
