@@ -6,6 +6,7 @@ import type { Config } from './config';
 import { ConfigError, loadConfig } from './config';
 import type { Logger } from './lib/logger';
 import { renderMetrics } from './lib/metrics';
+import { judgePostgresSettings, readPostgresSettings } from './lib/postgres-checks';
 import { checkBackends, createRuntime, prepareDatabase, type Runtime, StartupError } from './runtime';
 
 export function loadConfigOrExit(): Config {
@@ -40,6 +41,13 @@ export async function boot(): Promise<Runtime> {
   } catch (err) {
     exitOnStartupError(err);
   }
+  // Advice only: a server whose settings cannot be read starts all the same.
+  await readPostgresSettings(rt.db).then(
+    (settings) => {
+      for (const w of judgePostgresSettings(settings)) rt.logger.warn({ postgres: settings }, w);
+    },
+    () => {},
+  );
   return rt;
 }
 

@@ -1,10 +1,12 @@
 /** Readiness with a queue canary, Prometheus metrics, request ids in worker logs, fast 503s, Redis checks. */
 import { type AddressInfo, createServer } from 'node:net';
 import { Writable } from 'node:stream';
+import { sql } from 'kysely';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app';
 import { toAppError } from '../../src/lib/errors';
+import { judgePostgresSettings, readPostgresSettings } from '../../src/lib/postgres-checks';
 import { judgeRedisSettings, readRedisSettings } from '../../src/lib/redis-checks';
 import { createRedis } from '../../src/queue';
 import { createRuntime } from '../../src/runtime';
@@ -227,6 +229,34 @@ describe('Redis start-up checks', () => {
       expect(judgeRedisSettings(s, { requireNoeviction: true, warnNoPersistence: true }).errors).toEqual([]);
     } finally {
       redis.disconnect();
+    }
+  });
+});
+
+describe('Postgres start-up advice', () => {
+  it('warns, with the fix, when autovacuum or the counts it needs are off, and is silent otherwise', () => {
+    expect(judgePostgresSettings({ autovacuum: true, trackCounts: true })).toEqual([]);
+    expect(judgePostgresSettings({ autovacuum: null, trackCounts: null })).toEqual([]);
+    const [av] = judgePostgresSettings({ autovacuum: false, trackCounts: true });
+    expect(av).toContain('autovacuum off');
+    expect(av).toContain('`autovacuum = on`');
+    expect(av).not.toContain('track_counts');
+    const both = judgePostgresSettings({ autovacuum: false, trackCounts: false });
+    expect(both).toHaveLength(1);
+    expect(both[0]).toContain('autovacuum and track_counts off');
+  });
+
+  it("reads this machine's Postgres as SHOW reports it", async () => {
+    const t = await createTestContext();
+    try {
+      const shown = async (name: string) =>
+        (await sql<Record<string, string>>`${sql.raw(`show ${name}`)}`.execute(t.rt.db)).rows[0]?.[name];
+      const s = await readPostgresSettings(t.rt.db);
+      expect(s.autovacuum).toBe((await shown('autovacuum')) === 'on');
+      expect(s.trackCounts).toBe((await shown('track_counts')) === 'on');
+      expect(judgePostgresSettings(s).length).toBe(s.autovacuum && s.trackCounts ? 0 : 1);
+    } finally {
+      await t.close();
     }
   });
 });
