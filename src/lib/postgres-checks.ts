@@ -27,9 +27,9 @@ export async function readPostgresSettings(db: Db): Promise<PostgresSettings> {
 
 /** Pure: the settings as warnings, each saying what it costs and how to fix it. */
 export function judgePostgresSettings(s: PostgresSettings): string[] {
-  const off = [s.autovacuum === false && 'autovacuum', s.trackCounts === false && 'track_counts'].filter(
-    (x): x is string => typeof x === 'string',
-  );
+  const off: string[] = [];
+  if (s.autovacuum === false) off.push('autovacuum');
+  if (s.trackCounts === false) off.push('track_counts');
   if (!off.length) return [];
   return [
     `Postgres has ${off.join(' and ')} off: Parley's tables will keep every dead row (each decision ` +
