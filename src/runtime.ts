@@ -47,9 +47,9 @@ export function createRuntime(config: Config, logger: Logger = createLogger(conf
         connectionTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
       })
     : undefined;
-  // Auto-pipelining: the flood-control counters of concurrent requests share one write and one
-  // round trip instead of three of each per comment.
-  const redis = createRedis(config, 'general', { enableAutoPipelining: true });
+  // No auto-pipelining: the flood-control counters, the one busy user of this client, group
+  // concurrent requests themselves (src/lib/rate-limit.ts).
+  const redis = createRedis(config, 'general');
   const producerRedis = createRedis(config, 'producer');
   const queues = createQueues(producerRedis, config.QUEUE_PREFIX);
   const sites = createSiteCache(db, config.CACHE_TTL_MS);

@@ -50,10 +50,11 @@ export function limitsFromConfig(config: Config): Record<LimitScope, Limit> {
 }
 
 /**
- * Counts every key of one request in one Redis call: INCR each counter, start its window (PEXPIRE)
- * on the first hit, and return [count, ms left] per key. The three flood counters of a submission
- * used to be three rate-limiter-flexible calls (a script each); this is one script and one reply.
- * Keys share the queue prefix's hash tag, so on Redis Cluster they live in one slot.
+ * Counts keys in one Redis call: INCR each counter, start its window (PEXPIRE) on the first hit,
+ * and return [count, ms left] per key, in order (a key listed twice is counted twice, in turn).
+ * One call carries the counters of every request that reached the limiter in the same turn of the
+ * event loop (see `createRateLimiter`). Keys share the queue prefix's hash tag, so on Redis Cluster
+ * they live in one slot.
  */
 const COUNT_SCRIPT = `
 local out = {}
@@ -75,6 +76,9 @@ for i, key in ipairs(KEYS) do
   out[2 * i] = ttl
 end
 return out`;
+
+/** Requests per script call: at most three keys each, so a call counts at most 600 keys. */
+const MAX_GROUP = 200;
 
 type CountingRedis = RedisClient & { parleyRateCount(...args: (string | number)[]): Promise<number[]> };
 
@@ -108,14 +112,54 @@ export function createRateLimiter(
   const client = countingClient(redis);
 
   type Entry = [LimitScope, string, Limit];
+  interface Waiting {
+    entries: Entry[];
+    resolve: (reply: number[]) => void;
+    reject: (err: unknown) => void;
+  }
+
+  // Requests that reach the limiter in one turn of the event loop share one script call, sent once
+  // the turn's I/O callbacks have run (setImmediate). ioredis's auto-pipelining grouped the same
+  // calls into one write, but kept a command, a reply and a promise per request, and its per-turn
+  // Pipeline objects made the requests' short-lived objects outlive young-generation collections
+  // (docs/performance.md, round 18). A group is capped so one script stays short.
+  let waiting: Waiting[] = [];
+  const flush = () => {
+    const all = waiting;
+    waiting = [];
+    for (let at = 0; at < all.length; at += MAX_GROUP) sendGroup(all.slice(at, at + MAX_GROUP));
+  };
+  const sendGroup = (group: Waiting[]) => {
+    // Key names as rate-limiter-flexible wrote them, so counters carry over an upgrade. A site that
+    // changes a window keeps its key: the old window runs out, and the next one has the new length.
+    const keys: string[] = [];
+    const ms: number[] = [];
+    for (const w of group) {
+      for (const [scope, key, limit] of w.entries) {
+        keys.push(`${keyPrefix}:${scope}:${key}`);
+        ms.push(limit.durationSeconds * 1000);
+      }
+    }
+    client.parleyRateCount(keys.length, ...keys, ...ms).then(
+      (reply) => {
+        let at = 0;
+        for (const w of group) {
+          w.resolve(reply.slice(at, at + 2 * w.entries.length));
+          at += 2 * w.entries.length;
+        }
+      },
+      (err) => {
+        for (const w of group) w.reject(err);
+      },
+    );
+  };
 
   /** Scopes over their limit and the longest wait, from Redis; throws if Redis cannot answer. */
   async function countInRedis(entries: Entry[]) {
-    // Key names as rate-limiter-flexible wrote them, so counters carry over an upgrade. A site that
-    // changes a window keeps its key: the old window runs out, and the next one has the new length.
-    const keys = entries.map(([scope, key]) => `${keyPrefix}:${scope}:${key}`);
-    const ms = entries.map(([, , limit]) => limit.durationSeconds * 1000);
-    const reply = await client.parleyRateCount(keys.length, ...keys, ...ms);
+    const reply = await new Promise<number[]>((resolve, reject) => {
+      if (!waiting.length) setImmediate(flush);
+      waiting.push({ entries, resolve, reject });
+    });
     const over: LimitScope[] = [];
     let retryMs = 0;
     entries.forEach(([scope, , limit], i) => {

@@ -4,7 +4,7 @@
  */
 import { type AddressInfo, createServer } from 'node:net';
 import { serve } from '@hono/node-server';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { clientIp } from '../../src/lib/client-ip';
 import { createRateLimiter, limitReport } from '../../src/lib/rate-limit';
 import { createRedis } from '../../src/queue';
@@ -185,6 +185,84 @@ describe('client address', () => {
     expect(clientIp('::ffff:127.0.0.1', '2001:db8::5', trusted)).toBe('2001:db8::5');
     expect(clientIp('127.0.0.1', 'not-an-ip', trusted)).toBe('127.0.0.1');
     expect(clientIp(undefined, '198.51.100.7', trusted)).toBeUndefined();
+  });
+});
+
+describe('one Redis call per turn of the event loop', () => {
+  const none = { points: 0, durationSeconds: 60 };
+  const limiterOn = (t: TestContext, name: string, ipPoints: number) =>
+    createRateLimiter(
+      t.rt.redis,
+      {
+        submit_ip: { points: ipPoints, durationSeconds: 60 },
+        submit_author: { points: 2, durationSeconds: 60 },
+        submit_article: none,
+        report_ip: none,
+        report_comment: none,
+      },
+      `${t.rt.queues.prefix}:${name}`,
+    );
+  /** A limiter on a test server's Redis client, with a spy on its script calls. */
+  const spiedLimiter = async (name: string, ipPoints: number) => {
+    const { t } = await listen({});
+    await waitFor(async () => t.rt.redis.status === 'ready', 'redis ready');
+    const rl = limiterOn(t, name, ipPoints);
+    const client = t.rt.redis as unknown as { parleyRateCount: () => Promise<unknown> };
+    return { rl, calls: vi.spyOn(client, 'parleyRateCount') };
+  };
+  const outcome = (p: Promise<void>) =>
+    p.then(
+      () => 'ok',
+      (e: { status?: number }) => String(e.status),
+    );
+
+  it('sends the counters of concurrent requests as one script call, each counted in turn', async () => {
+    const { rl, calls } = await spiedLimiter('rl-group', 6);
+    try {
+      const outcomes = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          outcome(rl.consume({ submit_ip: 'ip-g', submit_author: i < 4 ? 'author-g' : undefined })),
+        ),
+      );
+      expect(calls).toHaveBeenCalledTimes(1);
+      // Six pass the address's limit; of those, the author's third and fourth (i = 2, 3) are over theirs.
+      expect(outcomes).toEqual(['ok', 'ok', '429', '429', 'ok', 'ok', '429', '429', '429', '429']);
+      // The next turn is a call of its own, and the counts carry on from the first.
+      expect(await outcome(rl.consume({ submit_ip: 'ip-other' }))).toBe('ok');
+      expect(await outcome(rl.consume({ submit_ip: 'ip-g' }))).toBe('429');
+      expect(calls).toHaveBeenCalledTimes(3);
+    } finally {
+      calls.mockRestore();
+    }
+  });
+
+  it('splits a crowd into calls of at most 200 requests without losing a count', async () => {
+    const { rl, calls } = await spiedLimiter('rl-crowd', 300);
+    try {
+      const outcomes = await Promise.all(
+        Array.from({ length: 450 }, () => outcome(rl.consume({ submit_ip: 'ip-crowd' }))),
+      );
+      expect(calls).toHaveBeenCalledTimes(3);
+      expect(outcomes.filter((o) => o === 'ok')).toHaveLength(300);
+      expect(outcomes.slice(300).every((o) => o === '429')).toBe(true);
+    } finally {
+      calls.mockRestore();
+    }
+  });
+
+  it('counts a whole group in memory when its call fails, and still limits', async () => {
+    const { rl, calls } = await spiedLimiter('rl-fail', 3);
+    calls.mockRejectedValueOnce(new Error('LOADING'));
+    try {
+      const outcomes = await Promise.all(
+        Array.from({ length: 5 }, () => outcome(rl.consume({ submit_ip: 'ip-f' }))),
+      );
+      expect(calls).toHaveBeenCalledTimes(1);
+      // The insurance limiter has the same shape: three pass, two are refused.
+      expect(outcomes).toEqual(['ok', 'ok', 'ok', '429', '429']);
+    } finally {
+      calls.mockRestore();
+    }
   });
 });
 
