@@ -5,7 +5,15 @@ import type { Queues } from '../queue';
 import { deleteBatches, lockDueBatches, lockUnpublished, markPublished } from '../repositories/outbox';
 import { type JobSpec, jobsForRows } from './outbox-routes';
 
-/** Adds the rows' jobs (grouped per queue, one round trip each). Throws if Redis refuses. */
+/**
+ * Adds the rows' jobs (grouped per queue, one round trip each). Throws if Redis refuses.
+ *
+ * A queue's only job goes in by `add`, one script call, rather than `addBulk`, which wraps even one
+ * job in an ioredis pipeline. That is the common case: an ingest batch or a decision write becomes
+ * one moderate job, and a site without webhook endpoints gets no fan-out job. Pipelines kept the
+ * objects of the batch they carried alive past young-generation collections (docs/performance.md,
+ * round 18).
+ */
 export async function enqueueRows(queues: Queues, rows: OutboxRow[]): Promise<void> {
   const byQueue = new Map<string, JobSpec[]>();
   for (const job of jobsForRows(rows)) {
@@ -14,11 +22,14 @@ export async function enqueueRows(queues: Queues, rows: OutboxRow[]): Promise<vo
     byQueue.set(job.queue, list);
   }
   await Promise.all(
-    [...byQueue].map(([name, jobs]) =>
-      queues
-        .byName(name as never)
-        .addBulk(jobs.map((j) => ({ name: j.name, data: j.data, opts: { jobId: j.jobId } }))),
-    ),
+    [...byQueue].map(([name, jobs]) => {
+      const queue = queues.byName(name as never);
+      if (jobs.length === 1) {
+        const [j] = jobs as [JobSpec];
+        return queue.add(j.name, j.data, { jobId: j.jobId });
+      }
+      return queue.addBulk(jobs.map((j) => ({ name: j.name, data: j.data, opts: { jobId: j.jobId } })));
+    }),
   );
 }
 

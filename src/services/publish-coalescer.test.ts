@@ -41,14 +41,51 @@ async function publishedAt(ids: string[]) {
   return rows.map((r) => r.published_at);
 }
 
+type ModerateQueue = TestContext['rt']['queues']['moderate'];
+type AddedJob = { data: Parameters<ModerateQueue['add']>[1] };
+
+/**
+ * Records every call that adds jobs to the queue (a lone job goes by add, several by addBulk: see
+ * enqueueRows), as the list of jobs it carried; `hold` may delay a call before it reaches Redis.
+ */
+function recordAdds(queue: ModerateQueue, hold: (call: number) => Promise<void> = async () => {}) {
+  const calls: AddedJob[][] = [];
+  const add = queue.add.bind(queue);
+  const addBulk = queue.addBulk.bind(queue);
+  const spies = [
+    vi.spyOn(queue, 'add').mockImplementation(async (name, data, opts) => {
+      calls.push([{ data }]);
+      await hold(calls.length);
+      return add(name, data, opts);
+    }),
+    vi.spyOn(queue, 'addBulk').mockImplementation(async (jobs) => {
+      calls.push(jobs.map((j) => ({ data: j.data })));
+      await hold(calls.length);
+      return addBulk(jobs);
+    }),
+  ];
+  const restore = () => {
+    for (const spy of spies) spy.mockRestore();
+  };
+  return { calls, restore };
+}
+
+/** Every way of adding jobs to the queue fails, as when Redis refuses. */
+function refuseAdds(queue: ModerateQueue) {
+  const spies = [
+    vi.spyOn(queue, 'add').mockRejectedValue(new Error('Redis is away')),
+    vi.spyOn(queue, 'addBulk').mockRejectedValue(new Error('Redis is away')),
+  ];
+  return () => {
+    for (const spy of spies) spy.mockRestore();
+  };
+}
+
 describe('coalescing publisher', () => {
   it('puts the rows of commits made while a publish is in flight on the queue together', async () => {
-    const original = t.rt.queues.moderate.addBulk.bind(t.rt.queues.moderate);
-    const addBulk = vi.spyOn(t.rt.queues.moderate, 'addBulk');
     const publish = createCoalescingPublisher(t.rt.db, t.rt.queues, { maxInFlight: 1 });
     const groups = await Promise.all([submitted(3), submitted(4), submitted(5)]);
-    addBulk.mockClear();
-    // Holds the first addBulk until the other commits have handed in their rows.
+    // Holds the first add until the other commits have handed in their rows.
     let started: () => void = () => {};
     const firstStarted = new Promise<void>((r) => {
       started = r;
@@ -57,10 +94,10 @@ describe('coalescing publisher', () => {
     const gate = new Promise<void>((r) => {
       release = r;
     });
-    addBulk.mockImplementationOnce(async (jobs) => {
+    const adds = recordAdds(t.rt.queues.moderate, async (call) => {
+      if (call !== 1) return;
       started();
       await gate;
-      return original(jobs);
     });
     const first = publish(groups[0]!);
     await firstStarted;
@@ -69,9 +106,10 @@ describe('coalescing publisher', () => {
     release();
     expect(await first).toBe(true);
     expect(await Promise.all(rest)).toEqual([true, true]);
-    expect(addBulk).toHaveBeenCalledTimes(2);
+    adds.restore();
+    expect(adds.calls).toHaveLength(2);
     // The second call carries the nine comments of the two later commits, as one job.
-    const second = addBulk.mock.calls[1]?.[0] ?? [];
+    const second = adds.calls[1] ?? [];
     expect(second.flatMap((j) => moderateJobComments(j.data).map((c) => c.commentId))).toHaveLength(9);
     expect(second).toHaveLength(1);
 
@@ -82,16 +120,41 @@ describe('coalescing publisher', () => {
     const queued = jobs.flatMap((j) => moderateJobComments(j.data).map((c) => c.commentId));
     expect(queued.sort()).toEqual(all.map((r) => r.comment_id!).sort());
     expect(jobs.length).toBeLessThan(all.length);
-    addBulk.mockRestore();
+  });
+
+  it('adds a lone job with one script call, and several in one pipeline', async () => {
+    const queue = t.rt.queues.moderate;
+    const add = vi.spyOn(queue, 'add');
+    const addBulk = vi.spyOn(queue, 'addBulk');
+    try {
+      // One commit's rows: one moderate job.
+      expect(await createCoalescingPublisher(t.rt.db, t.rt.queues)(await submitted(3))).toBe(true);
+      expect(add).toHaveBeenCalledTimes(1);
+      expect(addBulk).not.toHaveBeenCalled();
+      // More comments than one worker batch takes: several jobs, added together.
+      add.mockClear();
+      const many = await submitted(150);
+      expect(await createCoalescingPublisher(t.rt.db, t.rt.queues, { maxRows: 1000 })(many)).toBe(true);
+      expect(add).not.toHaveBeenCalled();
+      expect(addBulk).toHaveBeenCalledTimes(1);
+      const jobs = addBulk.mock.calls[0]![0];
+      expect(jobs.length).toBeGreaterThan(1);
+      expect(jobs.flatMap((j) => moderateJobComments(j.data).map((c) => c.commentId)).sort()).toEqual(
+        many.map((r) => r.comment_id!).sort(),
+      );
+    } finally {
+      add.mockRestore();
+      addBulk.mockRestore();
+    }
   });
 
   it('leaves the rows unpublished for the relay when Redis refuses, and says so', async () => {
-    const addBulk = vi.spyOn(t.rt.queues.moderate, 'addBulk').mockRejectedValue(new Error('Redis is away'));
+    const restore = refuseAdds(t.rt.queues.moderate);
     const publish = createCoalescingPublisher(t.rt.db, t.rt.queues);
     const rows = await submitted(2);
     expect(await publish(rows)).toBe(false);
     expect(await publishedAt(rows.map((r) => r.id))).toEqual([null, null]);
-    addBulk.mockRestore();
+    restore();
   });
 
   describe('rows of a batched writer (one outbox_batches row per statement)', () => {
@@ -168,11 +231,11 @@ describe('coalescing publisher', () => {
 
     it('keeps the batch row when Redis refuses; the metric counts its rows and the relay sends them', async () => {
       const before = (await outboxLag(t.rt.db)).unpublished;
-      const addBulk = vi.spyOn(t.rt.queues.moderate, 'addBulk').mockRejectedValue(new Error('Redis is away'));
+      const restore = refuseAdds(t.rt.queues.moderate);
       const rows = await ingested(4);
       const batchId = rows[0]!.batch_id!;
       expect(await createCoalescingPublisher(t.rt.db, t.rt.queues)(rows)).toBe(false);
-      addBulk.mockRestore();
+      restore();
       expect(await batchRow(batchId)).toBeDefined();
       expect((await outboxLag(t.rt.db)).unpublished).toBe(before + 4);
       // Within the grace period the relay leaves the batch to its writer.

@@ -1,8 +1,9 @@
 /**
  * Publishing after commit, shared by concurrent commits. Rows handed in while a publish is in
- * flight wait for it and then go together, as one addBulk per queue. Then they are marked:
+ * flight wait for it and then go together, one call per queue (see enqueueRows). Then they are
+ * marked:
  * - rows tracked one by one: one UPDATE at a time, covering every row enqueued since the last
- *   one, so the next addBulk never waits for the previous UPDATE;
+ *   one, so the next add never waits for the previous UPDATE;
  * - rows of a publication batch (see asPublicationBatch): their one batch row is deleted, and by
  *   the writer's next statement where it can (`carryingMarks`), not by a statement of its own. Under
  *   load that statement comes within milliseconds; a DELETE of its own cost a commit per publish,
