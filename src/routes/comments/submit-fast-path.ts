@@ -85,8 +85,12 @@ export function submitFastPath(deps: AppDeps): SubmitFastPath {
       const parsed = schema.safeParse(value);
       if (!parsed.success) throw AppError.validation(zodIssues(parsed.error));
       const h = req.headers;
+      // Field by field, not `...facts`: object spread here kept each request's objects alive past
+      // young-generation collections (docs/performance.md, round 18).
       const done = await submitComment(deps, {
-        ...facts,
+        siteId: facts.siteId,
+        articleId: facts.articleId,
+        site: facts.site,
         input: parsed.data,
         idempotencyKey: h['idempotency-key'] as string | undefined,
         userAgent: h['user-agent'],
