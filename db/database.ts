@@ -36,8 +36,8 @@ export function createPool(opts: DbOptions): pg.Pool {
  * Answers `client.query(text, values)` (the form Kysely uses, and awaits) through pg's callback
  * form, with a promise of its own. The result and the error are pg's. Measured in round 18 of
  * docs/performance.md: with pg's own promise, the objects of every request waiting on a query
- * outlived young-generation collections and were copied into the old generation (about a third
- * of the API's promoted bytes), which lengthened each collection pause; through the callback they
+ * outlived young-generation collections and were copied into the old generation (a quarter to a
+ * third of the API's promoted bytes), which lengthened each collection pause; through the callback they
  * die young. Other forms (a callback given, a Submittable such as a cursor) are left to pg.
  */
 function answerThroughCallback(client: pg.PoolClient): void {

@@ -140,7 +140,9 @@ export function createRateLimiter(
         ms.push(limit.durationSeconds * 1000);
       }
     }
-    client.parleyRateCount(keys.length, ...keys, ...ms).then(
+    // A throw here would escape the setImmediate callback and stop the process: make it a rejection,
+    // which sends each request of the group to the in-memory count.
+    new Promise<number[]>((resolve) => resolve(client.parleyRateCount(keys.length, ...keys, ...ms))).then(
       (reply) => {
         let at = 0;
         for (const w of group) {

@@ -202,6 +202,7 @@ describe('one Redis call per turn of the event loop', () => {
       },
       `${t.rt.queues.prefix}:${name}`,
     );
+  type Spied = Awaited<ReturnType<typeof spiedLimiter>>['calls'];
   /** A limiter on a test server's Redis client, with a spy on its script calls. */
   const spiedLimiter = async (name: string, ipPoints: number) => {
     const { t } = await listen({});
@@ -250,9 +251,19 @@ describe('one Redis call per turn of the event loop', () => {
     }
   });
 
-  it('counts a whole group in memory when its call fails, and still limits', async () => {
-    const { rl, calls } = await spiedLimiter('rl-fail', 3);
-    calls.mockRejectedValueOnce(new Error('LOADING'));
+  it.each([
+    ['rejects', 'rl-fail', (calls: Spied) => calls.mockRejectedValueOnce(new Error('LOADING'))],
+    [
+      'throws',
+      'rl-throw',
+      (calls: Spied) =>
+        calls.mockImplementationOnce(() => {
+          throw new Error('Connection is closed.');
+        }),
+    ],
+  ])('counts a whole group in memory when its call %s, and still limits', async (_how, name, fail) => {
+    const { rl, calls } = await spiedLimiter(name, 3);
+    fail(calls);
     try {
       const outcomes = await Promise.all(
         Array.from({ length: 5 }, () => outcome(rl.consume({ submit_ip: 'ip-f' }))),
