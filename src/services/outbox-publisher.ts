@@ -24,10 +24,8 @@ export async function enqueueRows(queues: Queues, rows: OutboxRow[]): Promise<vo
   await Promise.all(
     [...byQueue].map(([name, jobs]) => {
       const queue = queues.byName(name as never);
-      if (jobs.length === 1) {
-        const [j] = jobs as [JobSpec];
-        return queue.add(j.name, j.data, { jobId: j.jobId });
-      }
+      const [only] = jobs;
+      if (jobs.length === 1 && only) return queue.add(only.name, only.data, { jobId: only.jobId });
       return queue.addBulk(jobs.map((j) => ({ name: j.name, data: j.data, opts: { jobId: j.jobId } })));
     }),
   );

@@ -2,6 +2,7 @@
  * The pool's clients answer Kysely's `query(text, values)` through pg's callback form (see
  * answerThroughCallback in db/database.ts): the same results and errors, without pg's promise.
  */
+import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDb, createPool } from '../../db/database';
@@ -73,22 +74,11 @@ describe('pooled clients', () => {
   it('serve Kysely queries and transactions as before', async () => {
     const db = createDb({ url: t.rt.config.DATABASE_URL, poolMax: 2 });
     try {
-      const { rows } = await db.executeQuery<{ n: number }>({
-        sql: 'select $1::int * 2 as n',
-        parameters: [21],
-        query: { kind: 'RawNode' } as never,
-        queryId: { queryId: 'pool-test' },
-      });
+      const { rows } = await sql<{ n: number }>`select ${21}::int * 2 as n`.execute(db);
       expect(rows).toEqual([{ n: 42 }]);
-      const n = await db.transaction().execute(async (trx) => {
-        const r = await trx.executeQuery<{ n: number }>({
-          sql: 'select 7 as n',
-          parameters: [],
-          query: { kind: 'RawNode' } as never,
-          queryId: { queryId: 'pool-test-trx' },
-        });
-        return r.rows[0]!.n;
-      });
+      const n = await db
+        .transaction()
+        .execute(async (trx) => (await sql<{ n: number }>`select 7 as n`.execute(trx)).rows[0]!.n);
       expect(n).toBe(7);
     } finally {
       await db.destroy();
