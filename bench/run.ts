@@ -228,6 +228,9 @@ async function postLoad(
   return summary;
 }
 
+/** The ingest p99 is the worst round's, so the log says which round that was. */
+const logRound = (r: Cannon) => log(`  ${r.rps}/s  p50 ${r.p50} ms  p99 ${r.p99} ms`);
+
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
 const r3 = (n: number) => Math.round(n * 1000) / 1000;
 const meanCpu = (runs: Cannon[]) => ({
@@ -427,10 +430,12 @@ async function main() {
   const runBaseline = async (r: number) => {
     log(`ingest round ${r + 1}/${ROUNDS}: baseline ${ROUND_S}s`);
     baseRuns.push(await postLoad(basePort, siteId, token, ROUND_S, CONNECTIONS, baseline.proc.pid));
+    logRound(baseRuns.at(-1)!);
   };
   const runParley = async (r: number) => {
     log(`ingest round ${r + 1}/${ROUNDS}: parley ${ROUND_S}s`);
     parleyRuns.push(await postLoad(api.port, siteId, token, ROUND_S, CONNECTIONS, api.child.proc.pid));
+    logRound(parleyRuns.at(-1)!);
   };
   for (let r = 0; r < ROUNDS; r++) {
     if (r % 2 === 0) {
@@ -467,6 +472,7 @@ async function main() {
     requests: parleyRuns.reduce((s, x) => s + x.total, 0),
     non202: parleyRuns.reduce((s, x) => s + x.other, 0),
     rounds: parleyRuns.map((x) => x.rps),
+    roundsP99Ms: parleyRuns.map((x) => x.p99),
     cpuMsPerComment: meanCpu(parleyRuns),
   };
   const base = {
@@ -477,6 +483,7 @@ async function main() {
     requests: baseRuns.reduce((s, x) => s + x.total, 0),
     non202: baseRuns.reduce((s, x) => s + x.other, 0),
     rounds: baseRuns.map((x) => x.rps),
+    roundsP99Ms: baseRuns.map((x) => x.p99),
     cpuMsPerComment: meanCpu(baseRuns),
   };
   const ratio = Math.round((ingest.commentsPerSecond / Math.max(1, base.commentsPerSecond)) * 100) / 100;
