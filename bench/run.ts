@@ -429,13 +429,15 @@ async function main() {
   const baseRuns: Cannon[] = [];
   const runBaseline = async (r: number) => {
     log(`ingest round ${r + 1}/${ROUNDS}: baseline ${ROUND_S}s`);
-    baseRuns.push(await postLoad(basePort, siteId, token, ROUND_S, CONNECTIONS, baseline.proc.pid));
-    logRound(baseRuns.at(-1)!);
+    const run = await postLoad(basePort, siteId, token, ROUND_S, CONNECTIONS, baseline.proc.pid);
+    baseRuns.push(run);
+    logRound(run);
   };
   const runParley = async (r: number) => {
     log(`ingest round ${r + 1}/${ROUNDS}: parley ${ROUND_S}s`);
-    parleyRuns.push(await postLoad(api.port, siteId, token, ROUND_S, CONNECTIONS, api.child.proc.pid));
-    logRound(parleyRuns.at(-1)!);
+    const run = await postLoad(api.port, siteId, token, ROUND_S, CONNECTIONS, api.child.proc.pid);
+    parleyRuns.push(run);
+    logRound(run);
   };
   for (let r = 0; r < ROUNDS; r++) {
     if (r % 2 === 0) {
