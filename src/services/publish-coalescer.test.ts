@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestContext, type TestContext } from '../../test/helpers/context';
 import { uuidv7 } from '../lib/ids';
 import { moderateJobComments } from '../queue';
@@ -47,27 +47,23 @@ type AddedJob = { data: Parameters<ModerateQueue['add']>[1] };
 /**
  * Records every call that adds jobs to the queue (a lone job goes by add, several by addBulk: see
  * enqueueRows), as the list of jobs it carried; `hold` may delay a call before it reaches Redis.
+ * The spies last until the end of the test.
  */
 function recordAdds(queue: ModerateQueue, hold: (call: number) => Promise<void> = async () => {}) {
   const calls: AddedJob[][] = [];
   const add = queue.add.bind(queue);
   const addBulk = queue.addBulk.bind(queue);
-  const spies = [
-    vi.spyOn(queue, 'add').mockImplementation(async (name, data, opts) => {
-      calls.push([{ data }]);
-      await hold(calls.length);
-      return add(name, data, opts);
-    }),
-    vi.spyOn(queue, 'addBulk').mockImplementation(async (jobs) => {
-      calls.push(jobs.map((j) => ({ data: j.data })));
-      await hold(calls.length);
-      return addBulk(jobs);
-    }),
-  ];
-  const restore = () => {
-    for (const spy of spies) spy.mockRestore();
-  };
-  return { calls, restore };
+  vi.spyOn(queue, 'add').mockImplementation(async (name, data, opts) => {
+    calls.push([{ data }]);
+    await hold(calls.length);
+    return add(name, data, opts);
+  });
+  vi.spyOn(queue, 'addBulk').mockImplementation(async (jobs) => {
+    calls.push(jobs.map((j) => ({ data: j.data })));
+    await hold(calls.length);
+    return addBulk(jobs);
+  });
+  return calls;
 }
 
 /** Every way of adding jobs to the queue fails, as when Redis refuses. */
@@ -80,6 +76,11 @@ function refuseAdds(queue: ModerateQueue) {
     for (const spy of spies) spy.mockRestore();
   };
 }
+
+// A test that fails part-way must not leave its spies on the shared queue for the next one.
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 describe('coalescing publisher', () => {
   it('puts the rows of commits made while a publish is in flight on the queue together', async () => {
@@ -106,10 +107,9 @@ describe('coalescing publisher', () => {
     release();
     expect(await first).toBe(true);
     expect(await Promise.all(rest)).toEqual([true, true]);
-    adds.restore();
-    expect(adds.calls).toHaveLength(2);
+    expect(adds).toHaveLength(2);
     // The second call carries the nine comments of the two later commits, as one job.
-    const second = adds.calls[1] ?? [];
+    const second = adds[1] ?? [];
     expect(second.flatMap((j) => moderateJobComments(j.data).map((c) => c.commentId))).toHaveLength(9);
     expect(second).toHaveLength(1);
 
@@ -126,26 +126,21 @@ describe('coalescing publisher', () => {
     const queue = t.rt.queues.moderate;
     const add = vi.spyOn(queue, 'add');
     const addBulk = vi.spyOn(queue, 'addBulk');
-    try {
-      // One commit's rows: one moderate job.
-      expect(await createCoalescingPublisher(t.rt.db, t.rt.queues)(await submitted(3))).toBe(true);
-      expect(add).toHaveBeenCalledTimes(1);
-      expect(addBulk).not.toHaveBeenCalled();
-      // More comments than one worker batch takes: several jobs, added together.
-      add.mockClear();
-      const many = await submitted(150);
-      expect(await createCoalescingPublisher(t.rt.db, t.rt.queues, { maxRows: 1000 })(many)).toBe(true);
-      expect(add).not.toHaveBeenCalled();
-      expect(addBulk).toHaveBeenCalledTimes(1);
-      const jobs = addBulk.mock.calls[0]![0];
-      expect(jobs.length).toBeGreaterThan(1);
-      expect(jobs.flatMap((j) => moderateJobComments(j.data).map((c) => c.commentId)).sort()).toEqual(
-        many.map((r) => r.comment_id!).sort(),
-      );
-    } finally {
-      add.mockRestore();
-      addBulk.mockRestore();
-    }
+    // One commit's rows: one moderate job.
+    expect(await createCoalescingPublisher(t.rt.db, t.rt.queues)(await submitted(3))).toBe(true);
+    expect(add).toHaveBeenCalledTimes(1);
+    expect(addBulk).not.toHaveBeenCalled();
+    // More comments than one worker batch takes: several jobs, added together.
+    add.mockClear();
+    const many = await submitted(150);
+    expect(await createCoalescingPublisher(t.rt.db, t.rt.queues, { maxRows: 1000 })(many)).toBe(true);
+    expect(add).not.toHaveBeenCalled();
+    expect(addBulk).toHaveBeenCalledTimes(1);
+    const jobs = addBulk.mock.calls[0]![0];
+    expect(jobs.length).toBeGreaterThan(1);
+    expect(jobs.flatMap((j) => moderateJobComments(j.data).map((c) => c.commentId)).sort()).toEqual(
+      many.map((r) => r.comment_id!).sort(),
+    );
   });
 
   it('leaves the rows unpublished for the relay when Redis refuses, and says so', async () => {

@@ -32,7 +32,9 @@ const post = postFromPage;
 
 const focused = focusedInWidget;
 
-const status = (page: Page) => page.locator('parley-comments form [role=status]').first().textContent();
+/** The form's live region, where the widget tells the author what happened. */
+const statusRegion = (page: Page) => page.locator('parley-comments form [role=status]').first();
+const status = (page: Page) => statusRegion(page).textContent();
 
 /**
  * Records what the author is told from now on: every text the form's live region announces (runs
@@ -44,7 +46,7 @@ async function recordAuthorView(
   page: Page,
   li: Locator,
 ): Promise<() => Promise<{ said: string[]; badge: boolean }>> {
-  const region = page.locator('parley-comments form [role=status]').first();
+  const region = statusRegion(page);
   await region.evaluate((el) => {
     const said: string[] = [];
     (el as unknown as { parleySaid: string[] }).parleySaid = said;
