@@ -90,6 +90,7 @@ describe.skipIf(unavailable !== null)('Parley through a Redis Cluster master fai
     expect(accepted.length).toBeGreaterThan(0);
     // The point of it all: no comment answered 202 is lost.
     expect(await undecided(accepted)).toEqual([]);
+    const allDecidedAt = Date.now();
 
     await expectNewCommentsDecided(`after-${name}`);
     await expectReady();
@@ -99,7 +100,7 @@ describe.skipIf(unavailable !== null)('Parley through a Redis Cluster master fai
       `${name}: master ${owner.port} lost, replica ${promoted.port} promoted after ${promotedAt - lostAt} ms; ` +
         `${attempts.length} submissions (${duringOutage.length} while the slot had no master), ` +
         `${accepted.length} answered 202, slowest answer ${Math.max(...attempts.map((a) => a.ms))} ms; ` +
-        `the sweep re-queued ${requeued}`,
+        `all decided ${allDecidedAt - promotedAt} ms after the promotion; the sweep re-queued ${requeued}`,
     );
     return { owner, promoted };
   }
