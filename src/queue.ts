@@ -133,9 +133,9 @@ export function createRedis(target: RedisTarget, role: RedisRole, extra: RedisOp
       // learns of a failover only from MOVED or a closed connection, and a master that hangs with
       // its sockets open sends neither: commands sent to it waited forever after its replica took
       // over, stalling the outbox relay (test/integration/redis-cluster-failover.test.ts, SIGSTOP).
-      // The interval bounds that stall for every client, each on its own timer: at 5 s a worker
-      // still blocked on the hung master could leave new comments undecided for 5-6 s after the
-      // promotion. A CLUSTER SLOTS every 2 s per client costs Redis nothing measurable.
+      // The interval bounds that stall, for each client on its own timer: in that drill the last
+      // accepted comment was decided 7.0-8.0 s after the promotion at 5 s, and 3.3-4.8 s at 2 s
+      // (docs/operations.md). A CLUSTER SLOTS every 2 s per client costs Redis nothing measurable.
       slotsRefreshInterval: 2000,
       redisOptions: {
         connectTimeout: 3000,
