@@ -169,6 +169,29 @@ describe('queues and claiming', () => {
     expect((await req('GET', `${base(siteId)}/queues/nope`)).status).toBe(422);
   });
 
+  // Pending comments are kept out of the status indexes the decided queues read (migration
+  // 2026-12-05T0000): the pending queue reads its own index, and neither may show another's rows.
+  it('lists pending and approved comments from their own site only, oldest pending first', async () => {
+    const siteId = await t.site();
+    const other = await t.site();
+    const s = await signedIn(t, { [siteId]: 'moderator' });
+    const { ids: pending } = await seedComments(t, siteId, 3, { status: 'pending', article: 'p1' });
+    await seedComments(t, other, 2, { status: 'pending', article: 'p1' });
+    const { ids: published } = await seedComments(t, siteId, 2, { status: 'published', article: 'p1' });
+    await seedComments(t, siteId, 1, { status: 'held', article: 'p1' });
+    const req = as(t, s);
+    const page = async (queue: string) => {
+      const res = await req('GET', `${base(siteId)}/queues/${queue}`);
+      expect(res.status).toBe(200);
+      return (await res.json()) as QueuePage & { counts: Record<string, number> };
+    };
+    const p = await page('pending');
+    expect(p.items.map((i) => i.id)).toEqual(pending);
+    expect(p.counts).toMatchObject({ pending: 3, approved: 2, held: 1 });
+    const a = await page('approved');
+    expect(a.items.map((i) => i.id).sort()).toEqual([...published].sort());
+  });
+
   it('never hands one item to two moderators, even when many ask at the same moment (real HTTP, parallel)', async () => {
     const siteId = await t.site();
     const items = 12;
