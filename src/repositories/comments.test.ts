@@ -6,7 +6,7 @@ import type { NewComment } from '../../db/schema';
 import { createTestContext, type TestContext } from '../../test/helpers/context';
 import { uuidv7 } from '../lib/ids';
 import { ensureArticles } from './articles';
-import { insertComments, insertCommentsAnnounced } from './comments';
+import { findStalePending, insertComments, insertCommentsAnnounced } from './comments';
 import { recordSystemDecisions } from './decisions';
 
 let t: TestContext;
@@ -318,6 +318,30 @@ describe('the ban check on a large bans table', () => {
     } finally {
       await fresh.destroy();
     }
+  });
+});
+
+describe('findStalePending (the sweep of comments whose job went missing)', () => {
+  it('returns the oldest pending comments of all sites, merged in time order, up to the limit', async () => {
+    const otherSite = await t.site();
+    const other = [
+      ...(await ensureArticles(t.rt.db, [{ siteId: otherSite, externalId: 'stale' }])).values(),
+    ][0]!;
+    // Long before anything else this file stores, so only these rows are older than the cutoff.
+    const at = (s: number) => new Date(Date.UTC(2020, 0, 1, 0, 0, s));
+    const here = (s: number, extra: Partial<NewComment> = {}) =>
+      row(`stale ${s}`, { created_at: at(s), updated_at: at(s), ...extra });
+    const there = (s: number) =>
+      row(`stale ${s}`, { site_id: otherSite, article_id: other.id, created_at: at(s), updated_at: at(s) });
+    const rows = [here(10), there(20), here(30), there(40), here(50)];
+    const decided = here(5, { status: 'published', decided_at: at(6) });
+    const recent = here(0, { created_at: new Date(Date.UTC(2020, 0, 3)) });
+    await insertComments(t.rt.db, [...rows, decided, recent]);
+    const cutoff = new Date(Date.UTC(2020, 0, 2));
+    const ids = (found: Array<{ id: string }>) => found.map((r) => r.id);
+    expect(ids(await findStalePending(t.rt.db, cutoff, 4))).toEqual(rows.slice(0, 4).map((r) => r.id));
+    expect(ids(await findStalePending(t.rt.db, cutoff, 100))).toEqual(rows.map((r) => r.id));
+    expect(await findStalePending(t.rt.db, at(1), 100)).toEqual([]);
   });
 });
 

@@ -395,14 +395,22 @@ export async function findPublicStatus(db: Db, siteId: string, id: string) {
     .executeTakeFirst();
 }
 
-/** Comments still pending after `olderThan`: their job was lost or is stuck. */
+/**
+ * Comments still pending after `olderThan`, oldest first: their job was lost or is stuck. The
+ * pending index is keyed by site (a site's pending queue reads it), so this takes the oldest of
+ * each site, one index range per site, and merges them: every comment's site is in `sites`.
+ */
 export async function findStalePending(db: Db, olderThan: Date, limit: number) {
-  return db
-    .selectFrom('comments')
-    .select(['id', 'request_id', 'revision'])
-    .where('status', '=', 'pending')
-    .where('created_at', '<', olderThan)
-    .orderBy('created_at')
-    .limit(limit)
-    .execute();
+  const res = await sql<{ id: string; request_id: string | null; revision: number }>`
+    select c.id, c.request_id, c.revision
+    from sites s
+    cross join lateral (
+      select id, request_id, revision, created_at from comments
+      where site_id = s.id and status = 'pending' and created_at < ${olderThan}
+      order by created_at, id
+      limit ${limit}
+    ) c
+    order by c.created_at, c.id
+    limit ${limit}`.execute(db);
+  return res.rows;
 }
