@@ -171,7 +171,7 @@ describe('queues and claiming', () => {
 
   // Pending comments are kept out of the status indexes the decided queues read (migration
   // 2026-12-05T0000): the pending queue reads its own index, and neither may show another's rows.
-  it('lists pending and approved comments from their own site only, oldest pending first', async () => {
+  it('lists pending and approved comments from their own site only, oldest pending first, and counts each queue per site', async () => {
     const siteId = await t.site();
     const other = await t.site();
     const s = await signedIn(t, { [siteId]: 'moderator' });
@@ -179,6 +179,19 @@ describe('queues and claiming', () => {
     await seedComments(t, other, 2, { status: 'pending', article: 'p1' });
     const { ids: published } = await seedComments(t, siteId, 2, { status: 'published', article: 'p1' });
     await seedComments(t, siteId, 1, { status: 'held', article: 'p1' });
+    // One of the published comments reported, one rejected here and one on the other site.
+    await t.rt.db
+      .updateTable('comments')
+      .set({ reported_at: new Date() })
+      .where('id', '=', published[0]!)
+      .execute();
+    const { ids: rejected } = await seedComments(t, siteId, 1, { status: 'published', article: 'p1' });
+    const { ids: rejectedThere } = await seedComments(t, other, 1, { status: 'published', article: 'p1' });
+    await t.rt.db
+      .updateTable('comments')
+      .set({ status: 'rejected' })
+      .where('id', 'in', [...rejected, ...rejectedThere])
+      .execute();
     const req = as(t, s);
     const page = async (queue: string) => {
       const res = await req('GET', `${base(siteId)}/queues/${queue}`);
@@ -187,7 +200,7 @@ describe('queues and claiming', () => {
     };
     const p = await page('pending');
     expect(p.items.map((i) => i.id)).toEqual(pending);
-    expect(p.counts).toMatchObject({ pending: 3, approved: 2, held: 1 });
+    expect(p.counts).toEqual({ pending: 3, approved: 2, held: 1, reported: 1, rejected: 1 });
     const a = await page('approved');
     expect(a.items.map((i) => i.id).sort()).toEqual([...published].sort());
   });
