@@ -95,11 +95,15 @@ export async function findNearDuplicates(
         select id, created_at, simhash from comments
         where site_id = v.site_id and ${sql.ref(`simhash_b${n}`)} = ${sql.ref(`v.b${n}`)}
           and simhash is not null and created_at >= ${since} and created_at <= v.at`;
+  // `offset 0` keeps the tie-break and the distance test above the union. Pushed down into each
+  // of the four ranges, the tie-break's OR sent the planner through every index of `comments` four
+  // times over for OR paths it never chose: planning went from 0.9-1.0 to 0.5-0.6 ms a call
+  // (six probes on 300,000 comments), each range still on its own band index, and the same answers.
   const res = await sql<{ probe: string; id: string }>`
     select v.id as probe, d.id
     from (${values}) as v(id, site_id, h, b0, b1, b2, b3, at)
     cross join lateral (
-      select c.id from (${band(0)} union ${band(1)} union ${band(2)} union ${band(3)}) c
+      select c.id from (${band(0)} union ${band(1)} union ${band(2)} union ${band(3)} offset 0) c
       where (c.created_at < v.at or (c.created_at = v.at and c.id < v.id))
         and bit_count((c.simhash # v.h)::bit(64)) <= ${NEAR_DUPLICATE_BITS}
       order by c.created_at desc
