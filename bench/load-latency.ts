@@ -29,7 +29,14 @@ const articles = Number(process.env.BENCH_ARTICLES ?? 10);
 const ORIGIN = 'https://bench.example';
 const { dbUrl, prefix, port, redisUrl, env: baseEnv } = await benchSetup('loadlat');
 const passThrough = Object.fromEntries(
-  ['INGEST_MAX_IN_FLIGHT', 'INGEST_MAX_BATCH', 'WORKER_CONCURRENCY', 'DATABASE_POOL_MAX']
+  [
+    'INGEST_MAX_IN_FLIGHT',
+    'INGEST_MAX_BATCH',
+    'INGEST_LINGER_MS',
+    'INGEST_LINGER_BELOW',
+    'WORKER_CONCURRENCY',
+    'DATABASE_POOL_MAX',
+  ]
     .filter((k) => process.env[k])
     .map((k) => [k, process.env[k] as string]),
 );

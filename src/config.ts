@@ -81,6 +81,12 @@ export const configSchema = z.object({
   // the next. At 1,000 comments/s that gave fewer, larger batches (and moderate jobs) and cut the
   // end-to-end p50 from 45-51 to 31-34 ms; 2 or 4 in flight were alike (docs/performance.md).
   INGEST_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(1),
+  // While submissions keep coming, a batch of fewer than INGEST_LINGER_BELOW waits until its first
+  // is INGEST_LINGER_MS old. At moderate rates batches held 2-4 comments and their fixed costs (a
+  // statement, a moderate job and its worker round trips) kept the machine busy; a lone comment on
+  // a quiet server still goes at once. 0 turns it off (docs/performance.md, round 24).
+  INGEST_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(10),
+  INGEST_LINGER_BELOW: z.coerce.number().int().min(1).max(5000).default(16),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(256),
   /** Comments still pending this long after submission are put on the queue again. */
   SWEEP_AFTER_MS: z.coerce.number().int().min(100).default(30_000),

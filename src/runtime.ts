@@ -58,6 +58,7 @@ export function createRuntime(config: Config, logger: Logger = createLogger(conf
     queues,
     maxBatch: config.INGEST_MAX_BATCH,
     maxInFlight: config.INGEST_MAX_IN_FLIGHT,
+    linger: { ms: config.INGEST_LINGER_MS, below: config.INGEST_LINGER_BELOW },
     cacheTtlMs: config.CACHE_TTL_MS,
     onRefused: (err, siteId) =>
       logger.warn(

@@ -7,12 +7,25 @@ export interface BatcherOptions {
   maxBatch: number;
   /** Batches that may run at the same time. */
   maxInFlight: number;
+  /**
+   * Under a steady stream of calls, a batch that could start with fewer than `below` items waits
+   * until its first item is `ms` old, for others to join. Each batch has fixed costs downstream as
+   * well as here (for ingest: a statement, a queue job and the worker's round trips for it), and at
+   * moderate rates, where batches hold a few items, those costs are most of the machine's work.
+   * Only an item that came within `ms` of the one before it may wait: a lone call on a quiet
+   * server still goes at once, and a batch of `below` or more never waits.
+   */
+  linger?: { ms: number; below: number };
 }
 
 interface Pending<I, O> {
   item: I;
   resolve: (o: O) => void;
   reject: (e: unknown) => void;
+  /** When it was queued (performance.now()). */
+  at: number;
+  /** It came within linger.ms of the call before it. */
+  streaming: boolean;
 }
 
 /** `handler` returns one result per item, in order; an Error in a slot rejects only that item. */
@@ -22,9 +35,28 @@ export function createBatcher<I, O>(
 ): (item: I) => Promise<O> {
   const queue: Pending<I, O>[] = [];
   let inFlight = 0;
+  const linger = opts.linger && opts.linger.ms > 0 ? opts.linger : null;
+  let lastCall = Number.NEGATIVE_INFINITY;
+  let lingerTimer: ReturnType<typeof setTimeout> | null = null;
+
+  /** How much longer the next batch should wait for company; 0 to start it now. */
+  const lingerLeft = (): number => {
+    const head = queue[0];
+    if (!linger || !head?.streaming || queue.length >= linger.below) return 0;
+    return Math.max(0, linger.ms - (performance.now() - head.at));
+  };
 
   const pump = () => {
+    if (lingerTimer) {
+      clearTimeout(lingerTimer);
+      lingerTimer = null;
+    }
     while (inFlight < opts.maxInFlight && queue.length) {
+      const wait = lingerLeft();
+      if (wait > 0) {
+        lingerTimer = setTimeout(pump, wait);
+        return;
+      }
       const batch = queue.splice(0, opts.maxBatch);
       inFlight++;
       handler(batch.map((p) => p.item))
@@ -51,8 +83,13 @@ export function createBatcher<I, O>(
 
   return (item: I) =>
     new Promise<O>((resolve, reject) => {
-      queue.push({ item, resolve, reject });
+      const at = linger ? performance.now() : 0;
+      const streaming = linger !== null && at - lastCall < linger.ms;
+      lastCall = at;
+      queue.push({ item, resolve, reject, at, streaming });
       // Deferred by a microtask so calls made in the same tick share a batch.
       if (queue.length === 1) queueMicrotask(pump);
+      // A lingering batch that has filled up goes now.
+      else if (lingerTimer && linger && queue.length === linger.below) queueMicrotask(pump);
     });
 }

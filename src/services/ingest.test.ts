@@ -90,3 +90,60 @@ describe('ingest batches', () => {
     expect(refusedData(null)).toBe(false);
   });
 });
+
+describe('ingest linger (INGEST_LINGER_MS, INGEST_LINGER_BELOW)', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  /**
+   * Three submissions: the second 5 ms after the first, so both belong to one stream, and the
+   * third 30 ms after the second. Comments of one batch share its created_at (the batch stamps
+   * them together). With `settleFirst`, the second is sent only once the first is answered, so
+   * it never queues behind the first's statement.
+   */
+  async function threeSubmissions(env: Record<string, string>, settleFirst: boolean) {
+    const ctx = await createTestContext({ env });
+    try {
+      const siteId = await ctx.site();
+      const submit = (body: string) =>
+        ctx.rt.ingest.submit({
+          siteId,
+          articleExternalId: 'linger',
+          authorName: 'Reader',
+          body,
+          signals: {},
+        });
+      const first = submit('The first comment of the evening on the harbour plan.');
+      if (settleFirst) await first;
+      await sleep(5);
+      const second = submit('A second comment, right behind the first one.');
+      await sleep(30);
+      const third = submit('A third comment, thirty milliseconds later.');
+      return [await first, await second, await third].map((a) => a.createdAt.getTime());
+    } finally {
+      await ctx.close();
+    }
+  }
+
+  it('holds a small batch while submissions keep coming, so later ones join it', async () => {
+    // The second waits up to 500 ms from its call (or, if the first's statement outlasts that,
+    // only for it), and the third joins it either way.
+    const [first, second, third] = await threeSubmissions(
+      { INGEST_LINGER_MS: '500', INGEST_LINGER_BELOW: '16' },
+      false,
+    );
+    expect(third).toBe(second);
+    expect(second).toBeGreaterThan(first!);
+  });
+
+  it('sends every batch at once when the linger is off', async () => {
+    const [, second, third] = await threeSubmissions({ INGEST_LINGER_MS: '0' }, true);
+    expect(third).toBeGreaterThan(second!);
+  });
+
+  it('sends a held batch at once when it reaches INGEST_LINGER_BELOW', async () => {
+    const [, second, third] = await threeSubmissions(
+      { INGEST_LINGER_MS: '500', INGEST_LINGER_BELOW: '1' },
+      true,
+    );
+    expect(third).toBeGreaterThan(second!);
+  });
+});

@@ -52,6 +52,8 @@ export interface IngestDeps {
   queues: Queues;
   maxBatch: number;
   maxInFlight: number;
+  /** See BatcherOptions.linger; absent, every batch starts at once. */
+  linger?: { ms: number; below: number };
   cacheTtlMs: number;
   onCommitted?: (count: number) => void;
   /** A submission Postgres refused after validation passed it: a gap in validation to close. */
@@ -294,6 +296,7 @@ export function createIngestor(deps: IngestDeps) {
   const submit = createBatcher<Submission, Accepted>(handleIsolated, {
     maxBatch: deps.maxBatch,
     maxInFlight: deps.maxInFlight,
+    linger: deps.linger,
   });
 
   return {
