@@ -2,6 +2,7 @@
  * The ingestor against the real database: one refused row must not cost the other submissions of
  * its batch (they share one statement, so without isolation they would share its failure).
  */
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../../test/helpers/context';
 import { AppError } from '../lib/errors';
@@ -95,11 +96,12 @@ describe('ingest linger (INGEST_LINGER_MS, INGEST_LINGER_BELOW)', () => {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   /**
    * Three submissions: the second 5 ms after the first, so both belong to one stream, and the
-   * third 30 ms after the second. Comments of one batch share its created_at (the batch stamps
-   * them together). With `settleFirst`, the second is sent only once the first is answered, so
-   * it never queues behind the first's statement.
+   * third 30 ms after the second. Returns, for each, when the statement that stored it began: the
+   * outbox row's created_at is the statement's now(), the same for every row of one batch and
+   * to the microsecond different for another. The second is sent once the first is answered, so
+   * it never queues behind the first's statement (which would batch it with the third anyway).
    */
-  async function threeSubmissions(env: Record<string, string>, settleFirst: boolean) {
+  async function threeSubmissions(env: Record<string, string>) {
     const ctx = await createTestContext({ env });
     try {
       const siteId = await ctx.site();
@@ -111,39 +113,48 @@ describe('ingest linger (INGEST_LINGER_MS, INGEST_LINGER_BELOW)', () => {
           body,
           signals: {},
         });
-      const first = submit('The first comment of the evening on the harbour plan.');
-      if (settleFirst) await first;
+      const first = await submit('The first comment of the evening on the harbour plan.');
       await sleep(5);
       const second = submit('A second comment, right behind the first one.');
       await sleep(30);
       const third = submit('A third comment, thirty milliseconds later.');
-      return [await first, await second, await third].map((a) => a.createdAt.getTime());
+      const ids = [first.id, (await second).id, (await third).id];
+      const rows = await ctx.rt.db
+        .selectFrom('outbox')
+        .select(['comment_id', sql<string>`created_at::text`.as('stamp')])
+        .where('comment_id', 'in', ids)
+        .execute();
+      const stamp = new Map(rows.map((r) => [r.comment_id, r.stamp]));
+      return ids.map((id) => stamp.get(id));
     } finally {
       await ctx.close();
     }
   }
 
   it('holds a small batch while submissions keep coming, so later ones join it', async () => {
-    // The second waits up to 500 ms from its call (or, if the first's statement outlasts that,
-    // only for it), and the third joins it either way.
-    const [first, second, third] = await threeSubmissions(
-      { INGEST_LINGER_MS: '500', INGEST_LINGER_BELOW: '16' },
-      false,
-    );
+    // The second came within the linger of the first (the first's answer plus 5 ms), so it
+    // waits up to a second from its call, and the third joins it.
+    const [first, second, third] = await threeSubmissions({
+      INGEST_LINGER_MS: '1000',
+      INGEST_LINGER_BELOW: '16',
+    });
     expect(third).toBe(second);
-    expect(second).toBeGreaterThan(first!);
+    expect(second).not.toBe(first);
+    expect(first).toBeDefined();
   });
 
   it('sends every batch at once when the linger is off', async () => {
-    const [, second, third] = await threeSubmissions({ INGEST_LINGER_MS: '0' }, true);
-    expect(third).toBeGreaterThan(second!);
+    const [, second, third] = await threeSubmissions({ INGEST_LINGER_MS: '0' });
+    expect(second).toBeDefined();
+    expect(third).not.toBe(second);
   });
 
   it('sends a held batch at once when it reaches INGEST_LINGER_BELOW', async () => {
-    const [, second, third] = await threeSubmissions(
-      { INGEST_LINGER_MS: '500', INGEST_LINGER_BELOW: '1' },
-      true,
-    );
-    expect(third).toBeGreaterThan(second!);
+    const [, second, third] = await threeSubmissions({
+      INGEST_LINGER_MS: '1000',
+      INGEST_LINGER_BELOW: '1',
+    });
+    expect(second).toBeDefined();
+    expect(third).not.toBe(second);
   });
 });
