@@ -2,6 +2,7 @@
  * The ingestor against the real database: one refused row must not cost the other submissions of
  * its batch (they share one statement, so without isolation they would share its failure).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../../test/helpers/context';
@@ -93,7 +94,6 @@ describe('ingest batches', () => {
 });
 
 describe('ingest linger (INGEST_LINGER_MS, INGEST_LINGER_BELOW)', () => {
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   /**
    * Three submissions: the second 5 ms after the first, so both belong to one stream, and the
    * third 30 ms after the second. Returns, for each, when the statement that stored it began: the
