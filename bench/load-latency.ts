@@ -8,8 +8,9 @@
  *   processedOn → decided_at (load, context, pipeline, write batch queue; decided_at is the write
  *   transaction's start), decided_at → job.finishedOn (write commit and job completion).
  * A 3 s unmeasured warm-up at the same rate comes first. Prints p50/p99 of each stage as one JSON
- * line, with the CPU ms per comment of the API, the workers, Postgres, Redis and this process
- * (the generator) over the measured load and its drain. Settings such as INGEST_MAX_IN_FLIGHT,
+ * line, each stage's mean over the slowest 2 % of comments and over all (the first four stages'
+ * means add up to the total's), and the CPU ms per comment of the API, the workers, Postgres,
+ * Redis and this process (the generator) over the measured load and its drain. Settings such as INGEST_MAX_IN_FLIGHT,
  * WORKER_CONCURRENCY or BENCH_ARTICLES (default 10) pass through from the environment.
  */
 import { Queue } from 'bullmq';
@@ -145,6 +146,18 @@ try {
   for (const [k, v] of Object.entries(st))
     out[k] = [Math.round(percentile(v, 50)), Math.round(percentile(v, 99))];
   out.perSecondP50P99 = perSecond.map((v) => [Math.round(percentile(v, 50)), Math.round(percentile(v, 99))]);
+  // Where the tail waits: each stage's mean over the slowest 2 % of comments (by total), beside
+  // its mean over all. Percentiles of stages do not add up; these means do (up to decided_at).
+  const byTotal = st.total.map((_, i) => i).sort((a, b) => st.total[b]! - st.total[a]!);
+  const meanOf = (ids: number[]) =>
+    Object.fromEntries(
+      Object.entries(st).map(([k, v]) => [
+        k,
+        Math.round(ids.reduce((s, i) => s + v[i]!, 0) / Math.max(1, ids.length)),
+      ]),
+    );
+  out.slowest2PercentMeans = meanOf(byTotal.slice(0, Math.max(1, Math.floor(byTotal.length / 50))));
+  out.allMeans = meanOf(byTotal);
   console.log(JSON.stringify(out));
 } finally {
   await queue.close().catch(() => {});
