@@ -10,8 +10,9 @@
  * A 3 s unmeasured warm-up at the same rate comes first. Prints p50/p99 of each stage as one JSON
  * line, each stage's mean over the slowest 2 % of comments and over all (the first four stages'
  * means add up to the total's), and the CPU ms per comment of the API, the workers, Postgres,
- * Redis and this process (the generator) over the measured load and its drain. Settings such as INGEST_MAX_IN_FLIGHT,
- * WORKER_CONCURRENCY or BENCH_ARTICLES (default 10) pass through from the environment.
+ * Redis and this process (the generator) over the measured load and its drain. Settings such as
+ * INGEST_MAX_IN_FLIGHT, WORKER_CONCURRENCY or BENCH_ARTICLES (default 10) pass through from the
+ * environment.
  */
 import { Queue } from 'bullmq';
 import { sql } from 'kysely';
