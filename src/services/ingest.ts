@@ -4,7 +4,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { CommentStatus, Database, NewComment, SubmissionSignals } from '../../db/schema';
-import { createBatcher } from '../lib/batcher';
+import { type BatcherOptions, createBatcher } from '../lib/batcher';
 import { AppError } from '../lib/errors';
 import { uuidv7 } from '../lib/ids';
 import { TtlCache } from '../lib/ttl-cache';
@@ -52,8 +52,8 @@ export interface IngestDeps {
   queues: Queues;
   maxBatch: number;
   maxInFlight: number;
-  /** See BatcherOptions.linger; absent, every batch starts at once. */
-  linger?: { ms: number; below: number };
+  /** Absent, every batch starts at once. */
+  linger?: BatcherOptions['linger'];
   cacheTtlMs: number;
   onCommitted?: (count: number) => void;
   /** A submission Postgres refused after validation passed it: a gap in validation to close. */
