@@ -158,3 +158,40 @@ describe('ingest linger (INGEST_LINGER_MS, INGEST_LINGER_BELOW)', () => {
     expect(third).not.toBe(second);
   });
 });
+
+describe('the article cache (CACHE_TTL_MS)', () => {
+  it('reads an article in steady use again before its entry expires, off the batch path', async () => {
+    const ctx = await createTestContext({ env: { CACHE_TTL_MS: '3000', INGEST_LINGER_MS: '0' } });
+    try {
+      const siteId = await ctx.site();
+      const submit = () =>
+        ctx.rt.ingest.submit({
+          siteId,
+          articleExternalId: 'steady',
+          authorName: 'Reader',
+          body: 'Another comment on the harbour plan, one of many.',
+          signals: {},
+        });
+      const called = Date.now();
+      await submit();
+      const answered = Date.now();
+      // Closed behind the API's back (another process did it): only a read of the row shows it.
+      await ctx.rt.db.updateTable('articles').set({ closed: true }).where('site_id', '=', siteId).execute();
+      // Into the entry's last fifth: this submission is still taken from the cache, and starts
+      // the read.
+      await sleep(answered + 2450 - Date.now());
+      await expect(submit()).resolves.toMatchObject({ status: 'pending' });
+      // The entry was cached after `called`, so until called + 3000 only a refresh can show it closed.
+      let refused: unknown;
+      while (!refused && Date.now() < called + 2950) {
+        await submit().catch((err: unknown) => {
+          refused = err;
+        });
+        if (!refused) await sleep(20);
+      }
+      expect(refused).toMatchObject({ status: 403, code: 'article_closed' });
+    } finally {
+      await ctx.close();
+    }
+  });
+});

@@ -9,7 +9,7 @@ import { AppError } from '../lib/errors';
 import { uuidv7 } from '../lib/ids';
 import { TtlCache } from '../lib/ttl-cache';
 import type { Queues } from '../queue';
-import { type ArticleRef, articleKey, ensureArticles } from '../repositories/articles';
+import { type ArticleRef, articleKey, ensureArticles, findArticles } from '../repositories/articles';
 import {
   findByIdempotencyKeys,
   findParents,
@@ -69,6 +69,12 @@ export function createIngestor(deps: IngestDeps) {
   // Outbox rows of batches committed close together reach Redis together.
   const publish = createCoalescingPublisher(deps.db, deps.queues);
 
+  const refreshArticles = async (due: Array<[string, ArticleRef]>) =>
+    findArticles(
+      deps.db,
+      due.map(([, a]) => ({ siteId: a.siteId, externalId: a.externalId })),
+    );
+
   /**
    * Articles come from the cache or are found or created by their own statement, which commits
    * before any comment of this batch points at them: the cache only ever holds committed rows.
@@ -82,6 +88,8 @@ export function createIngestor(deps: IngestDeps) {
       if (hit) out.set(k, hit);
       else misses.push(s);
     }
+    // Those about to expire are read again off this batch's path (see TtlCache).
+    articles.refreshAhead(out.keys(), refreshArticles);
     if (misses.length) {
       const found = await ensureArticles(
         deps.db,
