@@ -18,11 +18,11 @@
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { createDb, dropDatabase, ensureDatabase } from '../db/database';
+import { corpus } from './lib/corpus';
 import { cpuPer, cpuSnapshot } from './lib/cpu';
 import { API_NODE_ARGS, benchSetup, type Child, freePort, ROOT, startChild, waitReady } from './lib/procs';
 import { deleteKeysWithPrefix } from './lib/redis-keys';
 import { makeSite, seedThread } from './lib/seed';
-import { corpus } from './pipeline';
 
 const arg = process.argv[2];
 if (arg !== 'reads' && arg !== 'ingest') {

@@ -10,10 +10,13 @@
  * A 3 s unmeasured warm-up at the same rate comes first. Prints p50/p99 of each stage as one JSON
  * line, each stage's mean over the slowest 2 % of comments and over all (the first four stages'
  * means add up to the total's), and the CPU ms per comment of the API, the workers, Postgres,
- * Redis and this process (the generator) over the measured load and its drain. Settings such as
+ * Redis and the generator's process over the measured load and its drain. Settings such as
  * INGEST_MAX_IN_FLIGHT, WORKER_CONCURRENCY or BENCH_ARTICLES (default 10) pass through from the
- * environment.
+ * environment. BENCH_DUMP=file writes every measured comment's timestamps there as JSON rows
+ * [scheduled send, created_at, job added, processedOn, decided_at, finishedOn] (ms since the epoch),
+ * to find when the slow ones were sent and what else happened then.
  */
+import { writeFileSync } from 'node:fs';
 import { Queue } from 'bullmq';
 import { sql } from 'kysely';
 import { createDb, dropDatabase, ensureDatabase } from '../db/database';
@@ -81,7 +84,6 @@ try {
   record = true;
   const pids = children.map((c) => c.proc.pid ?? 0);
   const cpuBefore = pids.map((pid) => cpuSnapshot([pid]));
-  const generatorBefore = process.cpuUsage();
   const res = await load(seconds * 1000);
   for (let i = 0; i < 150; i++) {
     const r = await sql<{ n: number }>`select count(*)::int n from comments where status = 'pending'`.execute(
@@ -91,15 +93,14 @@ try {
     await sleep(200);
   }
   // CPU ms per accepted comment over the measured load and its drain, per process.
-  const generator = process.cpuUsage(generatorBefore);
   const [api, workers] = pids.map((pid, i) => cpuPer(cpuBefore[i]!, cpuSnapshot([pid]), sentAt.size));
   const cpuMsPerComment = {
     api: api!.process,
     workers: workers!.process,
     postgres: api!.postgres,
     redis: api!.redis,
-    generator:
-      Math.round(((generator.user + generator.system) / 1000 / Math.max(1, sentAt.size)) * 1000) / 1000,
+    // The generator's own process, over the load only.
+    generator: Math.round((res.generatorCpuMs / Math.max(1, sentAt.size)) * 1000) / 1000,
   };
   await sleep(500);
   const rows = await sql<{ id: string; c: string; d: string | null }>`
@@ -120,6 +121,7 @@ try {
     decidedToFinished: [] as number[],
     total: [] as number[],
   };
+  const dump: number[][] = [];
   for (const r of rows.rows) {
     const t0 = sentAt.get(r.id);
     const j = jobBy.get(r.id);
@@ -131,6 +133,7 @@ try {
     st.processedToDecided.push(d - j.processedOn);
     st.decidedToFinished.push(j.finishedOn - d);
     st.total.push(d - t0);
+    if (process.env.BENCH_DUMP) dump.push([t0, c, j.timestamp, j.processedOn, d, j.finishedOn]);
     const sec = Math.floor((t0 - t00) / 1000);
     perSecond[sec] = [...(perSecond[sec] ?? []), d - t0];
   }
@@ -160,6 +163,7 @@ try {
   out.slowest2PercentMeans = meanOf(byTotal.slice(0, Math.max(1, Math.floor(byTotal.length / 50))));
   out.allMeans = meanOf(byTotal);
   console.log(JSON.stringify(out));
+  if (process.env.BENCH_DUMP) writeFileSync(process.env.BENCH_DUMP, JSON.stringify(dump));
 } finally {
   await queue.close().catch(() => {});
   await Promise.all(children.map((c) => c.stop().catch(() => {})));

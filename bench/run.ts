@@ -23,7 +23,6 @@
  * (the fixed end-to-end rate), BENCH_STEPS=1500,2000,2500
  */
 import { randomBytes } from 'node:crypto';
-import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 import { sql } from 'kysely';
 import { createDb, dropDatabase, ensureDatabase } from '../db/database';
@@ -32,7 +31,8 @@ import { percentile, wallNow } from './lib/open-loop';
 import { API_NODE_ARGS, type Child, freePort, startChild, waitReady } from './lib/procs';
 import { deleteKeysWithPrefix } from './lib/redis-keys';
 import { makeSite as makeSiteFor, publishDirect, seedThread } from './lib/seed';
-import { commentBody, submitAtRate } from './lib/submissions';
+import { commentBody, submissionPath } from './lib/submission-request';
+import { type ClosedResult, closedLoop, submitAtRate } from './lib/submissions';
 import { benchPipeline } from './pipeline';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -167,9 +167,6 @@ async function formToken(port: number, siteId: string): Promise<string> {
   return token;
 }
 
-const commentPath = (siteId: string, i: number) =>
-  `/api/v1/sites/${siteId}/articles/breaking-${i % ARTICLES}/comments`;
-
 interface Cannon {
   rps: number;
   /** CPU ms per answered request: of the server process, and of Postgres and Redis (shared: upper bounds). */
@@ -181,15 +178,13 @@ interface Cannon {
   other: number;
 }
 
-function cannonSummary(r: autocannon.Result, okStatus: number): Cannon {
-  const stats =
-    (r as unknown as { statusCodeStats?: Record<string, { count: number }> }).statusCodeStats ?? {};
-  const ok = stats[okStatus]?.count ?? 0;
-  const all = Object.values(stats).reduce((s, v) => s + v.count, 0);
+function cannonSummary(r: ClosedResult, okStatus: number): Cannon {
+  const ok = r.statusCounts[okStatus] ?? 0;
+  const all = Object.values(r.statusCounts).reduce((s, n) => s + n, 0);
   return {
     rps: Math.round(ok / (r.duration || 1)),
-    p50: r.latency.p50,
-    p99: r.latency.p99,
+    p50: r.p50,
+    p99: r.p99,
     total: all + r.errors + r.timeouts,
     ok,
     other: all - ok + r.errors + r.timeouts,
@@ -205,23 +200,18 @@ async function postLoad(
   connections = CONNECTIONS,
   pid?: number,
 ) {
-  let k = Math.floor(Math.random() * 1e6);
   const before = cpuSnapshot(pid ? [pid] : []);
-  const r = await autocannon({
+  const r = await closedLoop({
     url: `http://127.0.0.1:${port}`,
     connections,
     duration: seconds,
-    requests: [
-      {
-        method: 'POST',
-        path: commentPath(siteId, 0),
-        headers: { 'content-type': 'application/json', origin: ORIGIN },
-        setupRequest: (req) => {
-          const i = k++;
-          return { ...req, path: commentPath(siteId, i), body: commentBody(i, token) };
-        },
-      },
-    ],
+    submissions: {
+      siteId,
+      formToken: token,
+      origin: ORIGIN,
+      first: Math.floor(Math.random() * 1e6),
+      articles: ARTICLES,
+    },
   });
   const summary = cannonSummary(r, 202);
   if (pid) summary.cpu = cpuPer(before, cpuSnapshot([pid]), summary.ok);
@@ -398,11 +388,14 @@ async function main() {
   const api = await startApi('ingest');
   const siteId = await makeSite(ingestDb);
   const token = await formToken(api.port, siteId);
-  const firstRes = await fetch(`http://127.0.0.1:${api.port}${commentPath(siteId, 0)}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', origin: ORIGIN },
-    body: commentBody(0, token),
-  });
+  const firstRes = await fetch(
+    `http://127.0.0.1:${api.port}${submissionPath({ siteId, articles: ARTICLES }, 0)}`,
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: ORIGIN },
+      body: commentBody(0, token),
+    },
+  );
   if (firstRes.status !== 202)
     throw new Error(`first submission answered ${firstRes.status}: ${await firstRes.text()}`);
   const article = await ingestDb
@@ -558,7 +551,7 @@ async function main() {
   const readRound = async (duration: number, headers?: Record<string, string>) => {
     const cpu0 = cpuSnapshot([apiPid]);
     const run = cannonSummary(
-      await autocannon({
+      await closedLoop({
         url: `http://127.0.0.1:${e2eApi.port}${threadPath}`,
         connections: CONNECTIONS,
         duration,

@@ -8,10 +8,10 @@ import autocannon from 'autocannon';
 import { sql } from 'kysely';
 import { createDb, dropDatabase, ensureDatabase } from '../db/database';
 import { createSite } from '../src/repositories/sites';
+import { corpus } from './lib/corpus';
 import { cpuPer, cpuSnapshot } from './lib/cpu';
 import { API_NODE_ARGS, benchSetup, type Child, startChild, waitReady } from './lib/procs';
 import { deleteKeysWithPrefix } from './lib/redis-keys';
-import { corpus } from './pipeline';
 
 const count = Math.min(100_000, Math.max(1, Number(process.argv[2] ?? 4000)));
 const { dbUrl, prefix, port, redisUrl, env } = await benchSetup('workers');

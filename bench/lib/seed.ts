@@ -3,7 +3,7 @@ import type { createDb } from '../../db/database';
 import { uuidv7 } from '../../src/lib/ids';
 import { bumpThreads } from '../../src/repositories/articles';
 import { createSite } from '../../src/repositories/sites';
-import { corpus } from '../pipeline';
+import { corpus } from './corpus';
 
 type Db = ReturnType<typeof createDb>;
 
