@@ -505,7 +505,9 @@ async function main() {
     roundsP99Ms: baseRuns.map((x) => x.p99),
     cpuMsPerComment: meanCpu(baseRuns),
   };
-  const ratio = Math.round((ingest.commentsPerSecond / Math.max(1, base.commentsPerSecond)) * 100) / 100;
+  // Judged unrounded: 4,684 / 2,346 is 1.997, which two decimals would have shown as a met 2.00.
+  const exactRatio = ingest.commentsPerSecond / Math.max(1, base.commentsPerSecond);
+  const ratio = Math.round(exactRatio * 1000) / 1000;
   const machine = Math.round((base.commentsPerSecond / REFERENCE_BASELINE) * 100) / 100;
   // Only a clearly slower machine gets the extra run; at about the reference speed the literal
   // targets are the scaled ones.
@@ -618,7 +620,7 @@ async function main() {
   await e2eDb.destroy();
 
   const targets = {
-    ingestRatio: { target: '>= 2', actual: ratio, met: ratio >= 2 },
+    ingestRatio: { target: '>= 2', actual: ratio, met: exactRatio >= 2 },
     ingestP99: { target: '< 25 ms', actual: ingest.p99Ms, met: ingest.p99Ms < 25 && ingest.non202 === 0 },
     e2eP99: { target: '< 50 ms at 1000/s', actual: e2e.p99, met: e2e.p99 < 50 },
     sustainableRate: { target: '>= 2000/s', actual: sustainable, met: sustainable >= 2000 },
