@@ -304,14 +304,8 @@ async function endToEnd(
       onAccepted: () => {},
     });
   const res = await submitAtRate({
-    port,
-    siteId,
-    formToken: token,
-    origin: ORIGIN,
-    rate,
+    ...load,
     durationMs: seconds * 1000,
-    maxConnections: 256,
-    articles: ARTICLES,
     first: base,
     onAccepted: (id, scheduledAt) => {
       ids.push(id);
