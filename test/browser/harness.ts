@@ -23,8 +23,8 @@ export const hasChromium = existsSync(CHROMIUM);
  * Debian's Chromium, headless. The networking flags keep it from calling home, which this closed
  * network would refuse, many connections at a time.
  */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
+export async function launchChromium(): Promise<Browser> {
+  const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
       '--no-sandbox',
@@ -35,7 +35,19 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
     ],
   });
+  // Playwright's own default wait (30 s) equals a test's timeout, so a stalled wait used to end as
+  // "Test timed out" with no step named; half of it fails first, naming the selector it waited for.
+  // browser.newPage goes through newContext, so this covers both.
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (options) => {
+    const context = await newContext(options);
+    context.setDefaultTimeout(STEP_TIMEOUT_MS);
+    return context;
+  };
+  return browser;
 }
+/** The longest any one browser step waits unless it says otherwise. */
+export const STEP_TIMEOUT_MS = 15_000;
 
 /**
  * The policy of the embed tests' sites: the rules are kept out of the widget's way. The bot rule
