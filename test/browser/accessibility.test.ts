@@ -14,6 +14,7 @@ import { as, seedComments, signedIn } from '../helpers/workspace';
 import { type AuditOptions, audit } from './axe';
 import {
   articlePage,
+  BROWSER_TEST_TIMEOUT_MS,
   EMBED_POLICY,
   type HostServer,
   hasChromium,
@@ -127,6 +128,7 @@ async function hostPage(
 
 describe.skipIf(!hasChromium)(
   hasChromium ? 'accessibility: what readers see' : `accessibility: what readers see (${SKIP_REASON})`,
+  { timeout: BROWSER_TEST_TIMEOUT_MS },
   () => {
     it('the demo page before a demo site exists (DEMO=false on an empty database)', async () => {
       if (demoSite) return; // run alone with -t after the site was made: nothing to see
@@ -339,6 +341,7 @@ describe.skipIf(!hasChromium)(
 
 describe.skipIf(!hasChromium)(
   hasChromium ? 'accessibility: what moderators see' : `accessibility: what moderators see (${SKIP_REASON})`,
+  { timeout: BROWSER_TEST_TIMEOUT_MS },
   () => {
     let siteId: string;
     let claimedElsewhere: string;

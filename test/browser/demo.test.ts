@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_ARTICLE_ID, DEMO_SITE_ID } from '../../src/routes/demo';
 import { waitFor } from '../helpers/context';
-import { hasChromium, SKIP_REASON, type Stack, startStack } from './harness';
+import { BROWSER_TEST_TIMEOUT_MS, hasChromium, SKIP_REASON, type Stack, startStack } from './harness';
 
 let s: Stack;
 const OUT = 'test-output';
@@ -45,7 +45,8 @@ afterAll(async () => {
   await s?.close();
 });
 
-describe.skipIf(!hasChromium)(hasChromium ? 'the demo page' : `the demo page (${SKIP_REASON})`, () => {
+const SUITE = hasChromium ? 'the demo page' : `the demo page (${SKIP_REASON})`;
+describe.skipIf(!hasChromium)(SUITE, { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   for (const scheme of ['light', 'dark'] as const) {
     for (const width of [1280, 320]) {
       it(`renders the article and its comments at ${width} px, ${scheme}, under the page's CSP`, async () => {

@@ -7,6 +7,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { TEST_ORIGIN, waitFor } from '../helpers/context';
 import {
+  BROWSER_TEST_TIMEOUT_MS,
   EMBED_POLICY,
   embedSuite,
   focusedInWidget,
@@ -66,6 +67,7 @@ const status = (page: Page) => page.locator('parley-comments form [role=status]'
 
 describe.skipIf(!hasChromium)(
   hasChromium ? 'deleting one’s own comment in Chromium' : `deleting one’s own comment (${SKIP_REASON})`,
+  { timeout: BROWSER_TEST_TIMEOUT_MS },
   () => {
     it('while it awaits moderation: asks first, Cancel and Escape keep it, Delete removes it for good', async () => {
       const siteId = await newSite({ ...POLICY, premoderate: true });

@@ -9,6 +9,7 @@ import type { Locator, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/context';
 import {
+  BROWSER_TEST_TIMEOUT_MS,
   EMBED_POLICY,
   embedSuite,
   focusedInWidget,
@@ -70,6 +71,7 @@ async function recordAuthorView(
 
 describe.skipIf(!hasChromium)(
   hasChromium ? 'editing one’s own comment in Chromium' : `editing one’s own comment (${SKIP_REASON})`,
+  { timeout: BROWSER_TEST_TIMEOUT_MS },
   () => {
     it('once published: edits in place, awaits moderation again for its author only, then shows as edited to everyone', async () => {
       const siteId = await newSite();

@@ -6,12 +6,20 @@
  */
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/context';
-import { embedSuite, hasChromium, openArticle, postFromPage, SKIP_REASON } from './harness';
+import {
+  BROWSER_TEST_TIMEOUT_MS,
+  embedSuite,
+  hasChromium,
+  openArticle,
+  postFromPage,
+  SKIP_REASON,
+} from './harness';
 
 const { s, contexts, newSite } = embedSuite({ CACHE_TTL_MS: '60000' });
 
 describe.skipIf(!hasChromium)(
   hasChromium ? 'the embed on the fast paths in Chromium' : `the embed on the fast paths (${SKIP_REASON})`,
+  { timeout: BROWSER_TEST_TIMEOUT_MS },
   () => {
     it('posts a comment through the submission fast path and shows it to the next reader', async () => {
       const siteId = await newSite();

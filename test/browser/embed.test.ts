@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/context';
 import {
   articlePage,
+  BROWSER_TEST_TIMEOUT_MS,
   EMBED_POLICY,
   embedSuite,
   hasChromium,
@@ -64,6 +65,7 @@ const focused = (page: Page) =>
 
 describe.skipIf(!hasChromium)(
   hasChromium ? 'the embed in Chromium' : `the embed in Chromium (${SKIP_REASON})`,
+  { timeout: BROWSER_TEST_TIMEOUT_MS },
   () => {
     it('renders the published thread with replies nested and loads more', async () => {
       const siteId = await newSite();

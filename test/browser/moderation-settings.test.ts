@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, grantRole } from '../../src/repositories/users';
 import { createTestContext, type TestContext, waitFor } from '../helpers/context';
 import { bearer, seedComments } from '../helpers/workspace';
-import { hasChromium, launchChromium, SKIP_REASON } from './harness';
+import { BROWSER_TEST_TIMEOUT_MS, hasChromium, launchChromium, SKIP_REASON } from './harness';
 
 let t: TestContext;
 let browser: Browser;
@@ -109,7 +109,8 @@ async function adminOnSettings(siteId: string, email: string) {
 
 // One scenario per test (each with its own site and admin): as one test they took 5 s alone and
 // over 30 s under the full suite's load.
-describe.skipIf(!hasChromium)(`moderation UI settings (${hasChromium ? 'chromium' : SKIP_REASON})`, () => {
+const SUITE = `moderation UI settings (${hasChromium ? 'chromium' : SKIP_REASON})`;
+describe.skipIf(!hasChromium)(SUITE, { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   it('an admin changes origins and policy (after the what-if), flood control and the edit window', async () => {
     const siteId = await t.site(undefined, ['https://news.example']);
     // Recent decisions for the what-if to replay: held insults and published plain comments.

@@ -12,7 +12,7 @@ import { defaultRules } from '../../src/moderation/rules';
 import { createUser, grantRole } from '../../src/repositories/users';
 import { createTestContext, moderateProcessor, TEST_ORIGIN, type TestContext } from '../helpers/context';
 import { as, outboxFor, seedComments, signedIn, statusOf } from '../helpers/workspace';
-import { hasChromium, launchChromium, SKIP_REASON } from './harness';
+import { BROWSER_TEST_TIMEOUT_MS, hasChromium, launchChromium, SKIP_REASON } from './harness';
 
 let t: TestContext;
 let browser: Browser;
@@ -41,7 +41,8 @@ async function waitStatus(page: Page, text: RegExp) {
   );
 }
 
-describe.skipIf(!hasChromium)(`moderation UI (${hasChromium ? 'chromium' : SKIP_REASON})`, () => {
+const SUITE = `moderation UI (${hasChromium ? 'chromium' : SKIP_REASON})`;
+describe.skipIf(!hasChromium)(SUITE, { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   it('signs in, clears ten by keyboard, bulk-rejects, undoes, bans', async () => {
     const siteId = await t.site();
     // Author 0 has one published comment, and their held comment replies to it.
