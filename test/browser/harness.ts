@@ -50,7 +50,7 @@ export async function launchChromium(): Promise<Browser> {
 export const STEP_TIMEOUT_MS = 15_000;
 /**
  * A browser test's timeout: a scenario of many steps took 8 s beside the full suite here and over
- * 30 s on a CI machine two to three times slower. A hang is still caught, by the step timeout
+ * 30 s on a CI machine that ran the suite 2-2.5 times slower. A hang is still caught, by the step timeout
  * first. Speed is the benchmarks' business, not the tests'.
  */
 export const BROWSER_TEST_TIMEOUT_MS = 60_000;
