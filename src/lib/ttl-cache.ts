@@ -66,12 +66,12 @@ export class TtlCache<K, V> {
   peek(key: K, load: () => Promise<V>): V | undefined {
     const hit = this.map.get(key);
     if (!hit) return undefined;
-    const left = hit.expires - this.now();
-    if (left <= 0) {
+    const at = this.now();
+    if (hit.expires <= at) {
       this.map.delete(key);
       return undefined;
     }
-    if (left <= this.refreshAheadMs && !this.loading.has(key)) this.start(key, load).catch(() => {});
+    if (this.due(key, hit.expires, at)) this.start(key, load).catch(() => {});
     return hit.value;
   }
 
@@ -92,8 +92,7 @@ export class TtlCache<K, V> {
     const at = this.now();
     for (const key of keys) {
       const hit = this.map.get(key);
-      if (hit && hit.expires > at && hit.expires - at <= this.refreshAheadMs && !this.loading.has(key))
-        due.push([key, hit.value]);
+      if (hit && hit.expires > at && this.due(key, hit.expires, at)) due.push([key, hit.value]);
     }
     if (!due.length) return;
     const all = loadMany(due);
@@ -102,6 +101,11 @@ export class TtlCache<K, V> {
       this.start(key, () => all.then((found) => found.get(key) as V)).catch(() => {});
     }
     all.catch(() => {});
+  }
+
+  /** An unexpired entry in its last refreshAheadMs, with no load of it out yet. */
+  private due(key: K, expires: number, at: number): boolean {
+    return expires - at <= this.refreshAheadMs && !this.loading.has(key);
   }
 
   private start(key: K, load: () => Promise<V>): Promise<V> {
