@@ -557,6 +557,13 @@ describe('webhook deliveries', () => {
     };
     expect(page.messages).toHaveLength(2);
     expect(page.nextCursor).not.toBeNull();
+    // A listed message says how its delivery went, and its detail view says the same.
+    const listed = page.messages[0] as Record<string, unknown>;
+    expect(listed).toMatchObject({ eventType: 'webhook.test', status: 'succeeded', lastStatusCode: 200 });
+    expect(listed.attempts).toBeGreaterThanOrEqual(1);
+    for (const k of ['createdAt', 'deliveredAt']) expect(Date.parse(String(listed[k])), k).not.toBeNaN();
+    const one = (await (await api(ep, 'GET', `/messages/${listed.id}`)).json()) as Record<string, unknown>;
+    expect(one).toMatchObject(listed);
   });
 
   it('creates one message per endpoint however often an outbox row is fanned out', async () => {

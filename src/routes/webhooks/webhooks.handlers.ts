@@ -42,6 +42,21 @@ function toEndpoint(e: WebhookEndpoint) {
   };
 }
 
+/** A message as the log lists it; the detail view adds its payload and attempts. */
+function toMessageSummary(m: Awaited<ReturnType<typeof listMessages>>[number]) {
+  return {
+    id: m.id,
+    eventType: m.event_type,
+    status: m.status,
+    attempts: m.attempts,
+    nextAttemptAt: iso(m.next_attempt_at),
+    lastStatusCode: m.last_status_code,
+    lastError: m.last_error,
+    createdAt: new Date(m.created_at).toISOString(),
+    deliveredAt: iso(m.delivered_at),
+  };
+}
+
 function toAttempt(a: WebhookAttempt) {
   return {
     id: a.id,
@@ -167,17 +182,7 @@ export function webhookHandlers(deps: AppDeps, resolver: Resolver = systemResolv
     });
     return c.json(
       {
-        messages: rows.map((m) => ({
-          id: m.id,
-          eventType: m.event_type,
-          status: m.status,
-          attempts: m.attempts,
-          nextAttemptAt: iso(m.next_attempt_at),
-          lastStatusCode: m.last_status_code,
-          lastError: m.last_error,
-          createdAt: new Date(m.created_at).toISOString(),
-          deliveredAt: iso(m.delivered_at),
-        })),
+        messages: rows.map(toMessageSummary),
         nextCursor: rows.length === q.limit ? String(rows[rows.length - 1]!.seq) : null,
       },
       200,
@@ -192,15 +197,7 @@ export function webhookHandlers(deps: AppDeps, resolver: Resolver = systemResolv
     const attempts = await listAttempts(deps.db, { endpointId, messageId, limit: 100 });
     return c.json(
       {
-        id: m.id,
-        eventType: m.event_type,
-        status: m.status,
-        attempts: m.attempts,
-        nextAttemptAt: iso(m.next_attempt_at),
-        lastStatusCode: m.last_status_code,
-        lastError: m.last_error,
-        createdAt: new Date(m.created_at).toISOString(),
-        deliveredAt: iso(m.delivered_at),
+        ...toMessageSummary(m),
         payload: JSON.parse(m.body) as unknown,
         attemptLog: attempts.map(toAttempt),
       },
