@@ -150,38 +150,33 @@ export function moderationHandlers(deps: AppDeps) {
     return c.body(null, 204);
   };
 
-  const approve: H<typeof r.approve> = async (c) => {
-    const { siteId, commentId } = c.req.valid('param');
-    const b = c.req.valid('json');
+  /** One comment approved or rejected, guarded by the status and revision the moderator saw. */
+  async function decideOne(
+    principal: { actorId: string },
+    ids: { siteId: string; commentId: string },
+    action: 'approve' | 'reject',
+    b: Pick<actions.DecideInput, 'expectedStatus' | 'reasonCode'> & { expectedRevision?: number },
+  ) {
     const results = await actions.decide(deps, {
-      siteId,
-      ids: [commentId],
-      action: 'approve',
-      actorId: c.get('principal').actorId,
+      siteId: ids.siteId,
+      ids: [ids.commentId],
+      action,
+      ...(action === 'reject' ? { reasonCode: b.reasonCode } : {}),
+      actorId: principal.actorId,
       expectedStatus: b.expectedStatus,
-      expectedRevisions: b.expectedRevision === undefined ? undefined : { [commentId]: b.expectedRevision },
+      expectedRevisions:
+        b.expectedRevision === undefined ? undefined : { [ids.commentId]: b.expectedRevision },
       now: deps.now(),
     });
     const one = actions.expectOne(results);
-    return c.json({ id: one.id, status: one.status }, 200);
-  };
+    return { id: one.id, status: one.status };
+  }
 
-  const reject: H<typeof r.reject> = async (c) => {
-    const { siteId, commentId } = c.req.valid('param');
-    const b = c.req.valid('json');
-    const results = await actions.decide(deps, {
-      siteId,
-      ids: [commentId],
-      action: 'reject',
-      reasonCode: b.reasonCode,
-      actorId: c.get('principal').actorId,
-      expectedStatus: b.expectedStatus,
-      expectedRevisions: b.expectedRevision === undefined ? undefined : { [commentId]: b.expectedRevision },
-      now: deps.now(),
-    });
-    const one = actions.expectOne(results);
-    return c.json({ id: one.id, status: one.status }, 200);
-  };
+  const approve: H<typeof r.approve> = async (c) =>
+    c.json(await decideOne(c.get('principal'), c.req.valid('param'), 'approve', c.req.valid('json')), 200);
+
+  const reject: H<typeof r.reject> = async (c) =>
+    c.json(await decideOne(c.get('principal'), c.req.valid('param'), 'reject', c.req.valid('json')), 200);
 
   const undo: H<typeof r.undo> = async (c) => {
     const { siteId, commentId } = c.req.valid('param');
