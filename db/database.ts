@@ -70,38 +70,40 @@ export function databaseName(url: string): string {
   return decodeURIComponent(new URL(url).pathname.replace(/^\//, '')) || 'postgres';
 }
 
-/** Creates the database named in `url` if it does not exist (connecting to the `postgres` one). */
-export async function ensureDatabase(url: string): Promise<boolean> {
-  const name = databaseName(url);
+/** Runs `fn` on a client of the server's `postgres` database, since a database cannot create or drop itself. */
+async function onMaintenanceDb<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({
     connectionString: withDatabase(url, 'postgres'),
     connectionTimeoutMillis: 5000,
   });
   await client.connect();
   try {
-    const found = await client.query('select 1 from pg_database where datname = $1', [name]);
-    if (found.rowCount) return false;
-    await client.query(`create database ${pg.escapeIdentifier(name)}`);
-    return true;
-  } catch (err) {
-    // Another process created it between our check and our create.
-    if ((err as { code?: string }).code === '42P04') return false;
-    throw err;
+    return await fn(client);
   } finally {
     await client.end();
   }
 }
 
+/** Creates the database named in `url` if it does not exist. */
+export async function ensureDatabase(url: string): Promise<boolean> {
+  const name = databaseName(url);
+  return onMaintenanceDb(url, async (client) => {
+    try {
+      const found = await client.query('select 1 from pg_database where datname = $1', [name]);
+      if (found.rowCount) return false;
+      await client.query(`create database ${pg.escapeIdentifier(name)}`);
+      return true;
+    } catch (err) {
+      // Another process created it between our check and our create.
+      if ((err as { code?: string }).code === '42P04') return false;
+      throw err;
+    }
+  });
+}
+
 export async function dropDatabase(url: string): Promise<void> {
   const name = databaseName(url);
-  const client = new pg.Client({
-    connectionString: withDatabase(url, 'postgres'),
-    connectionTimeoutMillis: 5000,
-  });
-  await client.connect();
-  try {
-    await client.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
-  } finally {
-    await client.end();
-  }
+  await onMaintenanceDb(url, (client) =>
+    client.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`),
+  );
 }
