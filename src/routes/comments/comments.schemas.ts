@@ -1,5 +1,6 @@
 /** Public comment API shapes; the OpenAPI document is generated from these. */
 import { z } from '@hono/zod-openapi';
+import type { PublicComment } from '../../repositories/comments';
 
 // Control characters other than tab and newlines, NUL (which Postgres text cannot hold), and lone
 // UTF-16 surrogates (not valid Unicode) are refused rather than stored.
@@ -108,18 +109,7 @@ export const CommentStatusSchema = z
   .object({ id: z.uuid(), status: PublicStatus, parentId: z.uuid().nullable(), createdAt: z.string() })
   .openapi('CommentStatus');
 
-type PublicCommentShape = {
-  id: string;
-  parentId: string | null;
-  authorName: string;
-  body: string;
-  createdAt: string;
-  editedAt: string | null;
-  deleted?: true;
-  replies: PublicCommentShape[];
-};
-
-export const PublicCommentSchema: z.ZodType<PublicCommentShape> = z
+export const PublicCommentSchema: z.ZodType<PublicComment> = z
   .lazy(() =>
     z.object({
       id: z.uuid(),
