@@ -57,6 +57,19 @@ const Reason = z.object({
   spans: z.array(z.object({ start: z.number().int(), end: z.number().int() })),
 });
 
+/** What every decision in a history shows, whichever list it is in. */
+const decisionFields = {
+  actorId: z.string().nullable(),
+  actorName: z
+    .string()
+    .nullable()
+    .openapi({ description: "The moderator's account name, or the API token's name" }),
+  action: z.string(),
+  fromStatus: z.string(),
+  toStatus: z.string(),
+  reasonCode: z.string().nullable(),
+};
+
 export const QueueItemSchema = z
   .object({
     id: z.string(),
@@ -107,15 +120,7 @@ export const QueueItemSchema = z
     decisions: z.array(
       z.object({
         actorType: z.string().openapi({ description: 'system, moderator or author' }),
-        actorId: z.string().nullable(),
-        actorName: z
-          .string()
-          .nullable()
-          .openapi({ description: "The moderator's account name, or the API token's name" }),
-        action: z.string(),
-        fromStatus: z.string(),
-        toStatus: z.string(),
-        reasonCode: z.string().nullable(),
+        ...decisionFields,
         reasons: z.array(Reason),
         revision: z.number().int().openapi({
           description: "The comment's revision it was made on: reasons' spans index that text",
@@ -238,15 +243,7 @@ export const HistorySchema = z
           description:
             "author: the comment's author deleted (action withdraw) or edited (action edit) it themselves (actorId is then null)",
         }),
-        actorId: z.string().nullable(),
-        actorName: z
-          .string()
-          .nullable()
-          .openapi({ description: "The moderator's account name, or the API token's name" }),
-        action: z.string(),
-        fromStatus: z.string(),
-        toStatus: z.string(),
-        reasonCode: z.string().nullable(),
+        ...decisionFields,
         createdAt: z.string(),
         authorName: z.string(),
         excerpt: z.string(),
