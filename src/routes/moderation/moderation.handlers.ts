@@ -161,7 +161,7 @@ export function moderationHandlers(deps: AppDeps) {
       siteId: ids.siteId,
       ids: [ids.commentId],
       action,
-      ...(action === 'reject' ? { reasonCode: b.reasonCode } : {}),
+      reasonCode: b.reasonCode,
       actorId: principal.actorId,
       expectedStatus: b.expectedStatus,
       expectedRevisions:
