@@ -27,13 +27,7 @@ export class TtlCache<K, V> {
   }
 
   get(key: K): V | undefined {
-    const hit = this.map.get(key);
-    if (!hit) return undefined;
-    if (hit.expires <= this.now()) {
-      this.map.delete(key);
-      return undefined;
-    }
-    return hit.value;
+    return this.live(key, this.now())?.value;
   }
 
   set(key: K, value: V): void {
@@ -64,13 +58,9 @@ export class TtlCache<K, V> {
    * and the next foreground load reports the error.
    */
   peek(key: K, load: () => Promise<V>): V | undefined {
-    const hit = this.map.get(key);
-    if (!hit) return undefined;
     const at = this.now();
-    if (hit.expires <= at) {
-      this.map.delete(key);
-      return undefined;
-    }
+    const hit = this.live(key, at);
+    if (!hit) return undefined;
     if (this.due(key, hit.expires, at)) this.start(key, load).catch(() => {});
     return hit.value;
   }
@@ -91,8 +81,8 @@ export class TtlCache<K, V> {
     const due: Array<[K, V]> = [];
     const at = this.now();
     for (const key of keys) {
-      const hit = this.map.get(key);
-      if (hit && hit.expires > at && this.due(key, hit.expires, at)) due.push([key, hit.value]);
+      const hit = this.live(key, at);
+      if (hit && this.due(key, hit.expires, at)) due.push([key, hit.value]);
     }
     if (!due.length) return;
     const all = loadMany(due);
@@ -101,6 +91,16 @@ export class TtlCache<K, V> {
       this.start(key, () => all.then((found) => found.get(key) as V)).catch(() => {});
     }
     all.catch(() => {});
+  }
+
+  /** The entry if it has not expired at `at`; an expired one is dropped. */
+  private live(key: K, at: number): { value: V; expires: number } | undefined {
+    const hit = this.map.get(key);
+    if (hit && hit.expires <= at) {
+      this.map.delete(key);
+      return undefined;
+    }
+    return hit;
   }
 
   /** An unexpired entry in its last refreshAheadMs, with no load of it out yet. */
