@@ -280,6 +280,9 @@ describe('queues and claiming', () => {
     const act = await as(t, b)('POST', `${base(siteId)}/comments/${ids[0]}/approve`, {});
     expect(act.status).toBe(409);
     expect(((await act.json()) as Problem).code).toBe('claimed_by_other');
+    // Releasing is only ever one's own lease: B's release leaves A's in place.
+    expect((await as(t, b)('DELETE', `${base(siteId)}/comments/${ids[0]}/claim`)).status).toBe(204);
+    expect((await as(t, b)('POST', `${base(siteId)}/queues/held/next`, {})).status).toBe(204);
     // A walks away: the lease runs out.
     await t.rt.db
       .updateTable('comments')

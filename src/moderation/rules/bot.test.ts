@@ -24,6 +24,13 @@ describe('bot-signals', () => {
       action: 'hold',
     });
   });
+  it("takes the policy's limits as the last ages still allowed", () => {
+    const { minFormMs, maxFormAgeMs } = ctx().policy.bot;
+    expect(run({ formToken: 'ok', formAgeMs: minFormMs - 1 })).toMatchObject({ code: 'form_too_fast' });
+    expect(run({ formToken: 'ok', formAgeMs: minFormMs })).toBeNull();
+    expect(run({ formToken: 'ok', formAgeMs: maxFormAgeMs })).toBeNull();
+    expect(run({ formToken: 'ok', formAgeMs: maxFormAgeMs + 1 })).toMatchObject({ code: 'form_stale' });
+  });
   it('gives a missing token only a mild spam score and no action', () => {
     const v = run({ formToken: 'missing' });
     expect(v).toMatchObject({ category: 'spam', score: 0.3, code: 'form_token_missing' });
