@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultRules } from '../../src/moderation/rules';
 import { createTestContext, moderateProcessor, type TestContext, waitFor } from '../helpers/context';
+import { as, signedIn } from '../helpers/workspace';
 
 let t: TestContext;
 
@@ -107,6 +108,24 @@ describe('the path of a comment', () => {
     expect(thread.comments[0]?.id).toBe(parent);
     expect(thread.comments[0]?.replies[0]?.id).toBe(child);
     expect(thread.comments[0]?.replies[0]?.replies[0]?.id).toBe(grandchild);
+
+    // A moderator takes the middle reply down: its own answer stays, moved up under the root.
+    const mod = as(t, await signedIn(t, { [siteId]: 'moderator' }));
+    const rejected = await mod('POST', `/api/v1/moderation/sites/${siteId}/comments/${child}/reject`, {
+      reasonCode: 'spam',
+      expectedStatus: 'published',
+    });
+    expect(rejected.status).toBe(200);
+    const after = (await (
+      await t.request('GET', `/api/v1/sites/${siteId}/articles/story-2/comments`)
+    ).json()) as typeof thread;
+    expect(after.comments.map((c) => c.id)).toEqual([parent]);
+    expect(after.comments[0]?.replies.map((r) => r.id)).toEqual([grandchild]);
+
+    // A comment is found only through its own site.
+    const elsewhere = await t.request('GET', `/api/v1/sites/${await t.site()}/comments/${parent}`);
+    expect(elsewhere.status).toBe(404);
+    expect(((await elsewhere.json()) as { code: string }).code).toBe('not_found');
 
     // A reply must answer a published comment of the same article.
     const other = await t.submit(siteId, 'story-other', { ...benign(5), parentId: parent });
