@@ -80,6 +80,35 @@ describe('ingest batches', () => {
     expect(await stored(siteId)).toEqual(['A comment on a story seen for the first time.']);
   });
 
+  it('answers a repeated Idempotency-Key within one batch as the first, unless the comment differs', async () => {
+    const siteId = await t.site();
+    const parent = await submission(siteId, 'A published comment to answer.');
+    await t.rt.db.updateTable('comments').set({ status: 'published' }).where('id', '=', parent.id).execute();
+    const body = 'The same comment, sent twice by a retrying client.';
+    const key = { idempotencyKey: 'batch-key-0001' };
+    // Called in one tick, so they share a batch: the first is stored, each later one compared with it.
+    const results = await Promise.allSettled([
+      submission(siteId, body, key),
+      submission(siteId, body, key),
+      submission(siteId, 'Another text.', key),
+      submission(siteId, body, { ...key, articleExternalId: 'another-article' }),
+      submission(siteId, body, { ...key, parentId: parent.id }),
+      submission(siteId, body, { ...key, authorName: 'Someone else' }),
+      submission(siteId, body, { ...key, authorEmail: 'someone@example.org' }),
+    ]);
+    const [first, again, ...different] = results;
+    expect(first).toMatchObject({ status: 'fulfilled', value: { replayed: false } });
+    const firstId = (first as PromiseFulfilledResult<{ id: string }>).value.id;
+    expect(again).toMatchObject({ status: 'fulfilled', value: { id: firstId, replayed: true } });
+    for (const r of different) {
+      expect(r).toMatchObject({
+        status: 'rejected',
+        reason: { status: 422, code: 'idempotency_key_reused' },
+      });
+    }
+    expect(await stored(siteId)).toEqual(['A published comment to answer.', body]);
+  });
+
   it('isolates only errors about the data; an unreachable or failing Postgres fails the batch as before', () => {
     const pg = (code: string) => Object.assign(new Error('from pg'), { code });
     for (const code of ['22021', '22001', '22P02', '23505', '23503', '54000']) {

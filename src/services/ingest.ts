@@ -211,7 +211,7 @@ export function createIngestor(deps: IngestDeps) {
       for (const found of await findByIdempotencyKeys(deps.db, siteId, keys)) {
         rows.forEach((r, j) => {
           if (r.site_id === siteId && r.idempotency_key === found.idempotency_key && !inserted.has(r.id)) {
-            results[rowIndex[j]!] = sameComment(found, r)
+            results[rowIndex[j]!] = sameComment(storedIdentity(found), storedIdentity(r))
               ? {
                   id: found.id,
                   status: found.status,
@@ -238,14 +238,7 @@ export function createIngestor(deps: IngestDeps) {
       if (results[i] === undefined && s.idempotencyKey) {
         const first = items.findIndex((o) => o.siteId === s.siteId && o.idempotencyKey === s.idempotencyKey);
         const r = results[first];
-        const o = items[first]!;
-        const same =
-          o.articleExternalId === s.articleExternalId &&
-          (o.parentId ?? null) === (s.parentId ?? null) &&
-          o.authorName === s.authorName &&
-          (o.authorEmail ?? null) === (s.authorEmail ?? null) &&
-          o.body === s.body;
-        results[i] = !same
+        results[i] = !sameComment(submittedIdentity(items[first]!), submittedIdentity(s))
           ? keyReused()
           : r instanceof Error || r === undefined
             ? (r ?? new Error('lost'))
@@ -316,32 +309,48 @@ export function createIngestor(deps: IngestDeps) {
 
 export type Ingestor = ReturnType<typeof createIngestor>;
 
+/** What makes two submissions the same comment; the article by either id (both unique within a site). */
+interface CommentIdentity {
+  article: string;
+  parent: string | null;
+  name: string;
+  email: string | null;
+  body: string;
+}
+
+const storedIdentity = (r: {
+  article_id: string;
+  parent_id?: string | null;
+  author_name: string;
+  author_email?: string | null;
+  body: string;
+}): CommentIdentity => ({
+  article: r.article_id,
+  parent: r.parent_id ?? null,
+  name: r.author_name,
+  email: r.author_email ?? null,
+  body: r.body,
+});
+
+const submittedIdentity = (s: Submission): CommentIdentity => ({
+  article: s.articleExternalId,
+  parent: s.parentId ?? null,
+  name: s.authorName,
+  email: s.authorEmail ?? null,
+  body: s.body,
+});
+
 /**
  * An Idempotency-Key makes a retry safe; it must not make a different comment vanish behind an
- * earlier one's 202. A retry sends the same comment, so the stored row and the attempt must agree.
+ * earlier one's 202. A retry sends the same comment, so the two must agree in everything it says.
  */
-function sameComment(
-  stored: {
-    article_id: string;
-    parent_id: string | null;
-    author_name: string;
-    author_email: string | null;
-    body: string;
-  },
-  attempt: {
-    article_id: string;
-    parent_id?: string | null;
-    author_name: string;
-    author_email?: string | null;
-    body: string;
-  },
-): boolean {
+function sameComment(a: CommentIdentity, b: CommentIdentity): boolean {
   return (
-    stored.article_id === attempt.article_id &&
-    stored.parent_id === (attempt.parent_id ?? null) &&
-    stored.author_name === attempt.author_name &&
-    stored.author_email === (attempt.author_email ?? null) &&
-    stored.body === attempt.body
+    a.article === b.article &&
+    a.parent === b.parent &&
+    a.name === b.name &&
+    a.email === b.email &&
+    a.body === b.body
   );
 }
 

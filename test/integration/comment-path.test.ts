@@ -237,6 +237,11 @@ describe('the path of a comment', () => {
     await refused(await t.submit(siteId, 'story-9', benign(51), headers));
     await refused(await t.submit(siteId, 'story-10', benign(50), headers));
     await refused(await t.submit(siteId, 'story-9', { ...benign(50), authorName: 'Someone else' }, headers));
+    await refused(
+      await t.submit(siteId, 'story-9', { ...benign(50), authorEmail: 'ada@example.org' }, headers),
+    );
+    const parent = await submitAndPublish(siteId, 'story-9', benign(49));
+    await refused(await t.submit(siteId, 'story-9', { ...benign(50), parentId: parent }, headers));
     // Sent at the same moment (one ingest batch or two): one is stored, the other refused.
     const key2 = { 'idempotency-key': 'reused-key-0002' };
     const pair = await Promise.all([
@@ -249,7 +254,7 @@ describe('the path of a comment', () => {
     expect(retry.status).toBe(202);
     expect(((await retry.json()) as { id: string }).id).toBe(firstId);
     const rows = await t.rt.db.selectFrom('comments').select('id').where('site_id', '=', siteId).execute();
-    expect(rows).toHaveLength(2);
+    expect(rows).toHaveLength(3);
   });
 
   it('refuses comments on a closed article', async () => {
