@@ -266,10 +266,20 @@ describe('webhook deliveries', () => {
     const s = await site();
     rx.on('/flaky', (n) => (n <= 3 ? { status: 500, body: 'boom' } : { status: 200, body: 'thanks' }));
     const ep = await endpoint(s, '/flaky');
+    // Failing since the first 500, healthy again after the success: its 5-day clock starts over.
+    const failingSince = async () =>
+      (
+        await t.rt.db
+          .selectFrom('webhook_endpoints')
+          .select('failing_since')
+          .where('id', '=', ep.id)
+          .executeTakeFirstOrThrow()
+      ).failing_since;
     const id = await sendTest(ep);
     for (let n = 1; n <= 3; n++) {
       await waitFor(async () => at('/flaky').length >= n && (await message(id)).tries === n, `try ${n}`);
       const m = await message(id);
+      expect(await failingSince()).not.toBeNull();
       const last = (await attempts(id)).at(-1)!;
       expect(m.status).toBe('pending');
       expect(last).toMatchObject({
@@ -292,6 +302,7 @@ describe('webhook deliveries', () => {
     const log = await attempts(id);
     expect(log.map((a) => a.outcome)).toEqual(['http_error', 'http_error', 'http_error', 'success']);
     expect(log.filter((a) => a.outcome === 'success')).toHaveLength(1);
+    await waitFor(async () => (await failingSince()) === null, 'endpoint healthy again');
   });
 
   it('follows the whole schedule, gives up, and disables an endpoint failing for 5 days', async () => {
@@ -360,6 +371,15 @@ describe('webhook deliveries', () => {
     expect(m.next_attempt_at!.getTime() - new Date(last.created_at).getTime()).toBe(RETRY_SCHEDULE_MS[2]);
     clock.advanceTo(m.next_attempt_at!);
     await waitFor(async () => (await message(id)).status === 'succeeded', 'delivered');
+
+    // Only an overloaded receiver (429, 5xx) sets the pace: a refusal's Retry-After is ignored.
+    rx.on('/refusing', () => ({ status: 400, headers: { 'retry-after': '3600' } }));
+    const refusing = await endpoint(s, '/refusing');
+    const id2 = await sendTest(refusing);
+    await waitFor(async () => (await message(id2)).tries === 1, 'refused once');
+    const m2 = await message(id2);
+    const last2 = (await attempts(id2)).at(-1)!;
+    expect(m2.next_attempt_at!.getTime() - new Date(last2.created_at).getTime()).toBe(RETRY_SCHEDULE_MS[1]);
   });
 
   it('disables an endpoint that answers 410 at once and tells the other endpoints', async () => {
