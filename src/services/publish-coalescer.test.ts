@@ -6,7 +6,7 @@ import { ensureArticles } from '../repositories/articles';
 import { insertCommentsAnnounced } from '../repositories/comments';
 import { insertOutbox, outboxLag } from '../repositories/outbox';
 import { createEndpointWithSecret } from '../webhooks/service';
-import { relayOnce } from './outbox-publisher';
+import { publishNow, relayOnce } from './outbox-publisher';
 import { createCoalescingPublisher } from './publish-coalescer';
 
 let t: TestContext;
@@ -40,6 +40,12 @@ async function publishedAt(ids: string[]) {
     .execute();
   return rows.map((r) => r.published_at);
 }
+
+/** The comments of every moderate job waiting on the queue. */
+const queuedComments = async () =>
+  (await t.rt.queues.moderate.getJobs(['waiting', 'prioritized', 'delayed'], 0, -1)).flatMap((j) =>
+    moderateJobComments(j.data).map((c) => c.commentId),
+  );
 
 type ModerateQueue = TestContext['rt']['queues']['moderate'];
 type AddedJob = { data: Parameters<ModerateQueue['add']>[1] };
@@ -152,6 +158,20 @@ describe('coalescing publisher', () => {
     restore();
   });
 
+  it('leaves the rows of publishNow for the relay too, which queues them once their grace has passed', async () => {
+    const restore = refuseAdds(t.rt.queues.moderate);
+    const rows = await submitted(2);
+    const ids = rows.map((r) => r.id);
+    expect(await publishNow(t.rt.db, t.rt.queues, rows)).toBe(false);
+    restore();
+    expect(await publishedAt(ids)).toEqual([null, null]);
+    await relayOnce(t.rt.db, t.rt.queues, { graceMs: 60_000, limit: 500 });
+    expect(await publishedAt(ids)).toEqual([null, null]);
+    expect(await relayOnce(t.rt.db, t.rt.queues, { graceMs: 0, limit: 500 })).toBeGreaterThanOrEqual(2);
+    expect((await publishedAt(ids)).every((at) => at !== null)).toBe(true);
+    expect(await queuedComments()).toEqual(expect.arrayContaining(rows.map((r) => r.comment_id)));
+  });
+
   describe('rows of a batched writer (one outbox_batches row per statement)', () => {
     /** What ingest writes: n comments and their outbox rows in one statement, with one batch row. */
     async function ingested(n: number, site = siteId) {
@@ -177,10 +197,6 @@ describe('coalescing publisher', () => {
     }
     const batchRow = (id: string) =>
       t.rt.db.selectFrom('outbox_batches').selectAll().where('id', '=', id).executeTakeFirst();
-    const queuedComments = async () =>
-      (await t.rt.queues.moderate.getJobs(['waiting', 'prioritized', 'delayed'], 0, -1)).flatMap((j) =>
-        moderateJobComments(j.data).map((c) => c.commentId),
-      );
 
     it('marks them published by deleting their batch row, with no UPDATE of the rows', async () => {
       const rows = await ingested(3);
