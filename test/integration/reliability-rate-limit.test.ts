@@ -115,6 +115,11 @@ describe('flood control on submissions', () => {
       author.push(res.status);
     }
     expect(author).toEqual([202, 202, 429, 429]);
+    // The author's count is this site's: on another site they start afresh.
+    const elsewhere = await post(await t.site(), 'one', comment(9, { authorEmail: 'troll@example.org' }), {
+      'x-forwarded-for': '198.51.100.9',
+    });
+    expect(elsewhere.status).toBe(202);
 
     const article: number[] = [];
     for (let i = 0; i < 8; i++) {
@@ -124,6 +129,20 @@ describe('flood control on submissions', () => {
     }
     expect(article.filter((c) => c === 202)).toHaveLength(6);
     expect(article.slice(6)).toEqual([429, 429]);
+  });
+
+  it('asks a request over several limits to wait for the one that frees up last', async () => {
+    const { t, post } = await listen({ RATE_SUBMIT_PER_IP: '1/30', RATE_SUBMIT_PER_AUTHOR: '1/90' });
+    const siteId = await t.site();
+    const first = await post(siteId, 'one', comment(1, { authorEmail: 'twice@example.org' }));
+    expect(first.status).toBe(202);
+    const second = await post(siteId, 'one', comment(2, { authorEmail: 'twice@example.org' }));
+    expect(second.status).toBe(429);
+    const problem = (await second.json()) as { limits: string[] };
+    expect(problem.limits.sort()).toEqual(['submit_author', 'submit_ip']);
+    const wait = Number(second.headers.get('retry-after'));
+    expect(wait).toBeGreaterThan(30);
+    expect(wait).toBeLessThanOrEqual(90);
   });
 
   it("applies a site's own limits from its policy in place of the server's, scope by scope", async () => {
