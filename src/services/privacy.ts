@@ -193,12 +193,13 @@ export async function eraseAuthor(
       for (const r of rows)
         if (r.status === 'published') deltas.set(r.article_id, (deltas.get(r.article_id) ?? 0) - 1);
       await bumpThreads(trx, deltas);
-      await trx
-        .insertInto('moderation_decisions')
-        .values(
-          rows
-            .filter((r) => r.status !== 'deleted')
-            .map((r) => ({
+      // One the author withdrew before was announced then; erasing it again changes nothing public.
+      const newlyDeleted = rows.filter((r) => r.status !== 'deleted');
+      if (newlyDeleted.length)
+        await trx
+          .insertInto('moderation_decisions')
+          .values(
+            newlyDeleted.map((r) => ({
               comment_id: r.id,
               site_id: siteId,
               actor_type: 'moderator' as const,
@@ -210,11 +211,11 @@ export async function eraseAuthor(
               reasons: '[]',
               scores: '{}',
             })),
-        )
-        .execute();
+          )
+          .execute();
       outbox = await insertOutbox(
         trx,
-        rows.map((r) => ({
+        newlyDeleted.map((r) => ({
           topic: 'comment.deleted',
           siteId,
           commentId: r.id,

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashIp } from '../../src/lib/crypto';
+import { uuidv7 } from '../../src/lib/ids';
 import { saveSettings } from '../../src/repositories/site-settings';
 import { purgeSubmissionContext } from '../../src/services/privacy';
 import { createTestContext, TEST_ORIGIN, type TestContext } from '../helpers/context';
@@ -191,5 +193,162 @@ describe('privacy', () => {
       .where('id', '=', young[0]!)
       .executeTakeFirstOrThrow();
     expect(y.ip_hash).not.toBeNull();
+  });
+
+  it('erases on its own site only, with the reports from the same addresses and the edit history', async () => {
+    const siteId = await t.site();
+    const otherSite = await t.site();
+    const h = { authorization: `Bearer ${await t.token(siteId, 'admin')}` };
+    const erase = (email: string) =>
+      t.request('POST', `/api/v1/admin/sites/${siteId}/privacy/erase`, { email }, h);
+    const email = 'grace@example.test';
+    const { ids, articleId } = await seedComments(t, siteId, 1, {
+      email,
+      status: 'published',
+      ip: '192.0.2.77',
+    });
+    const { ids: elsewhere } = await seedComments(t, otherSite, 1, { email, ip: '192.0.2.77' });
+    const reportFrom = async (ip: string) => {
+      const id = uuidv7();
+      await t.rt.db
+        .insertInto('reports')
+        .values({
+          id,
+          site_id: siteId,
+          comment_id: ids[0]!,
+          reader_key: `reader-${id}`,
+          ip_hash: hashIp(t.config.PARLEY_SECRET, ip),
+          reason: 'spam',
+          note: null,
+          created_at: new Date(),
+        })
+        .execute();
+      return id;
+    };
+    const [sameAddress, otherAddress] = [await reportFrom('192.0.2.77'), await reportFrom('192.0.2.78')];
+    const version = async () =>
+      Number(
+        (
+          await t.rt.db
+            .selectFrom('articles')
+            .select('thread_version')
+            .where('id', '=', articleId)
+            .executeTakeFirstOrThrow()
+        ).thread_version,
+      );
+    const before = await version();
+
+    expect(await (await erase(email)).json()).toEqual({ comments: 1, mode: 'anonymise' });
+    const reportHashes = await t.rt.db
+      .selectFrom('reports')
+      .select(['id', 'ip_hash'])
+      .where('comment_id', '=', ids[0]!)
+      .execute();
+    const hashOf = new Map(reportHashes.map((r) => [r.id, r.ip_hash]));
+    expect(hashOf.get(sameAddress)).toBeNull();
+    expect(hashOf.get(otherAddress)).not.toBeNull();
+    // The name is gone from the published thread, so cached copies of it must be refreshed.
+    expect(await version()).toBeGreaterThan(before);
+    const other = await t.rt.db
+      .selectFrom('comments')
+      .selectAll()
+      .where('id', '=', elsewhere[0]!)
+      .executeTakeFirstOrThrow();
+    expect(other).toMatchObject({ author_email: email, author_name: 'Author 0' });
+    expect(other.email_hash).not.toBeNull();
+
+    // Delete mode takes the texts an edit replaced too; a comment withdrawn before is not announced again.
+    await saveSettings(t.rt.db, siteId, { reportThreshold: 3, retentionDays: 90, eraseMode: 'delete' });
+    const edited = 'edited@example.test';
+    const { ids: mine } = await seedComments(t, siteId, 2, { email: edited, status: 'published' });
+    await t.rt.db
+      .insertInto('comment_revisions')
+      .values({
+        comment_id: mine[0]!,
+        site_id: siteId,
+        revision: 0,
+        body: 'the first text',
+        created_at: new Date(),
+        replaced_at: new Date(),
+      })
+      .execute();
+    await t.rt.db
+      .updateTable('comments')
+      .set({ status: 'deleted', body: '' })
+      .where('id', '=', mine[1]!)
+      .execute();
+    expect(await (await erase(edited)).json()).toEqual({ comments: 2, mode: 'delete' });
+    const revisions = await t.rt.db
+      .selectFrom('comment_revisions')
+      .select('id')
+      .where('comment_id', 'in', mine)
+      .execute();
+    expect(revisions).toEqual([]);
+    expect((await outboxFor(t, mine[0]!)).map((o) => o.topic)).toEqual(['comment.deleted']);
+    expect(await outboxFor(t, mine[1]!)).toEqual([]);
+    // Erasing an author whose every comment is already deleted is a no-op, not an error.
+    const gone = 'gone@example.test';
+    const { ids: withdrawn } = await seedComments(t, siteId, 1, { email: gone, status: 'published' });
+    await t.rt.db
+      .updateTable('comments')
+      .set({ status: 'deleted', body: '' })
+      .where('id', '=', withdrawn[0]!)
+      .execute();
+    const res = await erase(gone);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ comments: 1, mode: 'delete' });
+  });
+
+  it('purges submission context after 90 days on a site that never chose a retention period', async () => {
+    const siteId = await t.site();
+    const { ids } = await seedComments(t, siteId, 2, { status: 'published' });
+    const [old, recent] = ids as [string, string];
+    const at = (days: number) => new Date(Date.now() - days * 86_400_000);
+    await t.rt.db
+      .updateTable('comments')
+      .set({ created_at: at(91) })
+      .where('id', '=', old)
+      .execute();
+    await t.rt.db
+      .updateTable('comments')
+      .set({ created_at: at(89) })
+      .where('id', '=', recent)
+      .execute();
+    const reportAt = async (days: number) => {
+      const id = uuidv7();
+      await t.rt.db
+        .insertInto('reports')
+        .values({
+          id,
+          site_id: siteId,
+          comment_id: recent,
+          reader_key: `reader-${id}`,
+          ip_hash: 'h',
+          reason: 'spam',
+          note: null,
+          created_at: at(days),
+        })
+        .execute();
+      return id;
+    };
+    const [oldReport, recentReport] = [await reportAt(91), await reportAt(89)];
+    // Other tests' old rows may share the passes; each pass clears what it counts, so this ends.
+    for (let pass = 0; pass < 20 && (await purgeSubmissionContext(t.rt.db)) > 0; pass++) {}
+    const rows = await t.rt.db
+      .selectFrom('comments')
+      .select(['id', 'ip_hash', 'user_agent', 'referrer'])
+      .where('id', 'in', ids)
+      .execute();
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    expect(byId.get(old)).toMatchObject({ ip_hash: null, user_agent: null, referrer: null });
+    expect(byId.get(recent)?.ip_hash).not.toBeNull();
+    const reports = await t.rt.db
+      .selectFrom('reports')
+      .select(['id', 'ip_hash'])
+      .where('comment_id', '=', recent)
+      .execute();
+    const reportHash = new Map(reports.map((r) => [r.id, r.ip_hash]));
+    expect(reportHash.get(oldReport)).toBeNull();
+    expect(reportHash.get(recentReport)).toBe('h');
   });
 });
