@@ -456,6 +456,33 @@ describe('actions', () => {
     expect((await req('POST', `${base(siteId)}/bulk`, { action: 'reject', ids: [ids[2]] })).status).toBe(422);
   });
 
+  it('lets an admin undo any decision, and an undone dismissal of reports puts them back in the queue', async () => {
+    const siteId = await t.site();
+    const { ids } = await seedComments(t, siteId, 1, { status: 'published' });
+    const id = ids[0]!;
+    await t.rt.db.updateTable('comments').set({ reported_at: new Date() }).where('id', '=', id).execute();
+    const mod = as(t, await signedIn(t, { [siteId]: 'moderator' }));
+    const admin = as(t, await signedIn(t, { [siteId]: 'admin' }));
+    const reported = async () =>
+      (
+        (await (await mod('GET', `${base(siteId)}/queues/reported`)).json()) as {
+          items: Array<{ id: string }>;
+        }
+      ).items.map((i) => i.id);
+    expect(await reported()).toEqual([id]);
+    // Approving a reported comment dismisses its reports.
+    expect(await (await mod('POST', `${base(siteId)}/comments/${id}/approve`, {})).json()).toEqual({
+      id,
+      status: 'published',
+    });
+    expect(await reported()).toEqual([]);
+    // Not the admin's own decision, and still theirs to undo: the reports are back.
+    const undone = await admin('POST', `${base(siteId)}/comments/${id}/undo`);
+    expect(undone.status).toBe(200);
+    expect(await undone.json()).toEqual({ id, status: 'published' });
+    expect(await reported()).toEqual([id]);
+  });
+
   it('bans an author by email hash, rejects their waiting comments and rejects their next comment on arrival', async () => {
     const siteId = await t.site();
     const { ids } = await seedComments(t, siteId, 3, { email: 'troll@example.test', authorName: 'Troll' });
