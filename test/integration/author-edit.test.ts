@@ -266,14 +266,16 @@ describe('editing a published comment', () => {
         { reason: 'abuse', readerToken: `reader-${n}-${a.id.slice(0, 8)}` },
         { origin: TEST_ORIGIN },
       );
-    // Two of the three reports the default threshold needs.
-    for (const n of [1, 2]) expect((await report(n)).status).toBe(202);
+    // The three reports the default threshold needs: the comment is in the reported queue.
+    for (const n of [1, 2, 3]) expect((await report(n)).status).toBe(202);
+    expect((await row(live, a.id)).reported_at).toBeInstanceOf(Date);
     await expectEdited(live, siteId, a, 'A calmer version of what I said about the harbour.');
+    expect((await row(live, a.id)).reported_at).toBeNull();
     expect((await decided(a.id, 1)).to_status).toBe('published');
-    expect((await report(3)).status).toBe(202);
+    expect((await report(4)).status).toBe(202);
     expect((await row(live, a.id)).reported_at).toBeNull();
     // Three readers of the new text are needed, as for any comment.
-    for (const n of [4, 5]) expect((await report(n)).status).toBe(202);
+    for (const n of [5, 6]) expect((await report(n)).status).toBe(202);
     expect((await row(live, a.id)).reported_at).toBeInstanceOf(Date);
   });
 

@@ -458,6 +458,41 @@ describe('the thread after an author deletes', () => {
     expect(page.comments).toEqual([]);
   });
 
+  it('brings back, under its tombstone, the replies of a comment a moderator had taken down', async () => {
+    const siteId = await t.site();
+    const root = await published(siteId, 'taken-down', { authorName: 'Root' });
+    const reply = await published(siteId, 'taken-down', { authorName: 'Reply', parentId: root.id });
+    const mod = as(t, await signedIn(t, { [siteId]: 'moderator' }));
+    const rejected = await mod('POST', `/api/v1/moderation/sites/${siteId}/comments/${root.id}/reject`, {
+      reasonCode: 'spam',
+      expectedStatus: 'published',
+    });
+    expect(rejected.status).toBe(200);
+    // A rejected root hides its whole thread, replies included.
+    expect((await thread(siteId, 'taken-down')).body!.comments).toEqual([]);
+    const version = async () =>
+      (
+        await t.rt.db
+          .selectFrom('articles')
+          .select('thread_version')
+          .where('site_id', '=', siteId)
+          .where('external_id', '=', 'taken-down')
+          .executeTakeFirstOrThrow()
+      ).thread_version;
+    const before = BigInt(await version());
+    await expectWithdrawn(siteId, root);
+    // What the page shows changed, so its version moves and no cached copy of it is served again.
+    expect(BigInt(await version())).toBeGreaterThan(before);
+    const page = (await thread(siteId, 'taken-down')).body!;
+    expect(page.comments).toEqual([
+      expect.objectContaining({
+        id: root.id,
+        deleted: true,
+        replies: [expect.objectContaining({ id: reply.id, authorName: 'Reply' })],
+      }),
+    ]);
+  });
+
   it('treats a comment erased at its author’s request (erase mode delete) the same way', async () => {
     const siteId = await t.site();
     await saveSettings(t.rt.db, siteId, { reportThreshold: 3, retentionDays: 90, eraseMode: 'delete' });
