@@ -20,6 +20,10 @@ describe('guards', () => {
     });
     expect(bodyLength.run(comment('fine'), ctx())).toBeNull();
   });
+  it('allows exactly the longest body and the most lines the policy names', () => {
+    expect(bodyLength.run(comment('x'.repeat(10)), ctx({ maxChars: 10 }))).toBeNull();
+    expect(bodyLength.run(comment('a\nb'), ctx({ maxLines: 2 }))).toBeNull();
+  });
   it('scores a long run of one character mildly, with its span', () => {
     expect(repeatedCharacters.run(comment('so gooooooooooood'), ctx())).toEqual({
       rule: 'repeated-characters',
@@ -28,6 +32,12 @@ describe('guards', () => {
       code: 'repeated_characters',
       message: 'The comment repeats one character many times in a row.',
       spans: [{ start: 4, end: 16 }],
+    });
+  });
+  it('starts counting a run at ten of the same character', () => {
+    expect(repeatedCharacters.run(comment(`so g${'o'.repeat(9)}d`), ctx())).toBeNull();
+    expect(repeatedCharacters.run(comment(`so g${'o'.repeat(10)}d`), ctx())).toMatchObject({
+      spans: [{ start: 4, end: 14 }],
     });
   });
   it('holds a body that is mostly one repeated character', () => {

@@ -9,6 +9,17 @@ describe('velocity', () => {
       expect.objectContaining({ code: 'ip_velocity', action: 'hold', category: 'velocity' }),
     ]);
   });
+  it('allows exactly the limit, and scores a burst higher the further past it it goes', () => {
+    const at = (n: number) =>
+      velocity.run(comment('hi'), ctx({ velocity: { perIp: 4 } }, { history: { recentByIp: n } })) as Array<{
+        score: number;
+      }>;
+    expect(at(4)).toEqual([]);
+    // A little over a half just past the limit, one at twice the limit, and never more.
+    expect(at(5)[0]?.score).toBeCloseTo(0.625);
+    expect(at(8)[0]?.score).toBeCloseTo(1);
+    expect(at(40)[0]?.score).toBe(1);
+  });
   it('reports author and article bursts separately', () => {
     const out = velocity.run(
       comment('hi'),
