@@ -29,6 +29,22 @@ describe('site-words', () => {
     expect(siteWords.run(comment('an idiotic plan'), ctx(policy))).toBeNull();
     expect(siteWords.run(comment('Scunthorpe United won'), ctx(policy))).toBeNull();
   });
+  it('takes a word as written: any case, and pattern characters as themselves', () => {
+    expect(siteWords.run(comment('you idiot'), ctx({ words: { banned: ['IDIOT'] } }))).toMatchObject({
+      code: 'banned_word',
+    });
+    const odd = ctx({ words: { banned: ['x?z'] } });
+    expect(siteWords.run(comment('an xyz here'), odd)).toBeNull();
+  });
+  it("keeps each site's allowed terms to itself, though sites share matchers", () => {
+    const body = 'a clown car arrived';
+    expect(
+      siteWords.run(comment(body), ctx({ words: { suspect: ['clown'], allowed: ['clown car'] } })),
+    ).toBeNull();
+    expect(siteWords.run(comment(body), ctx({ words: { suspect: ['clown'] } }))).toMatchObject({
+      code: 'suspect_word',
+    });
+  });
   it('spans are UTF-16 offsets after astral characters', () => {
     expect(buildWordMatcher(['idiot']).find('😀 idiot')).toEqual([{ start: 3, end: 8 }]);
   });
@@ -36,6 +52,11 @@ describe('site-words', () => {
     expect(siteWords.run(comment('what the fuck'), ctx())).toBeNull();
     expect(siteWords.run(comment('what the fuck'), ctx({ words: { builtin: 'suspect' } }))).toMatchObject({
       code: 'suspect_word',
+      spans: [{ start: 9, end: 13 }],
+    });
+    expect(siteWords.run(comment('what the fuck'), ctx({ words: { builtin: 'banned' } }))).toMatchObject({
+      code: 'banned_word',
+      action: 'reject',
       spans: [{ start: 9, end: 13 }],
     });
   });
