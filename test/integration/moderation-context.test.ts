@@ -16,6 +16,7 @@ import {
   type TestContext,
   waitFor,
 } from '../helpers/context';
+import { seedComments } from '../helpers/workspace';
 
 let t: TestContext;
 // The learned classifier is tuned separately and its scores move; these tests are about the
@@ -124,6 +125,36 @@ describe('moderation context in the worker', () => {
     expect((await decided(second)).action).toBe('publish');
     const stranger = await submit(siteId, 'new', { body: sentence(32), authorEmail: 'stranger@example.org' });
     expect((await decided(stranger)).reason_code).toBe('new_commenter');
+  });
+
+  it('knows a returning author by their email from any address, by address without one, and treats no identity as new', async () => {
+    const siteId = await t.site({
+      newCommenterHold: 1,
+      rules: { classifier: { enabled: false }, velocity: { enabled: false } },
+    });
+    await seedComments(t, siteId, 1, { email: 'known@example.org', ip: '192.0.2.10', status: 'published' });
+    let n = 40;
+    const pending = async (o: { email: string | null; ip: string }) =>
+      (await seedComments(t, siteId, 1, { ...o, status: 'pending', body: () => sentence(n++) })).ids[0]!;
+    const outcome = async (id: string) =>
+      (await moderateProcessor(t, defaultRules)({ data: { commentId: id } })) as { outcome?: string };
+    // Their email, from another network: known.
+    expect(await outcome(await pending({ email: 'known@example.org', ip: '192.0.2.20' }))).toMatchObject({
+      outcome: 'publish',
+    });
+    // No email, from the address of an approved comment: known by the address.
+    expect(await outcome(await pending({ email: null, ip: '192.0.2.10' }))).toMatchObject({
+      outcome: 'publish',
+    });
+    // Another email from that same address is someone else.
+    expect(await outcome(await pending({ email: 'new@example.org', ip: '192.0.2.10' }))).toMatchObject({
+      outcome: 'hold',
+    });
+    // Nothing to know them by: new.
+    const anonymous = await pending({ email: null, ip: '192.0.2.30' });
+    await t.rt.db.updateTable('comments').set({ ip_hash: null }).where('id', '=', anonymous).execute();
+    expect(await outcome(anonymous)).toMatchObject({ outcome: 'hold' });
+    expect((await decided(anonymous)).reason_code).toBe('new_commenter');
   });
 
   it("stores a held comment's reasons with the matched spans", async () => {
