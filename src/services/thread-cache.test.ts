@@ -3,7 +3,7 @@ import { type KyselyPlugin, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../../test/helpers/context';
 import { uuidv7 } from '../lib/ids';
-import { bumpThreads } from '../repositories/articles';
+import { bumpThreads, setArticleClosed } from '../repositories/articles';
 import { createThreadCache, type ThreadQueryKey } from './thread-cache';
 
 let t: TestContext;
@@ -104,6 +104,32 @@ describe('thread page cache', () => {
     const ids = (JSON.parse(c.body).comments as Array<{ id: string }>).map((x) => x.id);
     expect(ids[0]).toBe(second);
     expect(c.etag).not.toBe(a.etag);
+  });
+
+  it('keeps pages of different orders and limits apart, and tells a closed article by its ETag', async () => {
+    const siteId = await t.site();
+    const artId = await article(siteId, 'cached-apart');
+    const first = await publish(siteId, artId, 'first');
+    const second = await publish(siteId, artId, 'second');
+    let clock = 2_000_000;
+    const cache = createThreadCache(t.rt.db, { freshMs: 250, maxAgeMs: 5000, now: () => clock });
+    const ids = async (q: Partial<ThreadQueryKey>) =>
+      (
+        JSON.parse((await cache.get({ ...query(siteId, 'cached-apart'), ...q })).body).comments as Array<{
+          id: string;
+        }>
+      ).map((c) => c.id);
+    expect(await ids({ order: 'newest' })).toEqual([second, first]);
+    expect(await ids({ order: 'oldest' })).toEqual([first, second]);
+    expect(await ids({ order: 'newest', limit: 1 })).toEqual([second]);
+
+    // Closing changes no comment (the version stays), but the page says closed and so must its ETag.
+    const open = await cache.get(query(siteId, 'cached-apart'));
+    await setArticleClosed(t.rt.db, siteId, 'cached-apart', true);
+    clock += 250;
+    const closed = await cache.get(query(siteId, 'cached-apart'));
+    expect(JSON.parse(closed.body).article.closed).toBe(true);
+    expect(closed.etag).not.toBe(open.etag);
   });
 
   it('revalidates an unchanged page with one article query and reuses the rendered body', async () => {
