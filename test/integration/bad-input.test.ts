@@ -144,6 +144,12 @@ describe('bad input gets a clear 4xx problem and stores nothing', () => {
       'validation_failed',
     ],
     [
+      'a name over two lines',
+      () => send(JSON.stringify({ ...valid, authorName: 'Ada\nLovelace' }), json),
+      422,
+      'validation_failed',
+    ],
+    [
       'a lone surrogate',
       () => send(JSON.stringify({ ...valid, body: 'bad \ud800 text' }), json),
       422,
