@@ -98,6 +98,49 @@ describe('fanOutBatch', () => {
     expect(await messagesFor(ids)).toHaveLength(2);
   });
 
+  it("sends each endpoint only its own site's rows written after it was registered, and no word of its own disabling", async () => {
+    let n = 0;
+    const endpointOf = async (siteId: string) =>
+      (
+        await createEndpointWithSecret(t.rt.db, t.config.PARLEY_SECRET, {
+          siteId,
+          url: `http://127.0.0.1:9/tenant-${++n}`,
+          description: 'tenant',
+          eventTypes: [],
+          enabled: true,
+        })
+      ).endpoint.id;
+    const [siteA, siteB] = [await t.site(), await t.site()];
+    const [a1, b1] = [await endpointOf(siteA), await endpointOf(siteB)];
+    await new Promise((r) => setTimeout(r, 20));
+    const before = await insertOutbox(t.rt.db, [
+      { topic: 'comment.published', siteId: siteA, commentId: null, payload: {} },
+    ]);
+    await new Promise((r) => setTimeout(r, 20));
+    const a2 = await endpointOf(siteA);
+    await new Promise((r) => setTimeout(r, 20));
+    const after = await insertOutbox(t.rt.db, [
+      { topic: 'comment.published', siteId: siteA, commentId: null, payload: {} },
+      { topic: 'comment.published', siteId: siteB, commentId: null, payload: {} },
+      {
+        topic: 'endpoint.disabled',
+        siteId: siteA,
+        commentId: null,
+        payload: { endpointId: a1, reason: 'gone' },
+      },
+    ]);
+    const rows = [...before, ...after];
+    const ids = rows.map((r) => String(r.id));
+    await fanOutBatch(t.rt.db, ids, new Date(), t.rt.queues.prefix);
+    const got = new Map<string, string[]>();
+    for (const m of await messagesFor(ids))
+      got.set(m.endpoint_id, [...(got.get(m.endpoint_id) ?? []), String(m.outbox_id)]);
+    const id = (i: number) => String(rows[i]!.id);
+    expect(got.get(a1)?.sort()).toEqual([id(0), id(1)].sort());
+    expect(got.get(a2)?.sort()).toEqual([id(1), id(3)].sort());
+    expect(got.get(b1)).toEqual([id(2)]);
+  });
+
   it('lets the sweep find a row written while an endpoint of its site was being registered', async () => {
     // The writing statement could not see the endpoint (its transaction had begun, not committed),
     // so the row came back with fanout false and got no job; the endpoint's created_at is earlier
