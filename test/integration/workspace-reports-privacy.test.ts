@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashIp } from '../../src/lib/crypto';
 import { uuidv7 } from '../../src/lib/ids';
+import { fileReport } from '../../src/repositories/reports';
 import { saveSettings } from '../../src/repositories/site-settings';
 import { purgeSubmissionContext } from '../../src/services/privacy';
 import { createTestContext, TEST_ORIGIN, type TestContext } from '../helpers/context';
@@ -96,6 +97,47 @@ describe('reader reports', () => {
       statuses.push((await report(site2, ids2[0]!, { reason: 'spam' }, `r${i}`)).status);
     expect(statuses.slice(0, 5)).toEqual([202, 202, 202, 202, 202]);
     expect(statuses[5]).toBe(429);
+  });
+});
+
+describe('reader reports, counted', () => {
+  it('counts readers behind one address once, and takes reports on published comments of the site only', async () => {
+    const siteId = await t.site();
+    const { ids } = await seedComments(t, siteId, 1, { status: 'published' });
+    const file = (readerKey: string, ipHash: string | null, site = siteId, commentId = ids[0]!) =>
+      t.rt.db
+        .transaction()
+        .execute((trx) =>
+          fileReport(trx, {
+            siteId: site,
+            commentId,
+            readerKey,
+            ipHash,
+            reason: 'spam',
+            note: null,
+            threshold: 2,
+          }),
+        );
+    expect(await file('reader-a', 'same-address')).toMatchObject({
+      state: 'filed',
+      reporters: 1,
+      entered: false,
+    });
+    // Another browser on the same network is the same reporter as far as the threshold goes.
+    expect(await file('reader-b', 'same-address')).toMatchObject({
+      state: 'filed',
+      reporters: 1,
+      entered: false,
+    });
+    expect(await file('reader-c', 'other-address')).toMatchObject({
+      state: 'filed',
+      reporters: 2,
+      entered: true,
+    });
+
+    const { ids: held } = await seedComments(t, siteId, 1);
+    expect(await file('reader-d', null, siteId, held[0]!)).toEqual({ state: 'missing' });
+    expect(await file('reader-e', null, await t.site())).toEqual({ state: 'missing' });
   });
 });
 
