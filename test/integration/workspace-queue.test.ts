@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUser } from '../../src/repositories/users';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { as, outboxFor, type Session, seedComments, signedIn, statusOf } from '../helpers/workspace';
 
@@ -95,6 +96,33 @@ describe('sessions', () => {
     expect((await t.request('GET', `${base(siteId)}/queues`, undefined, { cookie: s.cookie })).status).toBe(
       401,
     );
+  });
+
+  it('refuses a wrong password and a sign-in from another site, and slows down guessing', async () => {
+    const email = `guessed-${Date.now()}@example.test`;
+    // Stored as typed on one keyboard, typed on another: the same password after NFKC.
+    await createUser(t.rt.db, { email, password: '\ufb01ne harbour password' });
+    const signIn = (password: string, headers: Record<string, string> = {}) =>
+      t.request('POST', '/api/v1/moderation/session', { email, password }, headers);
+    const refused = async (res: Response, status: number, code: string) => {
+      expect(res.status).toBe(status);
+      expect(res.headers.get('set-cookie')).toBeNull();
+      expect(((await res.json()) as { code: string }).code).toBe(code);
+    };
+    await refused(await signIn('fine harbour passwort'), 401, 'invalid_credentials');
+    await refused(
+      await signIn('fine harbour password', { 'sec-fetch-site': 'cross-site' }),
+      403,
+      'forbidden',
+    );
+    const ok = await signIn('fine harbour password');
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('set-cookie')).toContain('HttpOnly');
+    // The success cleared the one failure before it: ten more wrong guesses, then a pause.
+    for (let i = 0; i < 10; i++) await refused(await signIn(`guess ${i}`), 401, 'invalid_credentials');
+    const paused = await signIn('fine harbour password');
+    expect(Number(paused.headers.get('retry-after'))).toBeGreaterThan(0);
+    await refused(paused, 429, 'rate_limited');
   });
 
   it('marks the cookie HttpOnly, SameSite=Strict, and Secure over HTTPS', async () => {
