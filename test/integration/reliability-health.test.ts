@@ -126,6 +126,30 @@ describe('without a worker', () => {
   });
 });
 
+describe('/metrics behind METRICS_TOKEN', () => {
+  it('answers only a scraper that sends the token', async () => {
+    const token = 'metrics-scraper-token-0123';
+    const t = await createTestContext({ env: { METRICS_TOKEN: token, READYZ_CANARY_TIMEOUT_MS: '0' } });
+    try {
+      for (const authorization of [
+        undefined,
+        'Bearer wrong-token-of-some-length',
+        token,
+        `Bearer ${token}x`,
+      ]) {
+        const res = await t.request('GET', '/metrics', undefined, authorization ? { authorization } : {});
+        expect(res.status, String(authorization)).toBe(401);
+        expect(((await res.json()) as { code: string }).code).toBe('unauthorized');
+      }
+      const ok = await t.request('GET', '/metrics', undefined, { authorization: `Bearer ${token}` });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toContain('parley_');
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('fast 503 when a backend is down', () => {
   it('answers a submission 503 within a second while Redis is unreachable, storing nothing', async () => {
     const good = await createTestContext();
