@@ -340,6 +340,8 @@ describe('findStalePending (the sweep of comments whose job went missing)', () =
     const cutoff = new Date(Date.UTC(2020, 0, 2));
     const ids = (found: Array<{ id: string }>) => found.map((r) => r.id);
     expect(ids(await findStalePending(t.rt.db, cutoff, 4))).toEqual(rows.slice(0, 4).map((r) => r.id));
+    // Each site gives its oldest: a limit below one site's count still takes the oldest overall.
+    expect(ids(await findStalePending(t.rt.db, cutoff, 2))).toEqual(rows.slice(0, 2).map((r) => r.id));
     expect(ids(await findStalePending(t.rt.db, cutoff, 100))).toEqual(rows.map((r) => r.id));
     expect(await findStalePending(t.rt.db, at(1), 100)).toEqual([]);
   });

@@ -72,10 +72,30 @@ describe('pending sweep', () => {
     const before = (await queuedComments()).filter((id) => waiting.includes(id));
     expect(before.sort()).toEqual([...waiting].sort());
 
-    // Redis loses the queue: now every pending comment is swept, each as its own job.
+    // Redis loses the queue: every pending comment is swept, each as its own job, once it is
+    // older than SWEEP_AFTER_MS (the four just submitted are not, yet).
     await t.rt.queues.moderate.drain(true);
     expect(await queuedComments()).toEqual([]);
+    expect(await sweepPending(deps(), new Date())).toBe(1);
+    // (Its job, now waiting, would hold back the younger ones as a backlog: lose it too.)
+    await t.rt.queues.moderate.drain(true);
     expect(await sweepPending(deps(), later)).toBe(5);
     expect((await queuedComments()).sort()).toEqual([...waiting, lost!].sort());
+  });
+
+  it("puts an edited comment back under its edit's job id, not its first one's", async () => {
+    const [edited] = await submitMany(1, 'sweep-edited');
+    await waitUntilQueued([edited!]);
+    await t.rt.queues.moderate.drain(true);
+    // As an author's edit leaves it: pending again, at revision 1, its first job long done.
+    await t.rt.db
+      .updateTable('comments')
+      .set({ revision: 1, created_at: new Date(Date.now() - 120_000) })
+      .where('id', '=', edited!)
+      .execute();
+    expect(await sweepPending(deps(), new Date())).toBeGreaterThanOrEqual(1);
+    expect((await t.rt.queues.moderate.getJob(`mod-${edited}-r1`))?.data).toMatchObject({
+      commentId: edited,
+    });
   });
 });
