@@ -1,6 +1,7 @@
 /**
- * The delivery client's connections, against a real server on 127.0.0.1: kept alive per endpoint
- * with a pool, one per delivery without, and a kept-alive connection closed under a request.
+ * The delivery client against a real server on 127.0.0.1: connections kept alive per endpoint with
+ * a pool, one per delivery without, a kept-alive connection closed under a request; and answers
+ * that must not count as delivered (a redirect) or must not hold the client (an endless body).
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -120,5 +121,57 @@ describe('sendDelivery connections', () => {
     expect(agents.get('ep_2', 'http:')).not.toBe(b);
     agents.destroy();
     expect(agents.size).toBe(0);
+  });
+});
+
+describe('sendDelivery answers', () => {
+  /** A server whose handler the test writes; counts requests per path. */
+  async function serve(handler: http.RequestListener) {
+    const paths: string[] = [];
+    const srv = http.createServer((req, res) => {
+      paths.push(req.url ?? '');
+      handler(req, res);
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    closers.push(() => {
+      srv.closeAllConnections();
+      return new Promise<void>((r) => srv.close(() => r()));
+    });
+    return { base: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, paths };
+  }
+  const send = (url: string) =>
+    sendDelivery(
+      { url, headers: {}, body: '{}', poolKey: 'ep_answers' },
+      { policy: LOOPBACK, timeoutMs: 3000 },
+    );
+
+  it('counts a redirect as a failed attempt and does not follow it', async () => {
+    const s = await serve((req, res) => {
+      req.resume();
+      res.writeHead(302, { location: '/elsewhere' });
+      res.end();
+    });
+    const r = await send(`${s.base}/hook`);
+    expect(r).toMatchObject({ outcome: 'http_error', statusCode: 302 });
+    expect(s.paths).toEqual(['/hook']);
+  });
+
+  it('stops reading a body that never ends, and keeps the answer', async () => {
+    const s = await serve((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      // Bounded, but far longer than the delivery's timeout: the client must stop reading first.
+      let writes = 0;
+      const timer = setInterval(() => {
+        if (writes++ > 2000 || res.destroyed) clearInterval(timer);
+        else res.write('x'.repeat(16 * 1024));
+      }, 5);
+      res.on('close', () => clearInterval(timer));
+    });
+    const r = await send(`${s.base}/hook`);
+    expect(r.outcome).toBe('success');
+    expect(r.statusCode).toBe(200);
+    expect(r.responseBody?.length).toBeGreaterThan(0);
+    expect(r.responseBody!.length).toBeLessThanOrEqual(64 * 1024);
   });
 });
