@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashEmail } from '../../src/lib/crypto';
 import { createUser } from '../../src/repositories/users';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { as, outboxFor, type Session, seedComments, signedIn, statusOf } from '../helpers/workspace';
@@ -195,6 +196,34 @@ describe('queues and claiming', () => {
       200,
     );
     expect((await req('GET', `${base(siteId)}/queues/nope`)).status).toBe(422);
+
+    // The author by their email hash (what "this author" links send), a reason that did not decide
+    // but is among the reasons, and an age window's upper end.
+    const ids = async (query: string) =>
+      ((await (await req('GET', `${base(siteId)}/queues/held?${query}`)).json()) as QueuePage).items.map(
+        (i) => i.id,
+      );
+    const sameHash = hashEmail(t.config.PARLEY_SECRET, 'same@example.test');
+    expect(await ids(`author=${sameHash}`)).toHaveLength(3);
+    const { ids: linked } = await seedComments(t, siteId, 1, {
+      article: 'a3',
+      held: {
+        reasonCode: 'too_many_links',
+        reasons: [
+          { rule: 'links', category: 'links', code: 'too_many_links', score: 0.7, message: 'links' },
+          { rule: 'links', category: 'links', code: 'shortener', score: 0.8, message: 'shortener' },
+        ],
+      },
+    });
+    expect(await ids('reason=shortener')).toEqual(linked);
+    await t.rt.db
+      .updateTable('comments')
+      .set({ created_at: new Date(Date.now() - 3 * 3600_000) })
+      .where('id', '=', linked[0]!)
+      .execute();
+    const recent = await ids('maxAgeMinutes=60');
+    expect(recent).toHaveLength(8);
+    expect(recent).not.toContain(linked[0]);
   });
 
   // Pending comments are kept out of the status indexes the decided queues read (migration
