@@ -325,6 +325,20 @@ describe('what cannot be edited', () => {
     });
     expect(same.status).toBe(200);
 
+    // The window's last millisecond is inside it.
+    const edge = await published(siteId, 'edge');
+    const posted = new Date(Date.now() - 30_000);
+    await live.rt.db.updateTable('comments').set({ created_at: posted }).where('id', '=', edge.id).execute();
+    const realNow = live.deps.now;
+    live.deps.now = () => new Date(posted.getTime() + 60_000);
+    try {
+      expect(
+        (await edit(live, siteId, edge.id, { authorToken: edge.authorToken, body: 'Just in time.' })).status,
+      ).toBe(200);
+    } finally {
+      live.deps.now = realNow;
+    }
+
     const off = await live.site({ editWindowSeconds: 0 });
     const b = await published(off, 'off');
     await expectProblem(

@@ -584,6 +584,16 @@ describe('webhook deliveries', () => {
     for (const k of ['createdAt', 'deliveredAt']) expect(Date.parse(String(listed[k])), k).not.toBeNaN();
     const one = (await (await api(ep, 'GET', `/messages/${listed.id}`)).json()) as Record<string, unknown>;
     expect(one).toMatchObject(listed);
+
+    // A redelivery that fails is logged as the manual attempt it was.
+    rx.on('/log', () => ({ status: 500 }));
+    expect((await api(ep, 'POST', `/messages/${id}/redeliver`, {})).status).toBe(202);
+    await waitFor(async () => (await attempts(id)).length === 3, 'failed redelivery recorded');
+    expect((await attempts(id)).at(-1)).toMatchObject({
+      trigger: 'manual',
+      outcome: 'http_error',
+      status_code: 500,
+    });
   });
 
   it('creates one message per endpoint however often an outbox row is fanned out', async () => {
