@@ -105,19 +105,17 @@ describe('reader reports, counted', () => {
     const siteId = await t.site();
     const { ids } = await seedComments(t, siteId, 1, { status: 'published' });
     const file = (readerKey: string, ipHash: string | null, site = siteId, commentId = ids[0]!) =>
-      t.rt.db
-        .transaction()
-        .execute((trx) =>
-          fileReport(trx, {
-            siteId: site,
-            commentId,
-            readerKey,
-            ipHash,
-            reason: 'spam',
-            note: null,
-            threshold: 2,
-          }),
-        );
+      t.rt.db.transaction().execute((trx) =>
+        fileReport(trx, {
+          siteId: site,
+          commentId,
+          readerKey,
+          ipHash,
+          reason: 'spam',
+          note: null,
+          threshold: 2,
+        }),
+      );
     expect(await file('reader-a', 'same-address')).toMatchObject({
       state: 'filed',
       reporters: 1,
