@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashEmail } from '../../src/lib/crypto';
-import { createUser } from '../../src/repositories/users';
+import { createUser, grantRole } from '../../src/repositories/users';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { as, outboxFor, type Session, seedComments, signedIn, statusOf } from '../helpers/workspace';
 
@@ -128,7 +128,6 @@ describe('sessions', () => {
 
   it('marks the cookie HttpOnly, SameSite=Strict, and Secure over HTTPS', async () => {
     const siteId = await t.site();
-    const { createUser, grantRole } = await import('../../src/repositories/users');
     const u = await createUser(t.rt.db, { email: `https-${Date.now()}@example.test`, password: 'pw-123456' });
     await grantRole(t.rt.db, u.id, siteId, 'admin');
     const res = await t.app.request('https://parley.example/api/v1/moderation/session', {
