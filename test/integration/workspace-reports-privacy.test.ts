@@ -15,6 +15,29 @@ afterAll(async () => {
   await t?.close();
 });
 
+/** A reader report written straight into its table, as the report route leaves one. */
+async function insertReport(
+  siteId: string,
+  commentId: string,
+  o: { ipHash: string | null; createdAt?: Date },
+) {
+  const id = uuidv7();
+  await t.rt.db
+    .insertInto('reports')
+    .values({
+      id,
+      site_id: siteId,
+      comment_id: commentId,
+      reader_key: `reader-${id}`,
+      ip_hash: o.ipHash,
+      reason: 'spam',
+      note: null,
+      created_at: o.createdAt ?? new Date(),
+    })
+    .execute();
+  return id;
+}
+
 // In-process requests have no peer address, so readers are told apart by their reader token.
 const report = (siteId: string, id: string, body: Record<string, unknown>, reader: string) =>
   t.request(
@@ -248,23 +271,8 @@ describe('privacy', () => {
       ip: '192.0.2.77',
     });
     const { ids: elsewhere } = await seedComments(t, otherSite, 1, { email, ip: '192.0.2.77' });
-    const reportFrom = async (ip: string) => {
-      const id = uuidv7();
-      await t.rt.db
-        .insertInto('reports')
-        .values({
-          id,
-          site_id: siteId,
-          comment_id: ids[0]!,
-          reader_key: `reader-${id}`,
-          ip_hash: hashIp(t.config.PARLEY_SECRET, ip),
-          reason: 'spam',
-          note: null,
-          created_at: new Date(),
-        })
-        .execute();
-      return id;
-    };
+    const reportFrom = (ip: string) =>
+      insertReport(siteId, ids[0]!, { ipHash: hashIp(t.config.PARLEY_SECRET, ip) });
     const [sameAddress, otherAddress] = [await reportFrom('192.0.2.77'), await reportFrom('192.0.2.78')];
     const version = async () =>
       Number(
@@ -354,23 +362,7 @@ describe('privacy', () => {
       .set({ created_at: at(89) })
       .where('id', '=', recent)
       .execute();
-    const reportAt = async (days: number) => {
-      const id = uuidv7();
-      await t.rt.db
-        .insertInto('reports')
-        .values({
-          id,
-          site_id: siteId,
-          comment_id: recent,
-          reader_key: `reader-${id}`,
-          ip_hash: 'h',
-          reason: 'spam',
-          note: null,
-          created_at: at(days),
-        })
-        .execute();
-      return id;
-    };
+    const reportAt = (days: number) => insertReport(siteId, recent, { ipHash: 'h', createdAt: at(days) });
     const [oldReport, recentReport] = [await reportAt(91), await reportAt(89)];
     // Other tests' old rows may share the passes; each pass clears what it counts, so this ends.
     for (let pass = 0; pass < 20 && (await purgeSubmissionContext(t.rt.db)) > 0; pass++) {}
