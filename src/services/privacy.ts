@@ -7,6 +7,7 @@ import type { Database, OutboxRow } from '../../db/schema';
 import { hashEmail } from '../lib/crypto';
 import type { Queues } from '../queue';
 import { bumpThreads } from '../repositories/articles';
+import { insertDecisions } from '../repositories/decisions';
 import { insertOutbox } from '../repositories/outbox';
 import { getSettings } from '../repositories/site-settings';
 import { publishNow } from './outbox-publisher';
@@ -195,24 +196,19 @@ export async function eraseAuthor(
       await bumpThreads(trx, deltas);
       // One the author withdrew before was announced then; erasing it again changes nothing public.
       const newlyDeleted = rows.filter((r) => r.status !== 'deleted');
-      if (newlyDeleted.length)
-        await trx
-          .insertInto('moderation_decisions')
-          .values(
-            newlyDeleted.map((r) => ({
-              comment_id: r.id,
-              site_id: siteId,
-              actor_type: 'moderator' as const,
-              actor_id: actorId,
-              action: 'erase',
-              from_status: r.status,
-              to_status: 'deleted',
-              reason_code: 'erasure',
-              reasons: '[]',
-              scores: '{}',
-            })),
-          )
-          .execute();
+      await insertDecisions(
+        trx,
+        newlyDeleted.map((r) => ({
+          commentId: r.id,
+          siteId,
+          actorType: 'moderator' as const,
+          actorId,
+          action: 'erase',
+          fromStatus: r.status,
+          toStatus: 'deleted',
+          reasonCode: 'erasure',
+        })),
+      );
       outbox = await insertOutbox(
         trx,
         newlyDeleted.map((r) => ({
