@@ -8,7 +8,7 @@ import { migrateToLatest } from '../db/migrate';
 import { ConfigError, loadConfig } from './config';
 import { createSite } from './repositories/sites';
 import { createToken, revokeToken } from './repositories/tokens';
-import { createUser, findUserByEmail, grantRole } from './repositories/users';
+import { createUser, findAccountByEmail, grantRole } from './repositories/users';
 
 type Handler = (args: string[], ctx: CliContext) => Promise<unknown>;
 interface CliContext {
@@ -103,7 +103,8 @@ const commands: Record<string, { usage: string; run: Handler }> = {
         throw new UsageError('--role must be admin or moderator');
       const site = await db.selectFrom('sites').select('id').where('id', '=', values.site).executeTakeFirst();
       if (!site) throw new UsageError(`no site with id ${values.site}`);
-      const existing = await findUserByEmail(db, values.email);
+      const existing = await findAccountByEmail(db, values.email);
+      if (existing?.disabled_at) throw new UsageError(`the account ${existing.email} is disabled`);
       if (!existing && (!values.password || values.password.length < 10))
         throw new UsageError('--password of at least 10 characters is required for a new account');
       const user =

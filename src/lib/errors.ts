@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'idempotency_key_reused'
   | 'unstorable_content'
   | 'conflict'
+  | 'last_admin'
+  | 'account_disabled'
   | 'already_decided'
   | 'claimed_by_other'
   | 'csrf_failed'

@@ -3,6 +3,8 @@ import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
 import { createDb } from '../../db/database';
 import { hashToken } from '../../src/lib/crypto';
+import { createSite } from '../../src/repositories/sites';
+import { createUser } from '../../src/repositories/users';
 
 const run = promisify(execFile);
 
@@ -59,5 +61,36 @@ describe('npm run parley', () => {
     expect(bad.stderr).not.toContain('    at ');
     const origin = await cli(['site', 'create', '--name', 'X', '--origin', 'javascript:alert(1)']);
     expect(origin.code).toBe(2);
+  });
+
+  it('refuses to give a disabled account a role, and creates no second account', async () => {
+    const db = createDb({ url: inject('databaseUrl'), poolMax: 1 });
+    try {
+      const site = await createSite(db, { name: 'Accounts', allowedOrigins: ['https://a.example'] });
+      const email = `cli-${Date.now()}@example.test`;
+      await createUser(db, { email, password: 'a long passphrase' });
+      await db.updateTable('users').set({ disabled_at: new Date() }).where('email', '=', email).execute();
+      const disabled = await cli([
+        'user',
+        'create',
+        '--email',
+        email,
+        '--site',
+        site.id,
+        '--role',
+        'admin',
+        '--password',
+        'another passphrase',
+      ]);
+      expect(disabled.code).toBe(2);
+      expect(disabled.stderr).toContain(`the account ${email} is disabled`);
+      expect(disabled.stderr).not.toContain('    at ');
+      expect(await db.selectFrom('users').select('id').where('email', '=', email).execute()).toHaveLength(1);
+      expect(
+        await db.selectFrom('memberships').select('user_id').where('site_id', '=', site.id).execute(),
+      ).toEqual([]);
+    } finally {
+      await db.destroy();
+    }
   });
 });

@@ -6,7 +6,13 @@ import { AppError } from '../../lib/errors';
 import { getSettings, saveSettings } from '../../repositories/site-settings';
 import { updateAllowedOrigins } from '../../repositories/sites';
 import { createToken, revokeToken } from '../../repositories/tokens';
-import { createUser, findUserByEmail, grantRole, membersOf, revokeRole } from '../../repositories/users';
+import {
+  changeRole,
+  createUser,
+  findAccountByEmail,
+  membersOf,
+  type RoleChange,
+} from '../../repositories/users';
 import { eraseAuthor, exportAuthor } from '../../services/privacy';
 import { cleanText, SiteParam } from '../comments/comments.schemas';
 import { json, problem } from '../openapi';
@@ -21,6 +27,7 @@ const guarded = {
   404: problem('No such site (or not yours), or no such item'),
   422: problem('Invalid input'),
 };
+const lastAdmin = problem('Would leave the site without an admin account (`last_admin`)');
 const security: Array<Record<string, string[]>> = [{ bearer: [] }, { session: [] }];
 const tags = ['admin'];
 const base = '/api/v1/admin/sites/{siteId}';
@@ -103,7 +110,13 @@ export const routes = {
         }),
       ),
     },
-    responses: { 201: json('Member', MemberSchema), ...guarded },
+    responses: {
+      201: json('Member', MemberSchema),
+      ...guarded,
+      409: problem(
+        'Would leave the site without an admin account (`last_admin`), or the account is disabled',
+      ),
+    },
   }),
   removeMember: createRoute({
     method: 'delete',
@@ -112,7 +125,7 @@ export const routes = {
     security,
     summary: "Remove an account's role on this site",
     request: { params: UserParams },
-    responses: { 204: { description: 'Removed' }, ...guarded },
+    responses: { 204: { description: 'Removed' }, ...guarded, 409: lastAdmin },
   }),
   listTokens: createRoute({
     method: 'get',
@@ -191,6 +204,13 @@ export const routes = {
   }),
 };
 
+function refuseLastAdmin(change: RoleChange): RoleChange {
+  if (change === 'last_admin') {
+    throw new AppError(409, 'last_admin', 'A site keeps at least one admin account: add another admin first');
+  }
+  return change;
+}
+
 export function mountAdminWorkspace(app: OpenAPIHono<AppEnv>, deps: AppDeps, resolvers: PrincipalResolver[]) {
   const admin = requireRole(resolvers, 'admin');
   for (const p of ['settings', 'members', 'members/*', 'tokens', 'tokens/*', 'privacy/*']) {
@@ -231,27 +251,38 @@ export function mountAdminWorkspace(app: OpenAPIHono<AppEnv>, deps: AppDeps, res
   app.openapi(routes.addMember, async (c) => {
     const { siteId } = c.req.valid('param');
     const b = c.req.valid('json');
-    const user = await findUserByEmail(deps.db, b.email);
-    let created: { id: string; email: string; name: string } | undefined;
-    if (!user) {
+    let account = await findAccountByEmail(deps.db, b.email);
+    if (!account) {
       if (!b.password) {
         throw AppError.validation([
           { path: 'password', message: 'No account has this email; give a password to create it' },
         ]);
       }
-      created = await createUser(deps.db, { email: b.email, password: b.password, name: b.name });
+      try {
+        await createUser(deps.db, { email: b.email, password: b.password, name: b.name });
+      } catch (err) {
+        // Created by a double submit or another admin meanwhile: give that account the role.
+        if (!(err instanceof AppError && err.code === 'conflict')) throw err;
+      }
+      account = await findAccountByEmail(deps.db, b.email);
+      if (!account) throw new AppError(409, 'conflict', 'The account was removed meanwhile; try again');
     }
-    const id = user?.id ?? created!.id;
-    await grantRole(deps.db, id, siteId, b.role);
-    return c.json(
-      { id, email: user?.email ?? created!.email, name: user?.name ?? created!.name, role: b.role },
-      201,
-    );
+    if (account.disabled_at) {
+      throw new AppError(
+        409,
+        'account_disabled',
+        'This account is disabled; an operator must enable it first',
+      );
+    }
+    refuseLastAdmin(await changeRole(deps.db, account.id, siteId, b.role));
+    return c.json({ id: account.id, email: account.email, name: account.name, role: b.role }, 201);
   });
 
   app.openapi(routes.removeMember, async (c) => {
     const { siteId, userId } = c.req.valid('param');
-    if (!(await revokeRole(deps.db, userId, siteId))) throw AppError.notFound('Member');
+    if (refuseLastAdmin(await changeRole(deps.db, userId, siteId, null)) === 'not_member') {
+      throw AppError.notFound('Member');
+    }
     return c.body(null, 204);
   });
 
