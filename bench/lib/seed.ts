@@ -1,7 +1,9 @@
-/** Published threads written straight to the database, for the read benchmarks. */
+/** Comments written straight to the database: published threads for the reads, a held queue. */
 import type { createDb } from '../../db/database';
+import { hashEmail, hashIp } from '../../src/lib/crypto';
 import { uuidv7 } from '../../src/lib/ids';
-import { bumpThreads } from '../../src/repositories/articles';
+import { bumpThreads, ensureArticles } from '../../src/repositories/articles';
+import { insertDecisions } from '../../src/repositories/decisions';
 import { createSite } from '../../src/repositories/sites';
 import { corpus } from './corpus';
 
@@ -68,4 +70,68 @@ export async function publishDirect(db: Db, siteId: string, articleId: string, n
     await bumpThreads(trx, new Map([[articleId, n]]));
   });
   return ids;
+}
+
+/**
+ * `n` held comments spread over `articles` articles, each with the system decision and reasons a
+ * moderator sees, written in chunks as the engine would have left them (oldest first).
+ */
+export async function seedHeld(db: Db, secret: string, siteId: string, n: number, articles: number) {
+  const articleIds = await ensureArticles(
+    db,
+    Array.from({ length: articles }, (_, i) => ({
+      siteId,
+      externalId: `queue-${i}`,
+      title: `Story ${i}`,
+      url: `https://bench.example/queue-${i}`,
+    })),
+  );
+  const byArticle = [...articleIds.values()].map((a) => a.id);
+  const base = Date.now() - n * 100;
+  for (let at = 0; at < n; at += 1000) {
+    const rows = Array.from({ length: Math.min(1000, n - at) }, (_, k) => {
+      const i = at + k;
+      const email = `reader${i % 5000}@bench.example`;
+      return {
+        id: uuidv7(),
+        site_id: siteId,
+        article_id: byArticle[i % byArticle.length]!,
+        parent_id: null,
+        author_name: `Reader ${i % 5000}`,
+        author_email: email,
+        email_hash: hashEmail(secret, email),
+        body: texts[i % texts.length]!,
+        status: 'held' as const,
+        ip_hash: hashIp(secret, `192.0.2.${(i % 250) + 1}`),
+        user_agent: 'bench',
+        referrer: null,
+        signals: '{}',
+        created_at: new Date(base + i * 100),
+        decided_at: new Date(base + i * 100 + 50),
+      };
+    });
+    await db.insertInto('comments').values(rows).execute();
+    await insertDecisions(
+      db,
+      rows.map((r) => ({
+        commentId: r.id,
+        siteId,
+        actorType: 'system' as const,
+        action: 'hold',
+        fromStatus: 'pending',
+        toStatus: 'held',
+        reasonCode: 'toxicity',
+        reasons: [
+          {
+            rule: 'classifier',
+            category: 'toxicity',
+            code: 'toxicity',
+            score: 0.8,
+            message: 'The toxicity model gives this comment 80%',
+            spans: [{ start: 0, end: 4 }],
+          },
+        ],
+      })),
+    );
+  }
 }
