@@ -3,7 +3,7 @@
  * moderator-visible outcomes (approved, rejected). Keyset-paginated, filterable, with leases.
  */
 import { type Expression, type SqlBool, sql } from 'kysely';
-import type { Db } from '../../db/schema';
+import type { CommentStatus, Db } from '../../db/schema';
 import { decodeKeysetCursor, encodeKeysetCursor, type KeysetCursor } from '../lib/keyset-cursor';
 
 export const QUEUES = ['held', 'reported', 'pending', 'approved', 'rejected'] as const;
@@ -58,9 +58,17 @@ function membership(queue: QueueName, now: Date): Cmp {
   }
 }
 
-function filterSql(f: QueueFilters, now: Date): Cmp[] {
+/**
+ * The article filter is a lookup of its id, not a join: with `articles` joined, the planner could
+ * hash the two tables and sort the whole queue, where alone it reads the queue's index in order
+ * and stops at the page's end (without statistics too, as on a database never analysed).
+ */
+function filterSql(f: QueueFilters, now: Date, siteId: string): Cmp[] {
   const out: Cmp[] = [];
-  if (f.article) out.push(sql<SqlBool>`a.external_id = ${f.article}`);
+  if (f.article)
+    out.push(
+      sql<SqlBool>`c.article_id = (select a.id from articles a where a.site_id = ${siteId} and a.external_id = ${f.article})`,
+    );
   if (f.reason)
     out.push(sql<SqlBool>`exists (select 1 from moderation_decisions d where d.comment_id = c.id
       and (d.reason_code = ${f.reason} or d.reasons @> ${JSON.stringify([{ code: f.reason }])}::jsonb))`);
@@ -105,7 +113,7 @@ export async function listQueue(
   const conds: Cmp[] = [
     sql<SqlBool>`c.site_id = ${siteId}`,
     membership(queue, opts.now),
-    ...filterSql(opts.filters, opts.now),
+    ...filterSql(opts.filters, opts.now, siteId),
   ];
   if (opts.cursor) {
     conds.push(
@@ -117,7 +125,7 @@ export async function listQueue(
   const dir = sql.raw(asc ? 'asc' : 'desc');
   const rows = await sql<{ id: string; at: Date }>`
     select c.id, ${sql.ref(col)} as at
-    from comments c join articles a on a.id = c.article_id
+    from comments c
     where ${sql.join(conds, sql` and `)}
     order by ${sql.ref(col)} ${dir}, c.id ${dir}
     limit ${opts.limit + 1}`.execute(db);
@@ -135,6 +143,11 @@ export async function listQueue(
  * callers pass over a row another transaction is claiming, and Postgres re-checks the lease
  * condition on the latest row version, so two callers can never both get the same item. An item
  * the caller already holds is handed back first (a reload does not lose one's place).
+ *
+ * Two questions, not one ordering: "held by me, then oldest" sorted the site's whole queue on
+ * every claim, where each question alone is one index range (`comments_claims_idx`, then the
+ * queue's own index in order), which stops at the first free row. The second is asked only when
+ * the first finds nothing (COALESCE evaluates its arguments in turn).
  */
 export async function claimNext(
   db: Db,
@@ -145,23 +158,25 @@ export async function claimNext(
   const conds: Cmp[] = [
     sql<SqlBool>`c.site_id = ${siteId}`,
     membership(queue, opts.now),
-    ...filterSql(opts.filters, opts.now),
+    ...filterSql(opts.filters, opts.now, siteId),
   ];
   if (opts.skip?.length)
     conds.push(sql<SqlBool>`c.id not in (${sql.join(opts.skip.map((s) => sql`${s}::uuid`))})`);
   const { col } = order(queue);
-  const free = sql<SqlBool>`(c.claimed_by is null or c.claim_expires_at <= now() or c.claimed_by = ${opts.actor})`;
+  const where = sql.join(conds, sql` and `);
+  const pick = (lease: Cmp) => sql`(
+       select c.id from comments c
+        where ${where} and ${lease}
+        order by ${sql.ref(col)} asc, c.id asc
+        limit 1
+        for update of c skip locked)`;
+  const mine = sql<SqlBool>`(c.claimed_by = ${opts.actor} and c.claim_expires_at > now())`;
+  const free = sql<SqlBool>`(c.claimed_by is null or c.claim_expires_at <= now())`;
   const r = await sql<{ id: string }>`
     update comments u
        set claimed_by = ${opts.actor},
            claim_expires_at = now() + make_interval(secs => ${opts.leaseSeconds})
-     where u.id = (
-       select c.id from comments c join articles a on a.id = c.article_id
-        where ${sql.join(conds, sql` and `)} and ${free}
-        order by (c.claimed_by = ${opts.actor} and c.claim_expires_at > now()) desc nulls last,
-                 ${sql.ref(col)} asc, c.id asc
-        limit 1
-        for update of c skip locked)
+     where u.id = coalesce(${pick(mine)}, ${pick(free)})
        and (u.claimed_by is null or u.claim_expires_at <= now() or u.claimed_by = ${opts.actor})
     returning u.id`.execute(db);
   return r.rows[0]?.id ?? null;
@@ -278,26 +293,42 @@ export async function loadItems(db: Db, siteId: string, ids: string[], actor: st
     .where('comment_id', 'in', ids)
     .orderBy('created_at', 'desc')
     .execute();
+  // Each author's counts by status and newest six comments, exact however prolific they are: a
+  // shared row limit let one author with thousands of comments crowd the others' history out.
   const emailHashes = [...new Set(rows.map((r) => r.email_hash).filter((h): h is string => !!h))];
-  const history = emailHashes.length
-    ? await db
-        .selectFrom('comments')
-        .select(['id', 'email_hash', 'status', 'body', 'created_at'])
-        .where('site_id', '=', siteId)
-        .where('email_hash', 'in', emailHashes)
-        .orderBy('created_at', 'desc')
-        .limit(50 * emailHashes.length)
-        .execute()
-    : [];
+  const [authorCounts, recent] = emailHashes.length
+    ? await Promise.all([
+        db
+          .selectFrom('comments')
+          .select(['email_hash', 'status', (eb) => eb.fn.countAll<string>().as('n')])
+          .where('site_id', '=', siteId)
+          .where('email_hash', 'in', emailHashes)
+          .groupBy(['email_hash', 'status'])
+          .execute(),
+        sql<{ id: string; email_hash: string; status: CommentStatus; body: string; created_at: Date }>`
+          select r.id, r.email_hash, r.status, r.body, r.created_at
+            from unnest(${emailHashes}::text[]) as e(hash)
+            cross join lateral (
+              select id, email_hash, status, body, created_at from comments
+               where site_id = ${siteId} and email_hash = e.hash
+               order by created_at desc, id desc
+               limit 6) r`
+          .execute(db)
+          .then((r) => r.rows),
+      ])
+    : [[], []];
 
   const byId = new Map(rows.map((r) => [r.id, r]));
   return ids
     .map((id) => byId.get(id))
     .filter((r): r is NonNullable<typeof r> => !!r)
     .map((r) => {
-      const mine = history.filter((h) => h.email_hash && h.email_hash === r.email_hash && h.id !== r.id);
       const counts = { published: 0, held: 0, rejected: 0, pending: 0, deleted: 0 };
-      for (const h of mine) counts[h.status] += 1;
+      if (r.email_hash) {
+        for (const a of authorCounts) if (a.email_hash === r.email_hash) counts[a.status] += Number(a.n);
+        counts[r.status] -= 1;
+      }
+      const mine = recent.filter((h) => h.email_hash === r.email_hash && h.id !== r.id);
       const leaseLive = r.claimed_by && r.claim_expires_at && r.claim_expires_at > now;
       return {
         id: r.id,

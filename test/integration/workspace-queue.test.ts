@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app';
 import { hashEmail } from '../../src/lib/crypto';
 import { createUser, grantRole } from '../../src/repositories/users';
 import { createTestContext, type TestContext } from '../helpers/context';
@@ -24,8 +25,9 @@ interface Problem {
 }
 interface QueueItem {
   id: string;
+  authorName: string;
   article: { id: string };
-  history: { held: number };
+  history: { held: number; published: number; recent: Array<{ id: string }> };
   decisions: Array<{ reasons: Array<{ spans: Array<{ start: number; end: number }> }> }>;
 }
 interface QueuePage {
@@ -225,6 +227,42 @@ describe('queues and claiming', () => {
     expect(recent).not.toContain(linked[0]);
   });
 
+  it("gives every item its author's exact history, however prolific another author on the page is", async () => {
+    const siteId = await t.site();
+    const s = await signedIn(t, { [siteId]: 'moderator' });
+    const quiet = { email: 'quiet@example.test', authorName: 'Quiet' };
+    const prolific = { email: 'prolific@example.test', authorName: 'Prolific' };
+    const { ids: older } = await seedComments(t, siteId, 3, { ...quiet, status: 'published' });
+    await t.rt.db
+      .updateTable('comments')
+      .set({ created_at: new Date(Date.now() - 86_400_000) })
+      .where('id', 'in', older)
+      .execute();
+    const { ids: many } = await seedComments(t, siteId, 120, {
+      ...prolific,
+      status: 'published',
+      article: 'story-2',
+    });
+    await seedComments(t, siteId, 1, { ...quiet, article: 'story-3' });
+    await seedComments(t, siteId, 1, { ...prolific, article: 'story-3' });
+    // The same reader on another site is another site's business.
+    await seedComments(t, await t.site(), 4, { ...quiet, status: 'published' });
+    const page = (await (
+      await as(t, s)('GET', `${base(siteId)}/queues/held?article=story-3`)
+    ).json()) as QueuePage;
+    const of = (name: string) => page.items.find((i) => i.authorName === name)!.history;
+    expect(of('Quiet').published).toBe(3);
+    expect(
+      of('Quiet')
+        .recent.map((r) => r.id)
+        .sort(),
+    ).toEqual([...older].sort());
+    expect(of('Prolific').published).toBe(120);
+    expect(of('Prolific').held).toBe(0);
+    // The newest five, newest first (seeded one second apart, in order).
+    expect(of('Prolific').recent.map((r) => r.id)).toEqual(many.slice(-5).reverse());
+  });
+
   // Pending comments are kept out of the status indexes the decided queues read (migration
   // 2026-12-05T0000): the pending queue reads its own index, and neither may show another's rows.
   it('lists pending and approved comments from their own site only, oldest pending first, and counts each queue per site', async () => {
@@ -320,6 +358,39 @@ describe('queues and claiming', () => {
     } finally {
       await new Promise((r) => server.close(r));
     }
+  });
+
+  it('hands each of several moderators asking at once an item of their own while enough are free', async () => {
+    const siteId = await t.site();
+    const { ids } = await seedComments(t, siteId, 8);
+    const tokens = await Promise.all(ids.map(() => t.token(siteId, 'moderator')));
+    const answers = await Promise.all(
+      tokens.map((token) =>
+        t.request('POST', `${base(siteId)}/queues/held/next`, {}, { authorization: `Bearer ${token}` }),
+      ),
+    );
+    // A claimer that lost a race for the oldest row must move on to the next, not report the
+    // queue empty.
+    expect(answers.map((r) => r.status)).toEqual(ids.map(() => 200));
+    const handed = await Promise.all(answers.map(async (r) => ((await r.json()) as Claimed).item.id));
+    expect(new Set(handed)).toEqual(new Set(ids));
+  });
+
+  it('hands a moderator back the item they hold before a newer free one, even if it is not the oldest', async () => {
+    const siteId = await t.site();
+    const { ids } = await seedComments(t, siteId, 3);
+    const token = { authorization: `Bearer ${await t.token(siteId, 'moderator')}` };
+    const claimed = (await (
+      await t.request('POST', `${base(siteId)}/comments/${ids[1]}/claim`, undefined, token)
+    ).json()) as { id: string };
+    expect(claimed.id).toBe(ids[1]);
+    for (let i = 0; i < 2; i++) {
+      const again = await t.request('POST', `${base(siteId)}/queues/held/next`, {}, token);
+      expect(((await again.json()) as Claimed).item.id).toBe(ids[1]);
+    }
+    // Skipping it passes on to the oldest free item.
+    const skipped = await t.request('POST', `${base(siteId)}/queues/held/next`, { skip: [ids[1]] }, token);
+    expect(((await skipped.json()) as Claimed).item.id).toBe(ids[0]);
   });
 
   it('lets a lease expire by itself, and refuses a claimed item to others', async () => {
@@ -598,5 +669,40 @@ describe('actions', () => {
       await as(t, s)('GET', `${base(siteId)}/history?limit=1&cursor=${h.nextCursor}`)
     ).json()) as HistoryPage;
     expect(h2.entries[0]).toMatchObject({ commentId: ids[0], action: 'approve' });
+  });
+});
+
+describe('queue counts with caches on', () => {
+  it('shares one count per site a second between pages, claims and the counts endpoint', async () => {
+    let clock = Date.now();
+    const app = createApp({
+      ...t.rt,
+      config: { ...t.rt.config, CACHE_TTL_MS: 5000 },
+      now: () => new Date(clock),
+    });
+    const siteId = await t.site();
+    const auth = { authorization: `Bearer ${await t.token(siteId, 'moderator')}` };
+    const get = async <T>(path: string, method = 'GET') =>
+      (await (
+        await app.request(`${base(siteId)}${path}`, {
+          method,
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: method === 'POST' ? '{}' : undefined,
+        })
+      ).json()) as T;
+    await seedComments(t, siteId, 2);
+    expect((await get<{ held: number }>('/queues')).held).toBe(2);
+    await seedComments(t, siteId, 1);
+    // Within the second: the count already made.
+    expect((await get<QueuePage>('/queues/held')).counts.held).toBe(2);
+    expect((await get<{ counts: { held: number } }>('/queues/held/next', 'POST')).counts.held).toBe(2);
+    clock += 1001;
+    expect((await get<{ held: number }>('/queues')).held).toBe(3);
+    // Another site has counts of its own.
+    const other = await t.site();
+    await seedComments(t, other, 1);
+    const otherAuth = { authorization: `Bearer ${await t.token(other, 'moderator')}` };
+    const res = await app.request(`${base(other)}/queues`, { headers: otherAuth });
+    expect(((await res.json()) as { held: number }).held).toBe(1);
   });
 });

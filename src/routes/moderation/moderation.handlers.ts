@@ -8,6 +8,7 @@ import { hmac } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { dummyHash, verifyPassword } from '../../lib/passwords';
 import { clearSessionCookie, writeSessionCookie } from '../../lib/session-cookie';
+import { TtlCache } from '../../lib/ttl-cache';
 import {
   CLAIMABLE,
   claimNext,
@@ -16,6 +17,7 @@ import {
   listQueue,
   loadItems,
   type QueueFilters,
+  type QueueName,
   queueCounts,
   releaseClaim,
 } from '../../repositories/queue';
@@ -45,6 +47,20 @@ export function moderationHandlers(deps: AppDeps) {
     duration: 15 * 60,
   });
 
+  /**
+   * Every page and every claim carries the queue counts, and counting a long queue reads each of
+   * its entries: with a few moderators clearing 20,000 held comments that was most of the
+   * database's work per action (bench/queue.ts). One count per site a second is shared by every
+   * request of this process; the badges may lag by that second. Off where CACHE_TTL_MS is 0.
+   */
+  const countsCache = new TtlCache<string, Record<QueueName, number>>(
+    Math.min(1000, deps.config.CACHE_TTL_MS),
+    10_000,
+    () => deps.now().getTime(),
+  );
+  const countsOf = (siteId: string) =>
+    countsCache.getOrLoad(siteId, () => queueCounts(deps.db, siteId, deps.now()));
+
   /** Items with each decision's actor named (see actorNames), so the UI need not show raw ids. */
   async function named(siteId: string, items: Awaited<ReturnType<typeof loadItems>>) {
     const names = await actorNames(
@@ -65,7 +81,7 @@ export function moderationHandlers(deps: AppDeps) {
 
   const counts: H<typeof r.counts> = async (c) => {
     const { siteId } = c.req.valid('param');
-    return c.json(await queueCounts(deps.db, siteId, deps.now()), 200);
+    return c.json(await countsOf(siteId), 200);
   };
 
   const list: H<typeof r.list> = async (c) => {
@@ -83,7 +99,7 @@ export function moderationHandlers(deps: AppDeps) {
     const actor = c.get('principal').actorId;
     const [items, n] = await Promise.all([
       loadItems(deps.db, siteId, page.ids, actor, now).then((items) => named(siteId, items)),
-      queueCounts(deps.db, siteId, now),
+      countsOf(siteId),
     ]);
     return c.json({ items, nextCursor: page.nextCursor, counts: n }, 200);
   };
@@ -108,7 +124,7 @@ export function moderationHandlers(deps: AppDeps) {
       skip: b.skip,
     });
     if (!id) return c.body(null, 204);
-    const [it, n] = await Promise.all([item(siteId, id, actor), queueCounts(deps.db, siteId, now)]);
+    const [it, n] = await Promise.all([item(siteId, id, actor), countsOf(siteId)]);
     return c.json({ item: it, counts: n }, 200);
   };
 
