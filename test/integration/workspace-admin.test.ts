@@ -1,5 +1,6 @@
 /** The admin side of the workspace API: what it accepts for accounts and API tokens. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findActiveToken } from '../../src/repositories/tokens';
 import { createUser, grantRole } from '../../src/repositories/users';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { as, type Session, signedIn } from '../helpers/workspace';
@@ -103,6 +104,48 @@ describe('members and API tokens', () => {
     const res = await queue(removed);
     expect(res.status).toBe(404);
     expect(((await res.json()) as { code: string }).code).toBe('not_found');
+  });
+
+  it("records a token's last use to the minute, without a write on every request", async () => {
+    const siteId = await t.site();
+    const token = await t.token(siteId, 'moderator');
+    const lastUsed = async () =>
+      (
+        await t.rt.db
+          .selectFrom('api_tokens')
+          .select('last_used_at')
+          .where('site_id', '=', siteId)
+          .executeTakeFirstOrThrow()
+      ).last_used_at;
+    const settled = async (check: (d: Date | null) => boolean) => {
+      for (let i = 0; i < 100 && !check(await lastUsed()); i++) await new Promise((r) => setTimeout(r, 20));
+      return lastUsed();
+    };
+    expect(await lastUsed()).toBeNull();
+    await findActiveToken(t.rt.db, token);
+    const first = await settled((d) => d !== null);
+    expect(first).not.toBeNull();
+
+    // Within the minute: no update (the timestamp keeps its first value).
+    await t.rt.db
+      .updateTable('api_tokens')
+      .set({ last_used_at: new Date(Date.now() - 30_000) })
+      .where('site_id', '=', siteId)
+      .execute();
+    const recent = await lastUsed();
+    await findActiveToken(t.rt.db, token);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await lastUsed()).toEqual(recent);
+
+    // Older than a minute: the next use moves it to now.
+    await t.rt.db
+      .updateTable('api_tokens')
+      .set({ last_used_at: new Date(Date.now() - 120_000) })
+      .where('site_id', '=', siteId)
+      .execute();
+    await findActiveToken(t.rt.db, token);
+    const moved = await settled((d) => !!d && Date.now() - d.getTime() < 60_000);
+    expect(Date.now() - moved!.getTime()).toBeLessThan(60_000);
   });
 
   it('keeps at least one enabled admin account on a site, whoever asks', async () => {
