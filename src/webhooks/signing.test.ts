@@ -38,4 +38,13 @@ describe('Standard Webhooks signing', () => {
     parts[3] = `${parts[3]!.slice(0, -2)}AA`;
     expect(() => decryptSecret('server-secret-0123456789', parts.join('.'))).toThrow();
   });
+
+  it('still decrypts a secret stored by an earlier release: the key derivation must not change', () => {
+    // Encrypted once and kept: a change to how the key is derived would lock every endpoint out.
+    const stored =
+      'v1.qsvyhRf5xDIO2mqW.VyiED2lHEBBICsOWyPhXyw.FlqEfXCOpE505b2HORVfAg8gcx5TgBh4A5kpLSFHzt9Y9pCL850AJ2w43Lr77QQFGzw';
+    expect(decryptSecret('server-secret-0123456789', stored)).toBe(
+      `whsec_${Buffer.alloc(32, 7).toString('base64')}`,
+    );
+  });
 });
