@@ -9,7 +9,7 @@ import { insertOutbox, markPublished } from '../../src/repositories/outbox';
 import { messageIdFor } from '../../src/repositories/webhooks';
 import { publishNow } from '../../src/services/outbox-publisher';
 import { RETRY_SCHEDULE_MS } from '../../src/webhooks/schedule';
-import { fanOut } from '../../src/webhooks/service';
+import { createTestMessage, fanOut } from '../../src/webhooks/service';
 import { createTestContext, TEST_ORIGIN, type TestContext, waitFor } from '../helpers/context';
 import { type Received, type Receiver, startReceiver, testClock } from './webhooks-helpers';
 
@@ -92,6 +92,28 @@ async function emit(
 }
 
 const at = (path: string) => rx.received.filter((r) => r.path === path);
+
+/** A test message written straight into the table, due at `due`: the dispatcher leaves it until then. */
+async function parked(ep: Endpoint, due: Date) {
+  return createTestMessage(t.rt.db, { id: ep.id, site_id: ep.siteId }, due, t.rt.queues.prefix);
+}
+
+/** Parked messages all made due at once, so one dispatcher pass sees every one of them. */
+async function dueTogether(ep: Endpoint, n: number) {
+  const later = new Date(clock.now().getTime() + 3600_000);
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) ids.push(await parked(ep, later));
+  await t.rt.db
+    .updateTable('webhook_messages')
+    .set({ next_attempt_at: clock.now() })
+    .where('id', 'in', ids)
+    .execute();
+  return ids;
+}
+
+async function endpointRow(id: string) {
+  return t.rt.db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+}
 
 function verify(r: Received, secret: string) {
   return new Webhook(secret).verify(r.body, r.headers) as {
@@ -721,5 +743,159 @@ describe('webhook deliveries', () => {
           .executeTakeFirstOrThrow()
       ).comment_id,
     );
+  });
+
+  it('sends nothing for a delivery job whose lease is gone, or whose endpoint was disabled after the lease', async () => {
+    const s = await site();
+    const ep = await endpoint(s, '/stale');
+    const id = await parked(ep, new Date(clock.now().getTime() + 3600_000));
+    // Leased as the dispatcher leases, for a job that has not run yet.
+    await t.rt.db
+      .updateTable('webhook_messages')
+      .set({ lease_token: 'live-lease', lease_until: new Date(clock.now().getTime() + 3600_000) })
+      .where('id', '=', id)
+      .execute();
+    const run = async (leaseToken: string) => {
+      const jobId = `dlv-${id}-${leaseToken}`;
+      await t.rt.queues.webhooks.add('deliver', { messageId: id, leaseToken }, { jobId });
+      await waitFor(
+        async () => (await t.rt.queues.webhooks.getJobState(jobId)) === 'completed',
+        `job of ${leaseToken}`,
+      );
+    };
+    // A job from a lease that expired (its message leased again since) must not send a duplicate.
+    await run('expired-lease');
+    expect((await message(id)).lease_token).toBe('live-lease');
+    expect((await api(ep, 'PATCH', '', { enabled: false })).status).toBe(200);
+    await run('live-lease');
+    // The lease is given back and the message waits, unsent, for the endpoint to be enabled again.
+    expect(await message(id)).toMatchObject({ status: 'pending', lease_token: null, attempts: 0 });
+    expect(at('/stale')).toHaveLength(0);
+  });
+
+  it('starts the 5-day clock over when a failing endpoint succeeds, even with more messages waiting', async () => {
+    const s = await site();
+    rx.on('/revived', (n) => (n === 1 ? { status: 200 } : { status: 500 }));
+    const ep = await endpoint(s, '/revived');
+    // Failing for six days: the next failure would disable it, but a success comes first.
+    await t.rt.db
+      .updateTable('webhook_endpoints')
+      .set({ failing_since: new Date(clock.now().getTime() - 6 * 86_400_000) })
+      .where('id', '=', ep.id)
+      .execute();
+    const [first, second] = await dueTogether(ep, 2);
+    await waitFor(async () => (await message(second!)).tries === 1, 'second message tried');
+    expect(await message(first!)).toMatchObject({ status: 'succeeded' });
+    const row = await endpointRow(ep.id);
+    expect(row).toMatchObject({ enabled: true, disabled_reason: null });
+    expect(row.failing_since!.getTime()).toBeGreaterThan(clock.now().getTime() - 60_000);
+  });
+
+  it('gives a failing endpoint one delivery at a time', async () => {
+    const s = await site();
+    rx.on('/sick', () => 'hang');
+    const ep = await endpoint(s, '/sick');
+    await t.rt.db
+      .updateTable('webhook_endpoints')
+      .set({ failing_since: new Date(clock.now().getTime() - 3600_000) })
+      .where('id', '=', ep.id)
+      .execute();
+    await dueTogether(ep, 3);
+    await waitFor(async () => at('/sick').length >= 1, 'one in flight');
+    // Well inside the 1.5 s timeout: a second slot would have been used by now.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(rx.maxInFlight('/sick')).toBe(1);
+  });
+
+  it('does not hand a freed slot to a retry before it is due', async () => {
+    const s = await site();
+    rx.on('/early', (n) => (n === 1 ? { status: 500 } : { status: 200 }));
+    const ep = await endpoint(s, '/early');
+    const retry = await sendTest(ep);
+    await waitFor(async () => (await message(retry)).tries === 1, 'first try failed');
+    // A success makes the endpoint healthy, so the next success hands its slot over.
+    const first = await sendTest(ep);
+    await waitFor(async () => (await message(first)).status === 'succeeded', 'first delivered');
+    await waitFor(async () => (await endpointRow(ep.id)).failing_since === null, 'healthy again');
+    const second = await sendTest(ep);
+    await waitFor(async () => (await message(second)).status === 'succeeded', 'second delivered');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(at('/early')).toHaveLength(3);
+    expect(await message(retry)).toMatchObject({ status: 'pending', tries: 1 });
+  });
+
+  it('fails the pending messages of the endpoint it disables, and no other message', async () => {
+    const s = await site();
+    rx.on('/gone-later', (n) => (n === 1 ? { status: 200 } : n === 2 ? { status: 500 } : { status: 410 }));
+    rx.on('/bystander', () => ({ status: 500 }));
+    const ep = await endpoint(s, '/gone-later');
+    const bystander = await endpoint(await site(), '/bystander');
+    const delivered = await sendTest(ep);
+    await waitFor(async () => (await message(delivered)).status === 'succeeded', 'delivered');
+    const waiting = await sendTest(ep);
+    await waitFor(async () => (await message(waiting)).tries === 1, 'a retry waiting');
+    const elsewhere = await sendTest(bystander);
+    await waitFor(async () => (await message(elsewhere)).tries === 1, 'a retry waiting elsewhere');
+    const refused = await sendTest(ep);
+    await waitFor(async () => (await message(refused)).status === 'failed', 'refused with 410');
+    expect(await endpointRow(ep.id)).toMatchObject({ enabled: false, disabled_reason: 'gone' });
+    expect(await message(delivered)).toMatchObject({ status: 'succeeded' });
+    expect(await message(waiting)).toMatchObject({
+      status: 'failed',
+      last_error: 'endpoint disabled (gone)',
+    });
+    expect(await message(elsewhere)).toMatchObject({ status: 'pending', tries: 1 });
+  });
+
+  it('honours a Retry-After longer than the schedule on 429 and on a plain 500', async () => {
+    const s = await site();
+    rx.on('/overloaded', (n) =>
+      n === 1
+        ? { status: 429, headers: { 'retry-after': '600' } }
+        : n === 2
+          ? { status: 500, headers: { 'retry-after': '7200' } }
+          : { status: 200 },
+    );
+    const ep = await endpoint(s, '/overloaded');
+    const id = await sendTest(ep);
+    for (const [n, wait] of [
+      [1, 600_000],
+      [2, 7_200_000],
+    ] as const) {
+      await waitFor(async () => (await message(id)).tries === n, `try ${n}`);
+      const m = await message(id);
+      const last = (await attempts(id)).at(-1)!;
+      expect(m.next_attempt_at!.getTime() - new Date(last.created_at).getTime(), `try ${n}`).toBe(wait);
+      clock.advanceTo(m.next_attempt_at!);
+    }
+    await waitFor(async () => (await message(id)).status === 'succeeded', 'delivered');
+  });
+
+  it('keeps a pending message past the retention period: only finished ones are deleted', async () => {
+    const s = await site();
+    const ep = await endpoint(s, '/parked');
+    const id = await parked(ep, new Date(clock.now().getTime() + 86_400_000));
+    await t.rt.db
+      .updateTable('webhook_messages')
+      .set({ updated_at: new Date(clock.now().getTime() - 31 * 86_400_000) })
+      .where('id', '=', id)
+      .execute();
+    await t.workers!.webhooks!.pruneNow();
+    expect(await message(id)).toMatchObject({ status: 'pending' });
+  });
+
+  it('signs handed-over deliveries with the current secrets only once a rotation overlap is over', async () => {
+    const s = await site();
+    const ep = await endpoint(s, '/rot-chain');
+    const rotated = await api(ep, 'POST', '/secret/rotate', { overlapSeconds: 60 });
+    const { secret: next } = (await rotated.json()) as { secret: string };
+    clock.advance(61_000);
+    // Two slots and six messages: most of them go out on a slot a success handed over.
+    await dueTogether(ep, 6);
+    await waitFor(async () => at('/rot-chain').length === 6, 'all six delivered');
+    for (const r of at('/rot-chain')) {
+      expect(r.headers['webhook-signature']!.split(' ')).toHaveLength(1);
+      expect(verify(r, next).type).toBe('webhook.test');
+    }
   });
 });
