@@ -23,6 +23,7 @@ import {
   type Leased,
   type LeasedTarget,
   leaseDue,
+  lockEndpoint,
   lockLeased,
   markEndpointFailing,
   markEndpointHealthy,
@@ -326,6 +327,7 @@ export function startWebhookWorkers(deps: WebhookDeps, opts: WebhookWorkerOption
       return { outcome: result.outcome, next: null };
     }
     const outbox: OutboxRow[] = await db.transaction().execute(async (trx) => {
+      await lockEndpoint(trx, m.endpoint_id);
       const cur = await lockLeased(trx, messageId, leaseToken);
       if (!cur) return []; // our lease expired and someone else owns the message now
       const tries = cur.tries + 1;

@@ -440,6 +440,15 @@ export async function findLeased(
 }
 
 /** Locks the message if it still holds this lease (the compare-and-set that makes a stale job harmless). */
+/**
+ * Locks an endpoint's row. A failed delivery takes it before its message: the failure may disable
+ * the endpoint, which fails every pending message of it, so two failures taking message then
+ * endpoint in turn could each hold what the other waits for.
+ */
+export async function lockEndpoint(db: Db, endpointId: string): Promise<void> {
+  await db.selectFrom('webhook_endpoints').select('id').where('id', '=', endpointId).forUpdate().execute();
+}
+
 export async function lockLeased(db: Db, id: string, leaseToken: string) {
   return db
     .selectFrom('webhook_messages')
