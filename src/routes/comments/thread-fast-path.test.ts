@@ -92,6 +92,14 @@ describe('thread fast path through the app', () => {
     expect(
       (await c.request('GET', path, undefined, { 'x-request-id': 'trace-123' })).headers.get('x-request-id'),
     ).toBe('trace-123');
+    // An id Hono's requestId middleware would refuse (too long, other characters) is replaced.
+    const hitsBeforeIds = hits;
+    for (const refused of ['x'.repeat(65), 'has space', 'semi;colon']) {
+      const id = (await c.request('GET', path, undefined, { 'x-request-id': refused })).headers.get('x-request-id');
+      expect(id, refused).not.toBe(refused);
+      expect(id).toMatch(/^[\w-]{8,}$/);
+    }
+    expect(hits).toBe(hitsBeforeIds + 3);
 
     // Reads are public: another origin reads as `*`; no origin, no CORS headers.
     const other = await c.request('GET', path, undefined, { origin: 'https://elsewhere.example' });
@@ -109,6 +117,19 @@ describe('thread fast path through the app', () => {
     expect(await notModified.text()).toBe('');
     const changed = await c.request('GET', path, undefined, { 'if-none-match': 'W/"other"' });
     expect(changed.status).toBe(200);
+
+    // The full route compares the same way (with nothing to peek at, every read goes to it).
+    const cache = threadCacheFor(c.deps);
+    const peek = cache.peek;
+    cache.peek = () => undefined;
+    try {
+      const viaRoute = await c.request('GET', path, undefined, { 'if-none-match': `W/"other", ${etag}` });
+      expect(viaRoute.status).toBe(304);
+      expect(viaRoute.headers.get('etag')).toBe(etag);
+      expect((await c.request('GET', path, undefined, { 'if-none-match': 'W/"other"' })).status).toBe(200);
+    } finally {
+      cache.peek = peek;
+    }
   });
 
   it('leaves unknown sites, odd queries and uncached pages to the full route', async () => {
@@ -199,6 +220,9 @@ describe('thread fast path through the app', () => {
         if ('x-request-id' in headers) expect(a.headers['x-request-id']).toBe('trace-wire-1');
       }
       expect((await get({ 'if-none-match': etag })).status).toBe(304);
+      expect(hits).toBe(before + 12);
+      // A Host the adapter cannot read as a URL's is refused, not answered from the cache.
+      expect((await get({ host: 'bad host' })).status).toBe(400);
       expect(hits).toBe(before + 12);
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
