@@ -62,6 +62,8 @@ async function listen(server: Server): Promise<number> {
 
 const json = { 'content-type': 'application/json', origin: TEST_ORIGIN };
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+/** Longer than Hono's requestId middleware takes (64): both paths must answer with an id of their own. */
+const REFUSED_REQUEST_ID = `trace-${'x'.repeat(60)}`;
 
 describe('submission fast path', () => {
   let c: TestContext;
@@ -177,6 +179,13 @@ describe('submission fast path', () => {
         headers: { ...json, 'x-request-id': 'trace-42' },
         body: ok,
       },
+      {
+        name: 'request id refused',
+        fast: true,
+        path: path('a8'),
+        headers: { ...json, 'x-request-id': REFUSED_REQUEST_ID },
+        body: ok,
+      },
       { name: 'invalid json', fast: true, path: path('b1'), headers: json, body: '{"authorName":' },
       {
         name: 'invalid utf-8',
@@ -275,7 +284,7 @@ describe('submission fast path', () => {
       headers,
       location: location && byOrder(location.replaceAll(siteId, '<site>')),
       body: byOrder(body),
-      requestId: requestId === 'trace-42' ? requestId : 'generated',
+      requestId: requestId === 'trace-42' || requestId === REFUSED_REQUEST_ID ? requestId : 'generated',
     };
   }
 
@@ -367,6 +376,7 @@ describe('submission fast path', () => {
       /^\d+$/,
     );
     expect(viaFast.out.find((o) => o.name === 'request id kept')!.answer.requestId).toBe('trace-42');
+    expect(viaFast.out.find((o) => o.name === 'request id refused')!.answer.requestId).toBe('generated');
     const minimal = viaFast.out.find((o) => o.name === 'minimal')!.answer;
     expect(minimal.headers).toMatchObject({
       'access-control-allow-origin': TEST_ORIGIN,
