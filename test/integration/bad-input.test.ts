@@ -269,6 +269,18 @@ describe('bad input gets a clear 4xx problem and stores nothing', () => {
     }
   });
 
+  it('refuses a thread page of more than 100 comments with 422, naming the field', async () => {
+    const thread = `/api/v1/sites/${siteId}/articles/limit-article/comments`;
+    expect((await t.app.request(`${thread}?limit=100`)).status).toBe(200);
+    for (const limit of ['101', '1000', '0']) {
+      const res = await t.app.request(`${thread}?limit=${limit}`);
+      expect(res.status, limit).toBe(422);
+      const problem = (await res.json()) as { code: string; errors: Array<{ path: string }> };
+      expect(problem.code).toBe('validation_failed');
+      expect(problem.errors.map((e) => e.path)).toEqual(['limit']);
+    }
+  });
+
   it('names the offending fields', async () => {
     const res = await send(JSON.stringify({ authorName: '', body: '', authorEmail: 'nope' }), json);
     expect(res.json.errors?.map((e) => e.path).sort()).toEqual(['authorEmail', 'authorName', 'body']);
