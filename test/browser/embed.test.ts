@@ -13,6 +13,7 @@ import {
   hasChromium,
   type OpenOptions,
   openArticle,
+  postFromPage,
   SKIP_REASON,
   strictCsp,
 } from './harness';
@@ -186,6 +187,10 @@ describe.skipIf(!hasChromium)(
         .locator('.badge')
         .waitFor();
 
+      // Another article of the site, in the same browser, does not show it either.
+      const elsewhere = await open(siteId, 'not-held', { context: page.context() });
+      expect(await elsewhere.locator('parley-comments li.c').count()).toBe(0);
+
       const stranger = await open(siteId, 'held');
       await stranger.waitForTimeout(500);
       expect(await stranger.getByText('Held for a moderator').count()).toBe(0);
@@ -257,6 +262,17 @@ describe.skipIf(!hasChromium)(
       expect(await errFor('Email')).toBe('Enter a valid email address');
       expect(await name.getAttribute('aria-invalid')).toBeNull();
       expect(await page.getByLabel('Comment', { exact: true }).inputValue()).toBe('My email is a local one.');
+
+      // The limit is the server's: one character over it is refused here, exactly at it is sent.
+      const max = s.t.config.COMMENT_MAX_CHARS;
+      await page.getByLabel('Email').fill('');
+      await page.getByLabel('Comment', { exact: true }).fill('y'.repeat(max + 1));
+      await page.getByRole('button', { name: 'Post comment' }).click();
+      await expect.poll(() => errFor('Comment', true)).toBe(`At most ${max} characters.`);
+      await page.getByLabel('Comment', { exact: true }).fill('y'.repeat(max));
+      await page.getByRole('button', { name: 'Post comment' }).click();
+      await page.locator('parley-comments .badge').waitFor();
+      expect(await errFor('Comment', true)).toBe('');
     });
 
     it('renders a corpus of XSS payloads in names and bodies as inert text', async () => {
@@ -311,6 +327,11 @@ describe.skipIf(!hasChromium)(
         expect(await li.locator('.body').textContent()).toBe(`${p} #${i}`);
         expect(await li.locator('.name').textContent()).toBe(p.slice(0, 80));
       }
+      // Replying names the comment's author above the form: as text too.
+      await page
+        .locator(`parley-comments li.c[data-id="${ids[1]}"] > .actions button`, { hasText: 'Reply' })
+        .click();
+      await page.getByText(`Replying to ${payloads[1]}`).waitFor();
       await page.waitForTimeout(500);
       const injected = await page.evaluate(() => {
         const root = document.querySelector('parley-comments')!.shadowRoot!;
@@ -365,6 +386,33 @@ describe.skipIf(!hasChromium)(
       expect(keys[1]).toBe(keys[0]);
     });
 
+    it('tells a reader who posts too quickly how long to wait, and keeps the text', async () => {
+      const siteId = await newSite({ ...POLICY, floodControl: { perArticle: { points: 1, seconds: 60 } } });
+      const page = await open(siteId, 'quick');
+      await postFromPage(page, 'Nia', 'The first of two quick thoughts.');
+      await page.getByLabel('Comment', { exact: true }).fill('And the second, straight after.');
+      await page.getByRole('button', { name: 'Post comment' }).click();
+      // The wait comes from the 429's Retry-After, which the page may read only if CORS exposes it.
+      await expect
+        .poll(() => page.locator('parley-comments form [role=status]').textContent())
+        .toMatch(/^You are commenting too quickly\. Please wait [1-9]\d* seconds and try again\.$/);
+      expect(await page.getByLabel('Comment', { exact: true }).inputValue()).toBe(
+        'And the second, straight after.',
+      );
+    });
+
+    it('says how long ago a comment was written, with the exact time in its datetime and title', async () => {
+      const siteId = await newSite();
+      const id = await seed(siteId, 'ago', 'Olga', 'Written this morning.');
+      const at = new Date(Date.now() - 3 * 3_600_000 - 60_000);
+      await s.t.rt.db.updateTable('comments').set({ created_at: at }).where('id', '=', id).execute();
+      const page = await open(siteId, 'ago');
+      const time = page.locator(`parley-comments li.c[data-id="${id}"] > .head time`);
+      expect(await time.textContent()).toBe('3 hours ago');
+      expect(await time.getAttribute('datetime')).toBe(at.toISOString());
+      expect(await time.getAttribute('title')).toBeTruthy();
+    });
+
     it('posts with the keyboard alone, and moves focus to the new comment', async () => {
       const siteId = await newSite();
       const page = await open(siteId, 'keyboard', { before: '<p><a href="#top" id="skip">Top</a></p>' });
@@ -387,6 +435,8 @@ describe.skipIf(!hasChromium)(
       expect(f?.tag).toBe('li');
       expect(f?.text).toContain('Lena');
       expect(await page.locator('parley-comments input[name=website]').inputValue()).toBe('');
+      // Off-screen is not hidden: without aria-hidden a screen reader would offer the honeypot.
+      expect(await page.getByRole('textbox', { name: 'Website' }).count()).toBe(0);
     });
 
     it('sends a reader report with the chosen reason and note, and handles 202 and 409 (intercepted)', async () => {
