@@ -174,6 +174,26 @@ describe.skipIf(!hasChromium)(
       expect((page as Page & { errors: string[] }).errors).toEqual([]);
     });
 
+    it('keeps markup as text: the editor opens on the text as written, and the edit shows as typed', async () => {
+      const siteId = await newSite({ ...POLICY, premoderate: true });
+      const page = await open(siteId, 'markup');
+      const first = 'Fish & chips <b>tonight</b>?';
+      const { mine, id } = await post(page, 'Zoe', first);
+      await mine.getByRole('button', { name: 'Edit your comment' }).click();
+      const box = mine.getByRole('textbox', { name: 'Edit your comment' });
+      // Read from the comment as text: its markup, escaped, would turn into &amp; and &lt;b&gt;.
+      expect(await box.inputValue()).toBe(first);
+      // An edit is drawn by replacing the text in place, a different path from the first rendering.
+      const second = '<img src=x onerror="window.__pwned=1"> & <b>bold</b>';
+      await box.fill(second);
+      await mine.getByRole('button', { name: 'Save' }).click();
+      await waitFor(async () => (await comment(id)).revision === 1, 'the edit stored');
+      await expect.poll(() => mine.locator('> .body').textContent()).toBe(second);
+      expect(await mine.locator('img, b').count()).toBe(0);
+      expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+      expect((page as Page & { errors: string[] }).errors).toEqual([]);
+    });
+
     it('says when the window has closed, and offers no Edit where the site turned editing off', async () => {
       const siteId = await newSite({ ...POLICY, editWindowSeconds: 60 });
       const page = await open(siteId, 'late');
